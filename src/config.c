@@ -1,0 +1,327 @@
+/* Config file parser. One table describes every key: its type, where it lives
+ * in struct config and its bounds, so the file, the command line and -t all
+ * agree. Parsing collects every error before giving up. */
+#include "autoconf.h"
+
+#include "config.h"
+
+#include "log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_type {
+	OPT_LISTEN,
+	OPT_AUTH,
+	OPT_UINT,
+	OPT_DURATION,
+	OPT_LOGLEVEL,
+};
+
+struct option_def {
+	const char *name;
+	enum opt_type type;
+	size_t offset;
+	unsigned min, max;
+};
+
+#define OFF(f) offsetof(struct config, f)
+static const struct option_def options[] = {
+	{ "listen", OPT_LISTEN, 0, 0, 0 },
+	{ "auth", OPT_AUTH, OFF(auth), 0, 0 },
+	{ "workers_min", OPT_UINT, OFF(workers_min), 1, 100000 },
+	{ "workers_max", OPT_UINT, OFF(workers_max), 1, 1000000 },
+	{ "queue_length", OPT_UINT, OFF(queue_length), 1, 1000000 },
+	{ "handshake_timeout", OPT_DURATION, OFF(handshake_timeout_ms), 1, 3600000 },
+	{ "connect_timeout", OPT_DURATION, OFF(connect_timeout_ms), 1, 3600000 },
+	{ "idle_timeout", OPT_DURATION, OFF(idle_timeout_ms), 0, 7 * 86400000u },
+	{ "drain_timeout", OPT_DURATION, OFF(drain_timeout_ms), 0, 86400000 },
+	{ "log_level", OPT_LOGLEVEL, OFF(log_level), 0, 0 },
+};
+
+struct config *config_new(void)
+{
+	struct config *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	atomic_init(&c->refs, 1);
+	(void)addr_parse("127.0.0.1:1080", &c->listen[0]);
+	c->nlisten = 1;
+	c->auth = CONFIG_AUTH_NONE;
+	c->workers_min = 4;
+	c->workers_max = 0;
+	c->queue_length = 1024;
+	c->handshake_timeout_ms = 10000;
+	c->connect_timeout_ms = 10000;
+	c->idle_timeout_ms = 3600000;
+	c->drain_timeout_ms = 10000;
+	c->log_level = LOG_INFO;
+	return c;
+}
+
+struct config *config_ref(struct config *c)
+{
+	atomic_fetch_add(&c->refs, 1);
+	return c;
+}
+
+void config_unref(struct config *c)
+{
+	if (c != NULL && atomic_fetch_sub(&c->refs, 1) == 1)
+		free(c);
+}
+
+int config_parse_duration(const char *s, unsigned *ret_ms)
+{
+	static const struct {
+		const char *suffix;
+		unsigned long long mult;
+	} units[] = { { "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+		      { "d", 86400000 } };
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -ERANGE;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		if (v > UINT_MAX / units[i].mult)
+			return -ERANGE;
+		*ret_ms = (unsigned)(v * units[i].mult);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const struct option_def *option_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (strcmp(options[i].name, name) == 0)
+			return &options[i];
+	return NULL;
+}
+
+/* Applies one setting; on error writes a message to err and returns -EINVAL. */
+static int option_set(struct config *c, const char *key, const char *value, char *err,
+		      size_t errlen)
+{
+	const struct option_def *o = option_find(key);
+	unsigned *u;
+	char *end;
+	int r;
+
+	if (o == NULL) {
+		snprintf(err, errlen, "unknown key '%s'", key);
+		return -EINVAL;
+	}
+	if (*value == '\0') {
+		snprintf(err, errlen, "'%s' needs a value", key);
+		return -EINVAL;
+	}
+	switch (o->type) {
+	case OPT_LISTEN:
+		if (c->nlisten >= CONFIG_LISTEN_MAX) {
+			snprintf(err, errlen, "too many listen addresses (at most %d)",
+				 CONFIG_LISTEN_MAX);
+			return -EINVAL;
+		}
+		if (addr_parse(value, &c->listen[c->nlisten]) < 0) {
+			snprintf(err, errlen,
+				 "listen: '%s' is not ADDR:PORT (IPv4 a.b.c.d:PORT or [IPv6]:PORT)",
+				 value);
+			return -EINVAL;
+		}
+		c->nlisten++;
+		return 0;
+	case OPT_AUTH:
+		if (strcmp(value, "none") == 0) {
+			c->auth = CONFIG_AUTH_NONE;
+			return 0;
+		}
+		if (strcmp(value, "pam") == 0) {
+			c->auth = CONFIG_AUTH_PAM;
+			return 0;
+		}
+		snprintf(err, errlen, "auth: '%s' is not one of none, pam", value);
+		return -EINVAL;
+	case OPT_UINT:
+		u = (unsigned *)((char *)c + o->offset);
+		errno = 0;
+		unsigned long v = isdigit((unsigned char)*value) ? strtoul(value, &end, 10) : 0;
+		if (!isdigit((unsigned char)*value) || errno != 0 || *end != '\0' || v < o->min ||
+		    v > o->max) {
+			snprintf(err, errlen, "%s: '%s' is not a number from %u to %u", key, value,
+				 o->min, o->max);
+			return -EINVAL;
+		}
+		*u = (unsigned)v;
+		return 0;
+	case OPT_DURATION:
+		u = (unsigned *)((char *)c + o->offset);
+		unsigned ms;
+		r = config_parse_duration(value, &ms);
+		if (r < 0 || ms < o->min || ms > o->max) {
+			snprintf(err, errlen,
+				 "%s: '%s' is not a duration from %ums to %us (like 10s, 5m, 1h)",
+				 key, value, o->min, o->max / 1000);
+			return -EINVAL;
+		}
+		*u = ms;
+		return 0;
+	case OPT_LOGLEVEL:
+		r = log_level_parse(value);
+		if (r < 0) {
+			snprintf(err, errlen,
+				 "log_level: '%s' is not one of error, warning, notice, info, debug",
+				 value);
+			return -EINVAL;
+		}
+		c->log_level = r;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Parses the open file; returns the number of errors found. */
+static unsigned parse_stream(struct config *c, FILE *f, const char *path, config_report_fn report,
+			     void *ctx)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned lineno = 0, errors = 0;
+	bool listen_seen = false;
+	char err[512];
+
+	while (getline(&line, &cap, f) >= 0) {
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash != NULL)
+			*hash = '\0';
+		char *s = trim(line);
+		if (*s == '\0')
+			continue;
+		char *eq = strchr(s, '=');
+		if (eq == NULL) {
+			snprintf(err, sizeof(err), "expected 'key = value', got '%s'", s);
+			report(path, lineno, err, ctx);
+			errors++;
+			continue;
+		}
+		*eq = '\0';
+		char *key = trim(s), *value = trim(eq + 1);
+		/* The file's first listen replaces the built-in default. */
+		if (strcmp(key, "listen") == 0 && !listen_seen) {
+			listen_seen = true;
+			c->nlisten = 0;
+		}
+		if (option_set(c, key, value, err, sizeof(err)) < 0) {
+			report(path, lineno, err, ctx);
+			errors++;
+		}
+	}
+	free(line);
+	return errors;
+}
+
+static unsigned check_consistency(const struct config *c, const char *path,
+				  config_report_fn report, void *ctx)
+{
+	char err[256];
+
+	if (c->workers_max != 0 && c->workers_min > c->workers_max) {
+		snprintf(err, sizeof(err), "workers_min (%u) is above workers_max (%u)",
+			 c->workers_min, c->workers_max);
+		report(path, 0, err, ctx);
+		return 1;
+	}
+	return 0;
+}
+
+int config_load(const char *path, const struct config_override *ov, size_t nov,
+		config_report_fn report, void *ctx, struct config **ret)
+{
+	const char *file = path != NULL ? path : CONFIG_DEFAULT_PATH;
+	unsigned errors = 0;
+	char err[512];
+	int r = 0;
+
+	struct config *c = config_new();
+	if (c == NULL)
+		return -ENOMEM;
+
+	FILE *f = fopen(file, "re");
+	if (f == NULL) {
+		r = -errno;
+		/* Only an absent default file means "use the built-in defaults". */
+		if (path != NULL || r != -ENOENT) {
+			snprintf(err, sizeof(err), "cannot open: %s", strerror(-r));
+			report(file, 0, err, ctx);
+			goto out;
+		}
+		r = 0;
+	} else {
+		errors += parse_stream(c, f, file, report, ctx);
+		fclose(f);
+	}
+
+	bool listen_reset = false;
+	for (size_t i = 0; i < nov; i++) {
+		if (strcmp(ov[i].key, "listen") == 0 && !listen_reset) {
+			listen_reset = true;
+			c->nlisten = 0;
+		}
+		if (option_set(c, ov[i].key, ov[i].value, err, sizeof(err)) < 0) {
+			report("command line", 0, err, ctx);
+			errors++;
+		}
+	}
+	errors += check_consistency(c, file, report, ctx);
+	if (errors > 0)
+		r = -EINVAL;
+out:
+	if (r < 0) {
+		config_unref(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+void config_dump(const struct config *c, FILE *out)
+{
+	char a[ADDR_STRLEN];
+
+	for (size_t i = 0; i < c->nlisten; i++)
+		fprintf(out, "listen = %s\n",
+			addr_str((const struct sockaddr *)&c->listen[i].ss, a, sizeof(a)));
+	fprintf(out, "auth = %s\n", c->auth == CONFIG_AUTH_PAM ? "pam" : "none");
+	fprintf(out, "workers_min = %u\n", c->workers_min);
+	if (c->workers_max != 0)
+		fprintf(out, "workers_max = %u\n", c->workers_max);
+	else
+		fprintf(out, "# workers_max: derived from the descriptor limit\n");
+	fprintf(out, "queue_length = %u\n", c->queue_length);
+	fprintf(out, "handshake_timeout = %ums\n", c->handshake_timeout_ms);
+	fprintf(out, "connect_timeout = %ums\n", c->connect_timeout_ms);
+	fprintf(out, "idle_timeout = %ums\n", c->idle_timeout_ms);
+	fprintf(out, "drain_timeout = %ums\n", c->drain_timeout_ms);
+	fprintf(out, "log_level = %s\n", log_level_name(c->log_level));
+}

@@ -1,0 +1,70 @@
+/* Configuration: a file of "key = value" lines plus command-line overrides,
+ * turned into one immutable, reference-counted struct config. A reload builds a
+ * new one and swaps it in; sessions keep the one they started with. */
+#ifndef SOCKSGATE_CONFIG_H
+#define SOCKSGATE_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "addr.h"
+
+#define CONFIG_LISTEN_MAX 16
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/socksgate/socksgate.conf"
+
+enum config_auth {
+	CONFIG_AUTH_NONE,
+	CONFIG_AUTH_PAM,
+};
+
+struct config {
+	atomic_int refs;
+	struct addr listen[CONFIG_LISTEN_MAX];
+	size_t nlisten;
+	enum config_auth auth;
+	unsigned workers_min;
+	unsigned workers_max;		/* 0: derived from the descriptor limit */
+	unsigned queue_length;
+	unsigned handshake_timeout_ms;
+	unsigned connect_timeout_ms;
+	unsigned idle_timeout_ms;	/* 0: never */
+	unsigned drain_timeout_ms;
+	int log_level;			/* syslog priority */
+};
+
+/* One "key = value" given on the command line. */
+struct config_override {
+	const char *key;
+	const char *value;
+};
+
+/* Called once per problem found; file is the config path or "command line",
+ * line is 0 when the problem is not tied to one line. */
+typedef void (*config_report_fn)(const char *file, unsigned line, const char *msg, void *ctx);
+
+/* Reads path (when path is NULL, the default path, which may be absent), then
+ * applies the overrides in order; a "listen" override replaces the file's list.
+ * Reports every problem through report and returns 0 with *ret holding one
+ * reference, or -EINVAL (bad content) / -errno (file unreadable). */
+int config_load(const char *path, const struct config_override *ov, size_t nov,
+		config_report_fn report, void *ctx, struct config **ret);
+
+/* A config holding only the built-in defaults; NULL on OOM. */
+struct config *config_new(void);
+struct config *config_ref(struct config *c);
+/* Drops a reference; frees on the last one. NULL is a no-op. */
+void config_unref(struct config *c);
+
+/* Parses "10s", "5m", "1h", "250ms" or a bare number of seconds into ms.
+ * Returns 0 or -EINVAL / -ERANGE. */
+int config_parse_duration(const char *s, unsigned *ret_ms);
+
+/* Writes the settings in file syntax to the stream (for -t and docs). */
+void config_dump(const struct config *c, FILE *out);
+
+#endif

@@ -1,0 +1,142 @@
+/* Connecting on behalf of a client: resolution in the worker, one attempt per
+ * address with its own deadline, and the errno kept to pick the reply code. */
+#include "autoconf.h"
+
+#include "connector.h"
+
+#include "socks5.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+bool connector_sockaddr(const struct socks5_addr *a, struct addr *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (a->atyp == SOCKS5_ATYP_IPV4) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ret->ss;
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, a->u.ipv4, 4);
+		s4->sin_port = htons(a->port);
+		ret->len = sizeof(*s4);
+		return true;
+	}
+	if (a->atyp == SOCKS5_ATYP_IPV6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ret->ss;
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, a->u.ipv6, 16);
+		s6->sin6_port = htons(a->port);
+		ret->len = sizeof(*s6);
+		return true;
+	}
+	return false;
+}
+
+int connector_wait(int fd, unsigned timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	for (;;) {
+		int n = poll(&p, 1, (int)timeout_ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ETIMEDOUT;
+		break;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -errno;
+	return -err;
+}
+
+/* One attempt; returns the socket or -errno. */
+static int try_connect(const struct sockaddr *sa, socklen_t salen, unsigned timeout_ms)
+{
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Relayed traffic is already segmented by the client; do not delay it again. */
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	int r = connect(fd, sa, salen);
+	if (r < 0 && errno == EINPROGRESS)
+		r = connector_wait(fd, timeout_ms);
+	else if (r < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int connector_connect(const struct socks5_addr *dst, unsigned timeout_ms,
+		      connector_check_fn check, void *ctx, struct connector_result *res)
+{
+	struct addrinfo hints, *list = NULL;
+	struct addr one;
+	int fd = -1, err = ENOENT;
+	bool tried = false, skipped = false;
+
+	memset(res, 0, sizeof(*res));
+	if (connector_sockaddr(dst, &one)) {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_addr = (struct sockaddr *)&one.ss;
+		hints.ai_addrlen = one.len;
+		hints.ai_family = one.ss.ss_family;
+		list = &hints;	/* a one-entry list, not freed below */
+	} else {
+		char port[8];
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_NUMERICSERV;
+		snprintf(port, sizeof(port), "%u", dst->port);
+		int g = getaddrinfo(dst->u.domain, port, &hints, &list);
+		if (g != 0) {
+			res->gai_failed = true;
+			res->err = g;
+			res->rep = socks5_rep_from_gai(g, errno);
+			return -1;
+		}
+	}
+
+	for (const struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			continue;
+		addr_set(&res->peer, ai->ai_addr, ai->ai_addrlen);
+		if (check != NULL && !check(ai->ai_addr, ctx)) {
+			skipped = true;
+			continue;
+		}
+		tried = true;
+		fd = try_connect(ai->ai_addr, ai->ai_addrlen, timeout_ms);
+		if (fd >= 0)
+			break;
+		err = -fd;
+	}
+	if (list != &hints)
+		freeaddrinfo(list);
+
+	if (fd >= 0) {
+		res->rep = SOCKS5_REP_SUCCEEDED;
+		return fd;
+	}
+	if (!tried && skipped) {
+		res->err = EACCES;
+		res->rep = SOCKS5_REP_NOT_ALLOWED;
+	} else {
+		res->err = tried ? err : EHOSTUNREACH;
+		res->rep = socks5_rep_from_errno(res->err);
+	}
+	return -1;
+}

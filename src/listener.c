@@ -1,0 +1,206 @@
+/* Listener: binding, checking inherited sockets, and the acceptor thread.
+ * Running out of descriptors pauses accepting for a moment with a rate-limited
+ * warning instead of spinning on a readable listen socket. */
+#include "autoconf.h"
+
+#include "listener.h"
+
+#include "log.h"
+#include "timeutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LISTENER_MAX 64
+/* How long accepting pauses when the process is out of descriptors. */
+#define BACKOFF_MS 100
+
+struct listener {
+	pthread_t thread;
+	int fds[LISTENER_MAX];
+	size_t nfds;
+	int wake;		/* eventfd: stop request */
+	listener_accept_fn fn;
+	void *ctx;
+	_Atomic int64_t heartbeat;
+};
+
+static struct log_ratelimit emfile_rl, accept_rl, refuse_rl;
+
+int listener_bind(const struct addr *a, int backlog)
+{
+	int one = 1;
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (a->ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, backlog) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int listener_check_fd(int fd)
+{
+	int v;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0)
+		return -errno;
+	if (v != SOCK_STREAM)
+		return -EINVAL;
+	len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0)
+		return -errno;
+	return v ? 0 : -EINVAL;
+}
+
+/* Accepts everything pending on fd. Returns true when out of descriptors. */
+static bool accept_all(struct listener *l, int fd)
+{
+	for (;;) {
+		struct addr peer;
+		peer.len = sizeof(peer.ss);
+		int c = accept4(fd, (struct sockaddr *)&peer.ss, &peer.len,
+				SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (c < 0) {
+			switch (errno) {
+			case EAGAIN:
+			case EINTR:
+				return false;
+			case ECONNABORTED:
+			case EPROTO:
+			case EPERM:	/* firewall */
+				continue;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				log_ratelimited(&emfile_rl, LOG_WARNING,
+						"accept: %s; pausing new connections for %d ms",
+						strerror(errno), BACKOFF_MS);
+				return true;
+			default:
+				log_ratelimited(&accept_rl, LOG_ERR, "accept: %s", strerror(errno));
+				return false;
+			}
+		}
+		int r = l->fn(c, &peer, l->ctx);
+		if (r < 0) {
+			char a[ADDR_STRLEN];
+			log_ratelimited(&refuse_rl, LOG_WARNING, "closing connection from %s: %s",
+					addr_str((struct sockaddr *)&peer.ss, a, sizeof(a)),
+					r == -EAGAIN ? "every worker is busy and the queue is full"
+						     : strerror(-r));
+			close(c);
+		}
+	}
+}
+
+static void *acceptor_main(void *arg)
+{
+	struct listener *l = arg;
+	struct pollfd p[LISTENER_MAX + 1];
+	bool backoff = false;
+
+	for (;;) {
+		atomic_store(&l->heartbeat, monotonic_ms());
+		p[0] = (struct pollfd){ .fd = l->wake, .events = POLLIN };
+		for (size_t i = 0; i < l->nfds; i++)
+			p[i + 1] = (struct pollfd){ .fd = l->fds[i], .events = backoff ? 0 : POLLIN };
+		int n = poll(p, l->nfds + 1, backoff ? BACKOFF_MS : 1000);
+		if (n < 0 && errno != EINTR) {
+			log_msg(LOG_ERR, "acceptor: poll: %s", strerror(errno));
+			continue;
+		}
+		if (p[0].revents & POLLIN)
+			break;
+		backoff = false;
+		for (size_t i = 0; i < l->nfds; i++)
+			if (n > 0 && (p[i + 1].revents & POLLIN))
+				backoff |= accept_all(l, l->fds[i]);
+		if (n == 0 && !backoff) {
+			/* Woken by the timeout after a pause: try every socket again. */
+			for (size_t i = 0; i < l->nfds && !backoff; i++)
+				backoff |= accept_all(l, l->fds[i]);
+		}
+	}
+	return NULL;
+}
+
+int listener_start(struct listener **ret, const int *fds, size_t nfds, listener_accept_fn fn,
+		   void *ctx)
+{
+	int r;
+	struct listener *l = calloc(1, sizeof(*l));
+
+	if (l == NULL || nfds > LISTENER_MAX) {
+		r = l == NULL ? -ENOMEM : -E2BIG;
+		goto fail;
+	}
+	l->wake = eventfd(0, EFD_CLOEXEC);
+	if (l->wake < 0) {
+		r = -errno;
+		goto fail;
+	}
+	memcpy(l->fds, fds, nfds * sizeof(*fds));
+	/* Inherited sockets may be blocking; accept_all() relies on EAGAIN. */
+	for (size_t i = 0; i < nfds; i++) {
+		int fl = fcntl(fds[i], F_GETFL);
+		if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) < 0) {
+			r = -errno;
+			close(l->wake);
+			goto fail;
+		}
+	}
+	l->nfds = nfds;
+	l->fn = fn;
+	l->ctx = ctx;
+	atomic_init(&l->heartbeat, monotonic_ms());
+	r = -pthread_create(&l->thread, NULL, acceptor_main, l);
+	if (r < 0) {
+		close(l->wake);
+		goto fail;
+	}
+	*ret = l;
+	return 0;
+fail:
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	free(l);
+	return r;
+}
+
+void listener_stop(struct listener *l)
+{
+	uint64_t one = 1;
+
+	if (l == NULL)
+		return;
+	if (write(l->wake, &one, sizeof(one)) < 0)
+		log_msg(LOG_ERR, "cannot wake the acceptor: %s", strerror(errno));
+	pthread_join(l->thread, NULL);
+	for (size_t i = 0; i < l->nfds; i++)
+		close(l->fds[i]);
+	close(l->wake);
+	free(l);
+}
+
+int64_t listener_heartbeat(const struct listener *l)
+{
+	return atomic_load(&l->heartbeat);
+}

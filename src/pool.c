@@ -1,0 +1,223 @@
+/* Worker pool: a ring of pending jobs under one mutex. Submitting starts a new
+ * worker when no idle one can take the job and the maximum allows; workers
+ * above the minimum exit after idle_exit_ms without work. Stacks are sized by
+ * the caller so thousands of workers stay cheap. */
+#include "autoconf.h"
+
+#include "pool.h"
+
+#include "config.h"
+#include "log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct pool {
+	pthread_mutex_t lock;
+	pthread_cond_t work;	/* a job was queued, or stopping */
+	pthread_cond_t quiet;	/* a job finished or a worker exited */
+	pthread_attr_t attr;
+	struct pool_job *ring;
+	unsigned cap, head, count;
+	unsigned min, max;
+	unsigned threads, idle, busy;
+	unsigned idle_exit_ms;
+	bool stopping;
+	pool_fn fn;
+	void *ctx;
+};
+
+static struct log_ratelimit spawn_rl;
+
+static void deadline_in(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct pool *p = arg;
+	struct pool_job job;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (p->count == 0 && !p->stopping) {
+			struct timespec ts;
+			deadline_in(&ts, p->idle_exit_ms);
+			p->idle++;
+			int r = pthread_cond_timedwait(&p->work, &p->lock, &ts);
+			p->idle--;
+			if (r == ETIMEDOUT && p->count == 0 && p->threads > p->min)
+				goto exit;
+		}
+		if (p->count == 0)	/* stopping and nothing left */
+			goto exit;
+		job = p->ring[p->head];
+		p->head = (p->head + 1) % p->cap;
+		p->count--;
+		p->busy++;
+		pthread_mutex_unlock(&p->lock);
+
+		p->fn(&job, p->ctx);
+
+		pthread_mutex_lock(&p->lock);
+		p->busy--;
+		pthread_cond_broadcast(&p->quiet);
+	}
+exit:
+	p->threads--;
+	pthread_cond_broadcast(&p->quiet);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* Called with the lock held. */
+static int spawn_worker(struct pool *p)
+{
+	pthread_t t;
+	int r = pthread_create(&t, &p->attr, worker_main, p);
+	if (r != 0) {
+		log_ratelimited(&spawn_rl, LOG_WARNING,
+				"cannot start a worker thread (%u running): %s", p->threads,
+				strerror(r));
+		return -r;
+	}
+	p->threads++;
+	return 0;
+}
+
+struct pool *pool_new(unsigned min, unsigned max, unsigned queue_len, size_t stack_size,
+		      unsigned idle_exit_ms, pool_fn fn, void *ctx)
+{
+	struct pool *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	p->ring = calloc(queue_len, sizeof(*p->ring));
+	if (p->ring == NULL) {
+		free(p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, &ca);
+	pthread_cond_init(&p->quiet, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_attr_init(&p->attr);
+	pthread_attr_setdetachstate(&p->attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&p->attr, stack_size);
+	p->cap = queue_len;
+	p->min = min;
+	p->max = max < min ? min : max;
+	p->idle_exit_ms = idle_exit_ms;
+	p->fn = fn;
+	p->ctx = ctx;
+
+	pthread_mutex_lock(&p->lock);
+	for (unsigned i = 0; i < min; i++)
+		if (spawn_worker(p) < 0)
+			break;
+	bool ok = p->threads > 0 || min == 0;
+	pthread_mutex_unlock(&p->lock);
+	if (!ok) {
+		pool_free(p);
+		errno = EAGAIN;
+		return NULL;
+	}
+	return p;
+}
+
+int pool_submit(struct pool *p, const struct pool_job *job)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->stopping) {
+		r = -ESHUTDOWN;
+	} else if (p->count == p->cap) {
+		r = -EAGAIN;
+	} else {
+		p->ring[(p->head + p->count) % p->cap] = *job;
+		p->count++;
+		/* Every queued job needs a worker of its own: idle ones take them
+		 * first, new ones are started for the rest while the maximum allows. */
+		if (p->count > p->idle && p->threads < p->max)
+			(void)spawn_worker(p);
+		pthread_cond_signal(&p->work);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+unsigned pool_drain(struct pool *p, unsigned timeout_ms)
+{
+	struct timespec ts;
+	unsigned left;
+
+	deadline_in(&ts, timeout_ms);
+	pthread_mutex_lock(&p->lock);
+	while (p->busy + p->count > 0) {
+		if (pthread_cond_timedwait(&p->quiet, &p->lock, &ts) == ETIMEDOUT)
+			break;
+	}
+	left = p->busy + p->count;
+	pthread_mutex_unlock(&p->lock);
+	return left;
+}
+
+void pool_free(struct pool *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	/* Jobs nobody started: close them instead of serving them late. */
+	while (p->count > 0) {
+		struct pool_job *j = &p->ring[p->head];
+		close(j->fd);
+		config_unref(j->cfg);
+		p->head = (p->head + 1) % p->cap;
+		p->count--;
+	}
+	pthread_cond_broadcast(&p->work);
+	while (p->threads > 0)
+		pthread_cond_wait(&p->quiet, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+
+	pthread_attr_destroy(&p->attr);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->quiet);
+	pthread_mutex_destroy(&p->lock);
+	free(p->ring);
+	free(p);
+}
+
+void pool_get_stats(struct pool *p, struct pool_stats *ret)
+{
+	pthread_mutex_lock(&p->lock);
+	ret->threads = p->threads;
+	ret->idle = p->idle;
+	ret->queued = p->count;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void pool_set_limits(struct pool *p, unsigned min, unsigned max)
+{
+	pthread_mutex_lock(&p->lock);
+	p->min = min;
+	p->max = max < min ? min : max;
+	pthread_mutex_unlock(&p->lock);
+}

@@ -1,0 +1,51 @@
+/* Elastic worker pool with a bounded job queue. Workers are started on demand
+ * up to a maximum and exit after sitting idle; each runs one job at a time. */
+#ifndef SOCKSGATE_POOL_H
+#define SOCKSGATE_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct config;
+
+/* One accepted connection waiting for a worker. */
+struct pool_job {
+	int fd;			/* owned by the job */
+	struct addr peer;
+	int64_t accepted_ms;	/* CLOCK_MONOTONIC */
+	struct config *cfg;	/* one reference, owned by the job */
+};
+
+/* Runs in a worker; takes ownership of job->fd and job->cfg. */
+typedef void (*pool_fn)(struct pool_job *job, void *ctx);
+
+struct pool;
+
+struct pool_stats {
+	unsigned threads, idle, queued;
+};
+
+/* min workers are kept, up to max run at once, queue_len jobs may wait.
+ * Returns NULL with errno set on failure. */
+struct pool *pool_new(unsigned min, unsigned max, unsigned queue_len, size_t stack_size,
+		      unsigned idle_exit_ms, pool_fn fn, void *ctx);
+
+/* Queues a job; on success the pool owns it. Returns 0, -EAGAIN when the
+ * queue is full, -ESHUTDOWN after pool_stop(). Thread-safe. */
+int pool_submit(struct pool *p, const struct pool_job *job);
+
+/* Waits up to timeout_ms for running and queued jobs to finish; returns the
+ * number still running. Thread-safe. */
+unsigned pool_drain(struct pool *p, unsigned timeout_ms);
+
+/* Refuses new jobs, closes queued ones, waits for every worker to exit, frees. */
+void pool_free(struct pool *p);
+
+void pool_get_stats(struct pool *p, struct pool_stats *ret);
+
+/* Changes the bounds for the future (after a reload). Thread-safe. */
+void pool_set_limits(struct pool *p, unsigned min, unsigned max);
+
+#endif

@@ -1,0 +1,200 @@
+/* The relay loop. Each direction owns a pipe (splice mode) or a buffer (copy
+ * mode, the fallback when pipes or splice are unavailable). A direction reads
+ * only while it has room and writes only while it holds data; EOF on its input
+ * becomes shutdown(SHUT_WR) on its output once everything read is written. */
+#include "autoconf.h"
+
+#include "relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RELAY_CHUNK (64 * 1024)
+
+struct dir {
+	int in, out;
+	int pipe[2];		/* splice mode when pipe[0] >= 0 */
+	char *buf;		/* copy mode */
+	size_t off, pending;	/* bytes held, waiting for out */
+	bool eof, done;
+	bool full;		/* the pipe took no more though input was ready */
+	uint64_t *bytes;
+};
+
+static void dir_init(struct dir *d, int in, int out, uint64_t *bytes)
+{
+	d->in = in;
+	d->out = out;
+	d->pipe[0] = d->pipe[1] = -1;
+	d->buf = NULL;
+	d->off = d->pending = 0;
+	d->eof = d->done = d->full = false;
+	d->bytes = bytes;
+	if (pipe2(d->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		d->pipe[0] = d->pipe[1] = -1;
+}
+
+static void dir_free(struct dir *d)
+{
+	if (d->pipe[0] >= 0) {
+		close(d->pipe[0]);
+		close(d->pipe[1]);
+	}
+	free(d->buf);
+}
+
+/* Leaves splice mode; only called while the pipe is empty. Returns -ENOMEM or 0. */
+static int dir_to_copy(struct dir *d)
+{
+	if (d->pipe[0] >= 0) {
+		close(d->pipe[0]);
+		close(d->pipe[1]);
+		d->pipe[0] = d->pipe[1] = -1;
+	}
+	if (d->buf == NULL && (d->buf = malloc(RELAY_CHUNK)) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Reads what fits. Returns 0 (progress, EOF or nothing yet) or -errno. */
+static int dir_read(struct dir *d)
+{
+	ssize_t n;
+
+	if (d->eof || d->full || d->pending >= RELAY_CHUNK)
+		return 0;
+	if (d->pipe[0] >= 0) {
+		n = splice(d->in, NULL, d->pipe[1], NULL, RELAY_CHUNK - d->pending,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0 && errno == EINVAL && d->pending == 0) {
+			int r = dir_to_copy(d);
+			if (r < 0)
+				return r;
+			return dir_read(d);
+		}
+	} else {
+		if (d->buf == NULL && dir_to_copy(d) < 0)
+			return -ENOMEM;
+		if (d->off > 0 && d->pending == 0)
+			d->off = 0;
+		n = recv(d->in, d->buf + d->off + d->pending, RELAY_CHUNK - d->off - d->pending, 0);
+	}
+	if (n > 0)
+		d->pending += (size_t)n;
+	else if (n == 0)
+		d->eof = true;
+	else if (errno == EAGAIN && d->pending > 0 && d->pipe[0] >= 0)
+		d->full = true;	/* pipe slots used up by small segments: wait for out */
+	else if (errno != EAGAIN && errno != EINTR)
+		return -errno;
+	return 0;
+}
+
+/* Writes what it holds; passes EOF on when drained. Returns 0 or -errno. */
+static int dir_write(struct dir *d)
+{
+	while (d->pending > 0) {
+		ssize_t n;
+		if (d->pipe[0] >= 0)
+			n = splice(d->pipe[0], NULL, d->out, NULL, d->pending,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		else
+			n = send(d->out, d->buf + d->off, d->pending, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			return -errno;
+		}
+		d->pending -= (size_t)n;
+		d->full = false;
+		*d->bytes += (uint64_t)n;
+		if (d->pipe[0] < 0)
+			d->off = d->pending == 0 ? 0 : d->off + (size_t)n;
+	}
+	if (d->eof && !d->done) {
+		d->done = true;
+		/* ENOTCONN: the peer is already gone; the other direction will notice. */
+		(void)shutdown(d->out, SHUT_WR);
+	}
+	return 0;
+}
+
+/* The events this direction wants on its input and output fds. */
+static short want_in(const struct dir *d)
+{
+	return !d->eof && !d->full && d->pending < RELAY_CHUNK ? POLLIN : 0;
+}
+
+static short want_out(const struct dir *d)
+{
+	return d->pending > 0 ? POLLOUT : 0;
+}
+
+enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_stats *stats,
+			 int *ret_err)
+{
+	struct dir dirs[2];
+	enum relay_end end = RELAY_END_CLOSED;
+	int r = 0;
+
+	dir_init(&dirs[0], a, b, &stats->up);
+	dir_init(&dirs[1], b, a, &stats->down);
+
+	while (!(dirs[0].done && dirs[1].done)) {
+		struct pollfd p[2] = {
+			{ .fd = a, .events = want_in(&dirs[0]) | want_out(&dirs[1]) },
+			{ .fd = b, .events = want_in(&dirs[1]) | want_out(&dirs[0]) },
+		};
+		int n = poll(p, 2, idle_timeout_ms > 0 ? (int)idle_timeout_ms : -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (n == 0) {
+			end = RELAY_END_IDLE;
+			break;
+		}
+		for (int i = 0; i < 2 && r == 0; i++) {
+			struct dir *d = &dirs[i];
+			short rev = p[i].revents;	/* p[i].fd == d->in */
+			if (rev & (POLLIN | POLLHUP | POLLERR))
+				r = dir_read(d);
+			if (r == 0)
+				r = dir_write(d);
+			/* Hung up with nothing left to read from it, while the other
+			 * direction still has to write to it: that write can never land. */
+			if (r == 0 && (rev & (POLLHUP | POLLERR)) && d->eof && !dirs[1 - i].done &&
+			    !(rev & POLLIN))
+				r = (rev & POLLERR) ? -ECONNRESET : -EPIPE;
+		}
+		if (r < 0)
+			break;
+	}
+	if (r < 0) {
+		end = RELAY_END_ERROR;
+		*ret_err = -r;
+	}
+	dir_free(&dirs[0]);
+	dir_free(&dirs[1]);
+	return end;
+}
+
+const char *relay_end_str(enum relay_end e)
+{
+	switch (e) {
+	case RELAY_END_CLOSED:
+		return "closed";
+	case RELAY_END_IDLE:
+		return "idle timeout";
+	case RELAY_END_ERROR:
+		return "relay error";
+	}
+	return "?";
+}

@@ -1,0 +1,28 @@
+/* TCP relay: moves bytes both ways between two connected sockets with poll()
+ * until both directions have ended, with splice() through pipes when it can. */
+#ifndef SOCKSGATE_RELAY_H
+#define SOCKSGATE_RELAY_H
+
+#include <stdint.h>
+
+struct relay_stats {
+	uint64_t up;		/* a -> b (client -> destination) */
+	uint64_t down;		/* b -> a */
+};
+
+enum relay_end {
+	RELAY_END_CLOSED,	/* both directions reached EOF and were passed on */
+	RELAY_END_IDLE,		/* nothing moved for idle_timeout_ms */
+	RELAY_END_ERROR,	/* a read or write failed (reset, broken pipe...) */
+};
+
+/* Relays until both sides are done. The sockets must be non-blocking; they stay
+ * owned by the caller. idle_timeout_ms 0 means no idle limit. stats is updated
+ * as bytes move (the caller may read it only after return). On RELAY_END_ERROR,
+ * *ret_err holds the errno. Thread-safe: uses no shared state. */
+enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_stats *stats,
+			 int *ret_err);
+
+const char *relay_end_str(enum relay_end e);
+
+#endif

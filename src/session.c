@@ -1,0 +1,437 @@
+/* The per-connection flow. The worker that owns the connection runs it start to
+ * end with blocking steps bounded by deadlines; the codec parses, this module
+ * does the I/O and writes the one session record (the only place a session's
+ * failure is logged). */
+#include "autoconf.h"
+
+#include "session.h"
+
+#include "config.h"
+#include "connector.h"
+#include "log.h"
+#include "pool.h"
+#include "relay.h"
+#include "socks5.h"
+#include "timeutil.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* The longest client message is RFC 1929's (513 bytes); leave room for a
+ * request pipelined behind it. */
+#define SESSION_INBUF 1024
+/* How long a refused client gets to read its reply before the socket closes. */
+#define LINGER_MS 500
+
+struct session {
+	uint64_t id;
+	int fd, dest;
+	struct addr peer, local;
+	struct config *cfg;
+	int64_t start_ms, deadline_ms;
+	uint8_t in[SESSION_INBUF];
+	size_t inlen;
+	struct socks5_request req;
+	bool have_req;
+	bool replied;		/* a reply went out: close gently so it is read */
+	int reply;
+	struct addr dest_addr;
+	bool have_dest;
+	struct relay_stats stats;
+	char reason[160];
+	/* the registry of live sessions */
+	struct session *prev, *next;
+};
+
+static struct {
+	atomic_uint_fast64_t active, total, auth_failures, bytes_up, bytes_down, next_id;
+} counters;
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct session *registry;
+
+static void registry_add(struct session *s)
+{
+	pthread_mutex_lock(&registry_lock);
+	s->prev = NULL;
+	s->next = registry;
+	if (registry != NULL)
+		registry->prev = s;
+	registry = s;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(struct session *s)
+{
+	pthread_mutex_lock(&registry_lock);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		registry = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/* Sets the dest fd under the registry lock so session_shutdown_all() never
+ * touches a descriptor number that is being closed and reused. */
+static void set_dest(struct session *s, int fd)
+{
+	pthread_mutex_lock(&registry_lock);
+	s->dest = fd;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+void session_shutdown_all(void)
+{
+	pthread_mutex_lock(&registry_lock);
+	for (struct session *s = registry; s != NULL; s = s->next) {
+		(void)shutdown(s->fd, SHUT_RDWR);
+		if (s->dest >= 0)
+			(void)shutdown(s->dest, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+void session_get_stats(struct session_stats *ret)
+{
+	ret->active = atomic_load(&counters.active);
+	ret->total = atomic_load(&counters.total);
+	ret->auth_failures = atomic_load(&counters.auth_failures);
+	ret->bytes_up = atomic_load(&counters.bytes_up);
+	ret->bytes_down = atomic_load(&counters.bytes_down);
+}
+
+static void set_reason(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_reason(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->reason[0] != '\0')	/* keep the first, root cause */
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
+	va_end(ap);
+}
+
+static int remaining(int64_t deadline_ms)
+{
+	int64_t left = deadline_ms - monotonic_ms();
+	return left > 0 ? (int)left : 0;
+}
+
+/* Waits for events on fd until the deadline. Returns >0, or -ETIMEDOUT / -errno. */
+static int wait_fd(int fd, short events, int64_t deadline_ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	for (;;) {
+		int n = poll(&p, 1, remaining(deadline_ms));
+		if (n > 0)
+			return n;
+		if (n == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Reads more handshake bytes. Returns >0, -ECONNRESET on EOF, or -errno. */
+static int recv_more(struct session *s)
+{
+	if (s->inlen == sizeof(s->in))
+		return -EMSGSIZE;
+	for (;;) {
+		ssize_t n = recv(s->fd, s->in + s->inlen, sizeof(s->in) - s->inlen, 0);
+		if (n > 0) {
+			s->inlen += (size_t)n;
+			return (int)n;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		int r = wait_fd(s->fd, POLLIN, s->deadline_ms);
+		if (r < 0)
+			return r;
+	}
+}
+
+/* Writes all of buf to the non-blocking fd before the deadline. Returns 0 or -errno. */
+static int send_all(int fd, const void *buf, size_t len, int64_t deadline_ms)
+{
+	const uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN)
+			return -errno;
+		int r = wait_fd(fd, POLLOUT, deadline_ms);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+typedef int (*parse_fn)(const uint8_t *buf, size_t len, void *ret);
+
+/* Reads one message with parser; leaves any bytes behind it in the buffer.
+ * Returns 0, an S5_ERR_* code, or -errno for I/O trouble. */
+static int read_message(struct session *s, parse_fn parse, void *ret, const char *what)
+{
+	for (;;) {
+		int r = parse(s->in, s->inlen, ret);
+		if (r > 0) {
+			memmove(s->in, s->in + r, s->inlen - (size_t)r);
+			s->inlen -= (size_t)r;
+			return 0;
+		}
+		if (r != S5_ERR_NEED_MORE) {
+			set_reason(s, "malformed %s (%s)", what,
+				   r == S5_ERR_VERSION ? "wrong version" :
+				   r == S5_ERR_ATYP    ? "unknown address type" :
+							 "bad field");
+			return r;
+		}
+		r = recv_more(s);
+		if (r < 0) {
+			if (r == -ETIMEDOUT)
+				set_reason(s, "handshake timeout waiting for the %s", what);
+			else if (r == -ECONNRESET)
+				set_reason(s, "client closed during the %s", what);
+			else
+				set_reason(s, "reading the %s: %s", what, strerror(-r));
+			return r;
+		}
+	}
+}
+
+/* Sends a command reply; bnd may be NULL. */
+static int send_reply(struct session *s, uint8_t rep, const struct sockaddr *bnd)
+{
+	uint8_t out[SOCKS5_REPLY_MAX];
+	size_t n = socks5_build_reply(out, rep, bnd);
+
+	s->reply = rep;
+	s->replied = true;
+	int r = send_all(s->fd, out, n, s->deadline_ms);
+	if (r < 0)
+		set_reason(s, "sending the reply: %s", strerror(-r));
+	return r;
+}
+
+static int parse_greeting(const uint8_t *b, size_t l, void *r)
+{
+	return socks5_parse_greeting(b, l, r);
+}
+
+static int parse_request(const uint8_t *b, size_t l, void *r)
+{
+	return socks5_parse_request(b, l, r);
+}
+
+/* Greeting, method selection and authentication. Returns 0 when the client may
+ * go on to its request. */
+static int negotiate(struct session *s)
+{
+	struct socks5_greeting g;
+	uint8_t out[2];
+
+	int r = read_message(s, parse_greeting, &g, "greeting");
+	if (r == S5_ERR_VERSION) {
+		s->reason[0] = '\0';
+		set_reason(s, "not a SOCKS5 client (first byte 0x%02x%s)", s->in[0],
+			   s->in[0] == 0x04 ? ", SOCKS4" :
+			   (s->in[0] >= 'A' && s->in[0] <= 'Z') ? ", HTTP?" : "");
+	}
+	if (r < 0)
+		return r;
+
+	const uint8_t allowed[] = { s->cfg->auth == CONFIG_AUTH_PAM ? SOCKS5_METHOD_USERPASS
+								     : SOCKS5_METHOD_NONE };
+	uint8_t method = socks5_select_method(&g, allowed, sizeof(allowed));
+	r = send_all(s->fd, out, socks5_build_method(out, method), s->deadline_ms);
+	if (r < 0) {
+		set_reason(s, "sending the method: %s", strerror(-r));
+		return r;
+	}
+	if (method == SOCKS5_METHOD_NO_ACCEPTABLE) {
+		s->replied = true;
+		set_reason(s, "no acceptable authentication method offered");
+		return -EPERM;
+	}
+	return 0;
+}
+
+static void handle_connect(struct session *s)
+{
+	struct connector_result res;
+	struct addr bnd;
+
+	int fd = connector_connect(&s->req.dst, s->cfg->connect_timeout_ms, NULL, NULL, &res);
+	if (fd < 0) {
+		if (res.gai_failed)
+			set_reason(s, "resolving: %s", gai_strerror(res.err));
+		else
+			set_reason(s, "connect: %s", strerror(res.err));
+		if (res.peer.len > 0) {
+			s->dest_addr = res.peer;
+			s->have_dest = true;
+		}
+		(void)send_reply(s, res.rep, NULL);
+		return;
+	}
+	set_dest(s, fd);
+	s->dest_addr = res.peer;
+	s->have_dest = true;
+	bnd.len = sizeof(bnd.ss);
+	if (getsockname(fd, (struct sockaddr *)&bnd.ss, &bnd.len) < 0) {
+		set_reason(s, "getsockname: %s", strerror(errno));
+		(void)send_reply(s, SOCKS5_REP_GENERAL_FAILURE, NULL);
+		return;
+	}
+	/* The reply has the whole handshake deadline's worth of time again. */
+	s->deadline_ms = monotonic_ms() + s->cfg->handshake_timeout_ms;
+	if (send_reply(s, SOCKS5_REP_SUCCEEDED, (struct sockaddr *)&bnd.ss) < 0)
+		return;
+
+	/* Bytes the client sent behind its request belong to the destination. */
+	if (s->inlen > 0) {
+		int r = send_all(fd, s->in, s->inlen, s->deadline_ms);
+		if (r < 0) {
+			set_reason(s, "forwarding early data: %s", strerror(-r));
+			return;
+		}
+		s->stats.up += s->inlen;
+		s->inlen = 0;
+	}
+
+	int err = 0;
+	enum relay_end end = relay_run(s->fd, fd, s->cfg->idle_timeout_ms, &s->stats, &err);
+	if (end == RELAY_END_IDLE)
+		set_reason(s, "idle timeout");
+	else if (end == RELAY_END_ERROR)
+		set_reason(s, "relay: %s", strerror(err));
+}
+
+static void session_log(struct session *s, const char *dest_asked)
+{
+	char user[2] = "-";
+	struct log_session rec = {
+		.id = s->id,
+		.client = (struct sockaddr *)&s->peer.ss,
+		.user = user,
+		.command = s->have_req ? socks5_cmd_str(s->req.cmd) : NULL,
+		.dest_asked = s->have_req ? dest_asked : NULL,
+		.dest = s->have_dest ? (struct sockaddr *)&s->dest_addr.ss : NULL,
+		.reply = s->reply,
+		.reason = s->reason[0] != '\0' ? s->reason : NULL,
+		.bytes_up = s->stats.up,
+		.bytes_down = s->stats.down,
+		.duration_ms = (uint64_t)(monotonic_ms() - s->start_ms),
+	};
+	log_session_end(&rec);
+}
+
+/* Half-closes and gives the client a moment to read what was sent, so a close
+ * with unread input (which sends RST) does not destroy the reply in flight. */
+static void close_gently(int fd)
+{
+	char sink[512];
+	int64_t until = monotonic_ms() + LINGER_MS;
+
+	if (shutdown(fd, SHUT_WR) == 0) {
+		for (;;) {
+			int64_t left = until - monotonic_ms();
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+				break;
+			ssize_t n = recv(fd, sink, sizeof(sink), 0);
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+				break;
+		}
+	}
+	close(fd);
+}
+
+void session_run(struct pool_job *job, void *ctx)
+{
+	struct session s;
+	char dest_asked[SOCKS5_ADDR_STRLEN] = "-";
+
+	memset(&s, 0, sizeof(s));
+	s.id = atomic_fetch_add(&counters.next_id, 1) + 1;
+	s.fd = job->fd;
+	s.dest = -1;
+	s.peer = job->peer;
+	s.cfg = job->cfg;
+	s.reply = -1;
+	s.start_ms = job->accepted_ms;
+	s.deadline_ms = s.start_ms + s.cfg->handshake_timeout_ms;
+	atomic_fetch_add(&counters.active, 1);
+	atomic_fetch_add(&counters.total, 1);
+	registry_add(&s);
+
+	s.local.len = sizeof(s.local.ss);
+	if (getsockname(s.fd, (struct sockaddr *)&s.local.ss, &s.local.len) < 0) {
+		set_reason(&s, "getsockname: %s", strerror(errno));
+		goto out;
+	}
+	if (negotiate(&s) < 0)
+		goto out;
+
+	int r = read_message(&s, parse_request, &s.req, "request");
+	if (r == S5_ERR_ATYP) {
+		(void)send_reply(&s, SOCKS5_REP_ATYP_NOT_SUPPORTED, NULL);
+		goto out;
+	}
+	if (r == S5_ERR_PROTO) {
+		(void)send_reply(&s, SOCKS5_REP_GENERAL_FAILURE, NULL);
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	s.have_req = true;
+	socks5_addr_str(&s.req.dst, dest_asked, sizeof(dest_asked));
+
+	switch (s.req.cmd) {
+	case SOCKS5_CMD_CONNECT:
+		handle_connect(&s);
+		break;
+	default:
+		set_reason(&s, "command 0x%02x not supported", s.req.cmd);
+		(void)send_reply(&s, SOCKS5_REP_CMD_NOT_SUPPORTED, NULL);
+		break;
+	}
+
+out:
+	session_log(&s, dest_asked);
+	atomic_fetch_add(&counters.bytes_up, s.stats.up);
+	atomic_fetch_add(&counters.bytes_down, s.stats.down);
+	registry_remove(&s);
+	if (s.dest >= 0)
+		close(s.dest);
+	if (s.replied && s.reply != SOCKS5_REP_SUCCEEDED)
+		close_gently(s.fd);
+	else
+		close(s.fd);
+	atomic_fetch_sub(&counters.active, 1);
+	config_unref(s.cfg);
+}

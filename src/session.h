@@ -1,0 +1,28 @@
+/* One client connection from greeting to the last relayed byte: handshake,
+ * authentication, rules, connect, relay, and the session record. */
+#ifndef SOCKSGATE_SESSION_H
+#define SOCKSGATE_SESSION_H
+
+#include <stdint.h>
+
+struct pool_job;
+
+/* Serves one connection on the calling worker thread until it ends.
+ * Takes ownership of job->fd and of the job's config reference. */
+void session_run(struct pool_job *job, void *ctx);
+
+/* Live figures, readable from any thread at any time. */
+struct session_stats {
+	uint64_t active;
+	uint64_t total;
+	uint64_t auth_failures;
+	uint64_t bytes_up;
+	uint64_t bytes_down;
+};
+void session_get_stats(struct session_stats *ret);
+
+/* Shuts down the sockets of every live session so their workers finish soon
+ * (the end of a drain). Thread-safe. */
+void session_shutdown_all(void);
+
+#endif

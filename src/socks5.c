@@ -1,0 +1,273 @@
+/* SOCKS5 codec: the wire formats of RFC 1928 and RFC 1929, nothing else.
+ * Parsers never trust a length byte beyond the buffer they were given and
+ * report "need more" until a whole message is present. */
+#include "autoconf.h"
+
+#include "socks5.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+int socks5_parse_greeting(const uint8_t *buf, size_t len, struct socks5_greeting *ret)
+{
+	if (len < 1)
+		return S5_ERR_NEED_MORE;
+	if (buf[0] != SOCKS5_VERSION)
+		return S5_ERR_VERSION;
+	if (len < 2)
+		return S5_ERR_NEED_MORE;
+	size_t n = buf[1];
+	if (len < 2 + n)
+		return S5_ERR_NEED_MORE;
+	ret->nmethods = (uint8_t)n;
+	memcpy(ret->methods, buf + 2, n);
+	return (int)(2 + n);
+}
+
+int socks5_parse_userpass(const uint8_t *buf, size_t len, struct socks5_userpass *ret)
+{
+	if (len < 1)
+		return S5_ERR_NEED_MORE;
+	if (buf[0] != SOCKS5_USERPASS_VERSION)
+		return S5_ERR_VERSION;
+	if (len < 2)
+		return S5_ERR_NEED_MORE;
+	size_t ulen = buf[1];
+	if (len < 2 + ulen + 1)
+		return S5_ERR_NEED_MORE;
+	size_t plen = buf[2 + ulen];
+	if (len < 3 + ulen + plen)
+		return S5_ERR_NEED_MORE;
+	ret->ulen = (uint8_t)ulen;
+	memcpy(ret->user, buf + 2, ulen);
+	ret->user[ulen] = '\0';
+	ret->plen = (uint8_t)plen;
+	memcpy(ret->pass, buf + 3 + ulen, plen);
+	ret->pass[plen] = '\0';
+	return (int)(3 + ulen + plen);
+}
+
+/* Parses ATYP ADDR PORT at buf; returns bytes used or S5_ERR_*. */
+static int parse_addr(const uint8_t *buf, size_t len, struct socks5_addr *ret)
+{
+	size_t alen;
+
+	if (len < 1)
+		return S5_ERR_NEED_MORE;
+	switch (buf[0]) {
+	case SOCKS5_ATYP_IPV4:
+		alen = 4;
+		break;
+	case SOCKS5_ATYP_IPV6:
+		alen = 16;
+		break;
+	case SOCKS5_ATYP_DOMAIN:
+		if (len < 2)
+			return S5_ERR_NEED_MORE;
+		alen = 1 + (size_t)buf[1];
+		break;
+	default:
+		return S5_ERR_ATYP;
+	}
+	if (len < 1 + alen + 2)
+		return S5_ERR_NEED_MORE;
+
+	const uint8_t *a = buf + 1;
+	ret->atyp = buf[0];
+	ret->domain_len = 0;
+	if (buf[0] == SOCKS5_ATYP_DOMAIN) {
+		size_t n = a[0];
+		/* An empty name or one with a NUL in it cannot be resolved as sent. */
+		if (n == 0 || memchr(a + 1, '\0', n) != NULL)
+			return S5_ERR_PROTO;
+		memcpy(ret->u.domain, a + 1, n);
+		ret->u.domain[n] = '\0';
+		ret->domain_len = (uint8_t)n;
+	} else {
+		memcpy(buf[0] == SOCKS5_ATYP_IPV4 ? ret->u.ipv4 : ret->u.ipv6, a, alen);
+	}
+	ret->port = (uint16_t)(a[alen] << 8 | a[alen + 1]);
+	return (int)(1 + alen + 2);
+}
+
+int socks5_parse_request(const uint8_t *buf, size_t len, struct socks5_request *ret)
+{
+	struct socks5_addr dst;
+
+	if (len < 1)
+		return S5_ERR_NEED_MORE;
+	if (buf[0] != SOCKS5_VERSION)
+		return S5_ERR_VERSION;
+	if (len < 3)
+		return S5_ERR_NEED_MORE;
+	/* buf[2] is RSV; like most servers we do not insist on 0x00. */
+	int r = parse_addr(buf + 3, len - 3, &dst);
+	if (r < 0)
+		return r;
+	ret->cmd = buf[1];
+	ret->dst = dst;
+	return 3 + r;
+}
+
+uint8_t socks5_select_method(const struct socks5_greeting *g, const uint8_t *allowed,
+			     size_t nallowed)
+{
+	for (size_t i = 0; i < nallowed; i++)
+		if (memchr(g->methods, allowed[i], g->nmethods) != NULL)
+			return allowed[i];
+	return SOCKS5_METHOD_NO_ACCEPTABLE;
+}
+
+size_t socks5_build_method(uint8_t *out, uint8_t method)
+{
+	out[0] = SOCKS5_VERSION;
+	out[1] = method;
+	return 2;
+}
+
+size_t socks5_build_userpass_reply(uint8_t *out, uint8_t status)
+{
+	out[0] = SOCKS5_USERPASS_VERSION;
+	out[1] = status;
+	return 2;
+}
+
+size_t socks5_build_reply(uint8_t *out, uint8_t rep, const struct sockaddr *bnd)
+{
+	size_t n;
+
+	out[0] = SOCKS5_VERSION;
+	out[1] = rep;
+	out[2] = 0x00;
+	if (bnd != NULL && bnd->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)bnd;
+		out[3] = SOCKS5_ATYP_IPV6;
+		memcpy(out + 4, &s6->sin6_addr, 16);
+		memcpy(out + 20, &s6->sin6_port, 2);
+		n = 22;
+	} else {
+		out[3] = SOCKS5_ATYP_IPV4;
+		if (bnd != NULL && bnd->sa_family == AF_INET) {
+			const struct sockaddr_in *s4 = (const struct sockaddr_in *)bnd;
+			memcpy(out + 4, &s4->sin_addr, 4);
+			memcpy(out + 8, &s4->sin_port, 2);
+		} else {
+			memset(out + 4, 0, 6);
+		}
+		n = 10;
+	}
+	return n;
+}
+
+uint8_t socks5_rep_from_errno(int err)
+{
+	switch (err) {
+	case 0:
+		return SOCKS5_REP_SUCCEEDED;
+	case ECONNREFUSED:
+		return SOCKS5_REP_CONN_REFUSED;
+	case ENETUNREACH:
+	case ENETDOWN:
+	case EADDRNOTAVAIL:
+	case EAFNOSUPPORT:
+		return SOCKS5_REP_NET_UNREACHABLE;
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+		return SOCKS5_REP_HOST_UNREACHABLE;
+	case ETIMEDOUT:
+		return SOCKS5_REP_TTL_EXPIRED;
+	case EACCES:
+	case EPERM:
+		return SOCKS5_REP_NOT_ALLOWED;
+	default:
+		return SOCKS5_REP_GENERAL_FAILURE;
+	}
+}
+
+uint8_t socks5_rep_from_gai(int gai_err, int err)
+{
+	switch (gai_err) {
+	case 0:
+		return SOCKS5_REP_SUCCEEDED;
+	case EAI_NONAME:
+	case EAI_NODATA:
+	case EAI_ADDRFAMILY:
+	case EAI_AGAIN:
+	case EAI_FAIL:
+		return SOCKS5_REP_HOST_UNREACHABLE;
+	case EAI_FAMILY:
+		return SOCKS5_REP_ATYP_NOT_SUPPORTED;
+	case EAI_SYSTEM:
+		return socks5_rep_from_errno(err);
+	default:
+		return SOCKS5_REP_GENERAL_FAILURE;
+	}
+}
+
+const char *socks5_rep_str(uint8_t rep)
+{
+	static const char *const names[SOCKS5_REP_MAX] = {
+		[SOCKS5_REP_SUCCEEDED] = "succeeded",
+		[SOCKS5_REP_GENERAL_FAILURE] = "general failure",
+		[SOCKS5_REP_NOT_ALLOWED] = "not allowed by rules",
+		[SOCKS5_REP_NET_UNREACHABLE] = "network unreachable",
+		[SOCKS5_REP_HOST_UNREACHABLE] = "host unreachable",
+		[SOCKS5_REP_CONN_REFUSED] = "connection refused",
+		[SOCKS5_REP_TTL_EXPIRED] = "timed out",
+		[SOCKS5_REP_CMD_NOT_SUPPORTED] = "command not supported",
+		[SOCKS5_REP_ATYP_NOT_SUPPORTED] = "address type not supported",
+	};
+	return rep < SOCKS5_REP_MAX ? names[rep] : "unassigned";
+}
+
+const char *socks5_cmd_str(uint8_t cmd)
+{
+	switch (cmd) {
+	case SOCKS5_CMD_CONNECT:
+		return "connect";
+	case SOCKS5_CMD_BIND:
+		return "bind";
+	case SOCKS5_CMD_UDP_ASSOCIATE:
+		return "udp";
+	default:
+		return "unknown";
+	}
+}
+
+char *socks5_addr_str(const struct socks5_addr *addr, char *out, size_t outlen)
+{
+	char host[SOCKS5_ADDR_STRLEN];
+	size_t n = 0;
+
+	switch (addr->atyp) {
+	case SOCKS5_ATYP_IPV4:
+		inet_ntop(AF_INET, addr->u.ipv4, host, sizeof(host));
+		snprintf(out, outlen, "%s:%u", host, addr->port);
+		break;
+	case SOCKS5_ATYP_IPV6:
+		inet_ntop(AF_INET6, addr->u.ipv6, host, sizeof(host));
+		snprintf(out, outlen, "[%s]:%u", host, addr->port);
+		break;
+	case SOCKS5_ATYP_DOMAIN:
+		/* The name is client input: escape anything that could forge a log line. */
+		for (size_t i = 0; i < addr->domain_len; i++) {
+			unsigned char c = (unsigned char)addr->u.domain[i];
+			if (c > 0x20 && c < 0x7f && c != '\\')
+				host[n++] = (char)c;
+			else
+				n += (size_t)snprintf(host + n, sizeof(host) - n, "\\x%02x", c);
+		}
+		host[n] = '\0';
+		snprintf(out, outlen, "%s:%u", host, addr->port);
+		break;
+	default:
+		snprintf(out, outlen, "?:%u", addr->port);
+		break;
+	}
+	return out;
+}
