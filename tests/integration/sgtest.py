@@ -1,0 +1,372 @@
+"""Helpers for socksgate integration tests: start the real daemon on a free
+loopback port with a temporary config, local target servers, and a raw SOCKS5
+client for the cases real clients cannot produce. Every wait is bounded."""
+
+import contextlib
+import hashlib
+import ipaddress
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SOCKSGATE = os.environ.get("SOCKSGATE", "")
+TOP_SRCDIR = os.environ.get("TOP_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+
+SKIP = 77
+
+
+def skip(why):
+    print("SKIP: " + why)
+    sys.exit(SKIP)
+
+
+def require_tool(name):
+    path = shutil.which(name)
+    if path is None:
+        skip(name + " is not installed")
+    return path
+
+
+def require_root(why="this test needs root"):
+    if os.geteuid() != 0:
+        skip(why)
+
+
+def have_ipv6():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1"):
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+class Daemon:
+    """socksgate in the foreground with a temporary config; stderr goes to a file."""
+
+    def __init__(self, config=(), args=(), env=None, listen=True, port=None, host="127.0.0.1",
+                 wait=True, cmd_prefix=()):
+        if not SOCKSGATE or not os.access(SOCKSGATE, os.X_OK):
+            raise RuntimeError("SOCKSGATE does not name the built daemon: %r" % SOCKSGATE)
+        self.dir = tempfile.mkdtemp(prefix="socksgate-test-")
+        self.host = host
+        self.port = port if port is not None else free_port(
+            socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+        lines = []
+        if listen:
+            lines.append("listen = %s" % self.addr_str())
+        lines.extend(config)
+        self.conf = os.path.join(self.dir, "socksgate.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.logpath = os.path.join(self.dir, "stderr.log")
+        self.logf = open(self.logpath, "w")
+        e = dict(os.environ)
+        e.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        if env:
+            e.update(env)
+        self.proc = subprocess.Popen(list(cmd_prefix) + [SOCKSGATE, "-c", self.conf] + list(args),
+                                     stdin=subprocess.DEVNULL, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, env=e)
+        if wait:
+            self.wait_ready()
+
+    def addr_str(self):
+        return ("[%s]:%d" if ":" in self.host else "%s:%d") % (self.host, self.port)
+
+    def wait_ready(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("socksgate exited with %d:\n%s" % (self.proc.returncode,
+                                                                       self.log()))
+            if "started" in self.log():
+                return
+            time.sleep(0.02)
+        raise AssertionError("socksgate did not start in %ds:\n%s" % (timeout, self.log()))
+
+    def log(self):
+        with open(self.logpath, errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, pattern, timeout=10, count=1):
+        """Waits until pattern (a regex) matches count times; returns the matches."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.findall(pattern, self.log(), re.M)
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError("log never matched %r (%d of %d):\n%s" % (
+                    pattern, len(found), count, self.log()))
+            time.sleep(0.02)
+
+    def sessions(self):
+        """The parsed session records logged so far, as dicts."""
+        out = []
+        for line in self.log().splitlines():
+            m = re.search(r"session (\d+) (.*)$", line)
+            if not m:
+                continue
+            rec = {"id": int(m.group(1))}
+            rest = m.group(2)
+            reason = None
+            if " reason=" in rest:
+                rest, reason = rest.split(" reason=", 1)
+            for kv in rest.split(" "):
+                if "=" in kv:
+                    k, v = kv.split("=", 1)
+                    rec[k] = v
+            rec["reason"] = reason
+            out.append(rec)
+        return out
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=20, expect_rc=0):
+        """SIGTERM, wait, and check the exit code and that no sanitizer spoke."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("socksgate did not stop on SIGTERM:\n" + self.log())
+        self.logf.close()
+        text = self.log()
+        if "Sanitizer" in text or "runtime error:" in text:
+            raise AssertionError("sanitizer report:\n" + text)
+        if expect_rc is not None and rc != expect_rc:
+            raise AssertionError("socksgate exited %d (expected %d):\n%s" % (rc, expect_rc, text))
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.stop()
+        else:
+            self.kill()
+            sys.stderr.write("--- socksgate log ---\n" + self.log())
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+
+class Server:
+    """A threaded TCP server on loopback; handler(conn) runs per connection."""
+
+    def __init__(self, handler, host="127.0.0.1", port=0):
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(fam, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(512)
+        self.host = host
+        self.port = self.sock.getsockname()[1]
+        self.handler = handler
+        self.conns = 0
+        self.stopped = False
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while not self.stopped:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns += 1
+            threading.Thread(target=self._run, args=(c,), daemon=True).start()
+
+    def _run(self, c):
+        try:
+            c.settimeout(60)
+            self.handler(c)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.stopped = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+        return False
+
+
+def echo_handler(c):
+    while True:
+        d = c.recv(65536)
+        if not d:
+            return
+        c.sendall(d)
+
+
+def echo_server(host="127.0.0.1"):
+    return Server(echo_handler, host)
+
+
+def recv_exact(s, n, timeout=10):
+    s.settimeout(timeout)
+    buf = bytearray()
+    while len(buf) < n:
+        d = s.recv(n - len(buf))
+        if not d:
+            raise AssertionError("connection closed after %d of %d bytes" % (len(buf), n))
+        buf += d
+    return bytes(buf)
+
+
+def recv_all(s, timeout=30):
+    """Reads until EOF."""
+    s.settimeout(timeout)
+    buf = bytearray()
+    while True:
+        d = s.recv(1 << 16)
+        if not d:
+            return bytes(buf)
+        buf += d
+
+
+def closed_by_peer(s, timeout=5):
+    """True when the peer closes (EOF or reset) within timeout, after any pending bytes."""
+    s.settimeout(timeout)
+    try:
+        while True:
+            d = s.recv(4096)
+            if not d:
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+def encode_addr(host, port):
+    try:
+        ip = ipaddress.ip_address(host)
+        if ip.version == 4:
+            return b"\x01" + ip.packed + struct.pack("!H", port)
+        return b"\x04" + ip.packed + struct.pack("!H", port)
+    except ValueError:
+        name = host.encode()
+        return b"\x03" + bytes([len(name)]) + name + struct.pack("!H", port)
+
+
+def read_reply(s, timeout=10):
+    """Reads a SOCKS5 command reply; returns (rep, bound_host, bound_port)."""
+    head = recv_exact(s, 4, timeout)
+    assert head[0] == 5, "reply version %r" % head[0]
+    assert head[2] == 0, "reply RSV %r" % head[2]
+    atyp = head[3]
+    if atyp == 1:
+        a = recv_exact(s, 6, timeout)
+        host = str(ipaddress.IPv4Address(a[:4]))
+    elif atyp == 4:
+        a = recv_exact(s, 18, timeout)
+        host = str(ipaddress.IPv6Address(a[:16]))
+    elif atyp == 3:
+        n = recv_exact(s, 1, timeout)[0]
+        a = recv_exact(s, n + 2, timeout)
+        host = a[:n].decode()
+    else:
+        raise AssertionError("reply ATYP %r" % atyp)
+    return head[1], host, struct.unpack("!H", a[-2:])[0]
+
+
+def connect_proxy(d, timeout=10):
+    fam = socket.AF_INET6 if ":" in d.host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect((d.host, d.port))
+    return s
+
+
+def greet(s, methods=b"\x00"):
+    """Sends a greeting; returns the method the server chose."""
+    s.sendall(b"\x05" + bytes([len(methods)]) + methods)
+    r = recv_exact(s, 2)
+    assert r[0] == 5, "method reply version %r" % r[0]
+    return r[1]
+
+
+def userpass(s, user, password, version=1):
+    u = user.encode() if isinstance(user, str) else user
+    p = password.encode() if isinstance(password, str) else password
+    s.sendall(bytes([version, len(u)]) + u + bytes([len(p)]) + p)
+    r = recv_exact(s, 2)
+    return r
+
+
+def socks_request(d, host, port, cmd=1, methods=b"\x00", user=None, password=None, timeout=10):
+    """Handshake and one request; returns (sock, rep, bound_host, bound_port)."""
+    s = connect_proxy(d, timeout)
+    if user is not None:
+        methods = b"\x02"
+    m = greet(s, methods)
+    if user is not None:
+        assert m == 2, "server chose method %r" % m
+        r = userpass(s, user, password)
+        assert r == b"\x01\x00", "auth reply %r" % r
+    else:
+        assert m == 0, "server chose method %r" % m
+    s.sendall(b"\x05" + bytes([cmd]) + b"\x00" + encode_addr(host, port))
+    rep, bh, bp = read_reply(s, timeout)
+    return s, rep, bh, bp
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def run(cmd, timeout=120, **kw):
+    return subprocess.run(cmd, timeout=timeout, capture_output=True, **kw)
+
+
+def main(fn):
+    """Runs a test function; prints PASS or the failure and exits accordingly."""
+    try:
+        fn()
+    except SystemExit:
+        raise
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+        sys.exit(1)
+    print("PASS")
+    sys.exit(0)
