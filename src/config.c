@@ -20,6 +20,8 @@ enum opt_type {
 	OPT_UINT,
 	OPT_DURATION,
 	OPT_LOGLEVEL,
+	OPT_BOOL,
+	OPT_NAME,	/* a file-name-safe word, stored in a char array */
 };
 
 struct option_def {
@@ -41,6 +43,12 @@ static const struct option_def options[] = {
 	{ "idle_timeout", OPT_DURATION, OFF(idle_timeout_ms), 0, 7 * 86400000u },
 	{ "drain_timeout", OPT_DURATION, OFF(drain_timeout_ms), 0, 86400000 },
 	{ "log_level", OPT_LOGLEVEL, OFF(log_level), 0, 0 },
+	{ "pam_service", OPT_NAME, OFF(pam_service), 1, CONFIG_NAME_MAX },
+	{ "allow_unauthenticated", OPT_BOOL, OFF(allow_unauthenticated), 0, 0 },
+	{ "auth_fail_delay", OPT_DURATION, OFF(auth_fail_delay_ms), 0, 60000 },
+	{ "auth_fail_limit", OPT_UINT, OFF(auth_fail_limit), 0, 1000000 },
+	{ "auth_fail_window", OPT_DURATION, OFF(auth_fail_window_ms), 1000, 86400000 },
+	{ "auth_block_time", OPT_DURATION, OFF(auth_block_time_ms), 1000, 7 * 86400000u },
 };
 
 struct config *config_new(void)
@@ -51,7 +59,7 @@ struct config *config_new(void)
 	atomic_init(&c->refs, 1);
 	(void)addr_parse("127.0.0.1:1080", &c->listen[0]);
 	c->nlisten = 1;
-	c->auth = CONFIG_AUTH_NONE;
+	c->auth = CONFIG_AUTH_PAM;
 	c->workers_min = 4;
 	c->workers_max = 0;
 	c->queue_length = 1024;
@@ -60,6 +68,11 @@ struct config *config_new(void)
 	c->idle_timeout_ms = 3600000;
 	c->drain_timeout_ms = 10000;
 	c->log_level = LOG_INFO;
+	snprintf(c->pam_service, sizeof(c->pam_service), "socksgate");
+	c->auth_fail_delay_ms = 1000;
+	c->auth_fail_limit = 10;
+	c->auth_fail_window_ms = 300000;
+	c->auth_block_time_ms = 900000;
 	return c;
 }
 
@@ -143,7 +156,7 @@ static int option_set(struct config *c, const char *key, const char *value, char
 		return 0;
 	case OPT_AUTH:
 		if (strcmp(value, "none") == 0) {
-			c->auth = CONFIG_AUTH_NONE;
+			c->auth = CONFIG_AUTH_PAM;
 			return 0;
 		}
 		if (strcmp(value, "pam") == 0) {
@@ -185,6 +198,28 @@ static int option_set(struct config *c, const char *key, const char *value, char
 			return -EINVAL;
 		}
 		c->log_level = r;
+		return 0;
+	case OPT_BOOL:
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 || strcmp(value, "on") == 0) {
+			*(bool *)((char *)c + o->offset) = true;
+			return 0;
+		}
+		if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 || strcmp(value, "off") == 0) {
+			*(bool *)((char *)c + o->offset) = false;
+			return 0;
+		}
+		snprintf(err, errlen, "%s: '%s' is not yes or no", key, value);
+		return -EINVAL;
+	case OPT_NAME:
+		if (strlen(value) > o->max || strspn(value, "abcdefghijklmnopqrstuvwxyz"
+						     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+						      strlen(value) || value[0] == '.') {
+			snprintf(err, errlen,
+				 "%s: '%s' is not a name of up to %u letters, digits, '.', '_', '-'",
+				 key, value, o->max);
+			return -EINVAL;
+		}
+		memcpy((char *)c + o->offset, value, strlen(value) + 1);
 		return 0;
 	}
 	return -EINVAL;
@@ -244,13 +279,27 @@ static unsigned parse_stream(struct config *c, FILE *f, const char *path, config
 static unsigned check_consistency(const struct config *c, const char *path,
 				  config_report_fn report, void *ctx)
 {
-	char err[256];
+	char err[320], a[ADDR_STRLEN];
 
 	if (c->workers_max != 0 && c->workers_min > c->workers_max) {
 		snprintf(err, sizeof(err), "workers_min (%u) is above workers_max (%u)",
 			 c->workers_min, c->workers_max);
 		report(path, 0, err, ctx);
 		return 1;
+	}
+	if (c->auth == CONFIG_AUTH_NONE && !c->allow_unauthenticated) {
+		for (size_t i = 0; i < c->nlisten; i++) {
+			const struct sockaddr *sa = (const struct sockaddr *)&c->listen[i].ss;
+			if (addr_is_loopback(sa))
+				continue;
+			snprintf(err, sizeof(err),
+				 "auth = none on the non-loopback listener %s lets anyone who can "
+				 "reach it use the gateway; set allow_unauthenticated = yes if that "
+				 "is intended",
+				 addr_str(sa, a, sizeof(a)));
+			report(path, 0, err, ctx);
+			return 1;
+		}
 	}
 	return 0;
 }
@@ -324,4 +373,10 @@ void config_dump(const struct config *c, FILE *out)
 	fprintf(out, "idle_timeout = %ums\n", c->idle_timeout_ms);
 	fprintf(out, "drain_timeout = %ums\n", c->drain_timeout_ms);
 	fprintf(out, "log_level = %s\n", log_level_name(c->log_level));
+	fprintf(out, "pam_service = %s\n", c->pam_service);
+	fprintf(out, "allow_unauthenticated = %s\n", c->allow_unauthenticated ? "yes" : "no");
+	fprintf(out, "auth_fail_delay = %ums\n", c->auth_fail_delay_ms);
+	fprintf(out, "auth_fail_limit = %u\n", c->auth_fail_limit);
+	fprintf(out, "auth_fail_window = %ums\n", c->auth_fail_window_ms);
+	fprintf(out, "auth_block_time = %ums\n", c->auth_block_time_ms);
 }

@@ -12,6 +12,7 @@
 #include "addr.h"
 
 #define CONFIG_LISTEN_MAX 16
+#define CONFIG_NAME_MAX 63
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
@@ -35,6 +36,12 @@ struct config {
 	unsigned idle_timeout_ms;	/* 0: never */
 	unsigned drain_timeout_ms;
 	int log_level;			/* syslog priority */
+	char pam_service[CONFIG_NAME_MAX + 1];
+	bool allow_unauthenticated;	/* auth = none on a non-loopback listener */
+	unsigned auth_fail_delay_ms;	/* minimum time a failed login takes */
+	unsigned auth_fail_limit;	/* failures per address per window; 0: no blocking */
+	unsigned auth_fail_window_ms;
+	unsigned auth_block_time_ms;
 };
 
 /* One "key = value" given on the command line. */

@@ -3,6 +3,7 @@
  * sigwait() here, so workers never see one. */
 #include "autoconf.h"
 
+#include "auth.h"
 #include "config.h"
 #include "listener.h"
 #include "log.h"
@@ -156,6 +157,24 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	log_msg(LOG_NOTICE, "configuration reloaded; new sessions use it");
 }
 
+/* Says once, at start, what an operator must know about authentication. */
+static void announce_auth(const struct config *c)
+{
+	char why[256];
+
+	if (c->auth == CONFIG_AUTH_PAM) {
+		if (!auth_can_read_shadow(why, sizeof(why)))
+			log_msg(LOG_WARNING, "%s", why);
+		log_msg(LOG_INFO, "authentication: username/password through PAM service '%s'",
+			c->pam_service);
+	} else if (c->allow_unauthenticated) {
+		log_msg(LOG_WARNING, "auth = none with allow_unauthenticated = yes: anyone who can "
+				     "reach a listener can use this gateway");
+	} else {
+		log_msg(LOG_NOTICE, "auth = none: no authentication (loopback listeners only)");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -213,11 +232,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "socksgate: configuration has %u error(s)\n", errors);
 		return 1;
 	}
-	if (cfg->auth == CONFIG_AUTH_PAM) {
-		fprintf(stderr, "socksgate: auth = pam is not available in this version yet\n");
-		config_unref(cfg);
-		return 1;
-	}
 	if (check_only) {
 		config_dump(cfg, stdout);
 		printf("# configuration OK\n");
@@ -260,6 +274,7 @@ int main(int argc, char **argv)
 		config_unref(cfg);
 		return 1;
 	}
+	announce_auth(cfg);
 	log_msg(LOG_NOTICE, "socksgate %s started: workers %u..%u, queue %u, descriptor limit %llu",
 		PACKAGE_VERSION, cfg->workers_min, wmax, cfg->queue_length,
 		(unsigned long long)nofile);

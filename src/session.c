@@ -6,24 +6,27 @@
 
 #include "session.h"
 
+#include "auth.h"
 #include "config.h"
 #include "connector.h"
 #include "log.h"
 #include "pool.h"
 #include "relay.h"
 #include "socks5.h"
+#include "text.h"
 #include "timeutil.h"
 
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The longest client message is RFC 1929's (513 bytes); leave room for a
@@ -47,6 +50,7 @@ struct session {
 	struct addr dest_addr;
 	bool have_dest;
 	struct relay_stats stats;
+	char user[256];		/* escaped for logs; empty before authentication */
 	char reason[160];
 	/* the registry of live sessions */
 	struct session *prev, *next;
@@ -55,6 +59,8 @@ struct session {
 static struct {
 	atomic_uint_fast64_t active, total, auth_failures, bytes_up, bytes_down, next_id;
 } counters;
+
+static struct auth_limiter limiter = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct session *registry;
@@ -201,6 +207,8 @@ static int read_message(struct session *s, parse_fn parse, void *ret, const char
 		if (r > 0) {
 			memmove(s->in, s->in + r, s->inlen - (size_t)r);
 			s->inlen -= (size_t)r;
+			/* No stale copy of a password stays behind in the buffer. */
+			explicit_bzero(s->in + s->inlen, sizeof(s->in) - s->inlen);
 			return 0;
 		}
 		if (r != S5_ERR_NEED_MORE) {
@@ -247,6 +255,73 @@ static int parse_request(const uint8_t *b, size_t l, void *r)
 	return socks5_parse_request(b, l, r);
 }
 
+static int parse_userpass(const uint8_t *b, size_t l, void *r)
+{
+	return socks5_parse_userpass(b, l, r);
+}
+
+/* Sleeps until the deadline (the equal-time rule for failed logins). */
+static void sleep_until(int64_t deadline_ms)
+{
+	int64_t left = deadline_ms - monotonic_ms();
+	if (left > 0) {
+		struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000 };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
+
+/* RFC 1929 sub-negotiation checked through PAM. Returns 0 when authenticated. */
+static int authenticate(struct session *s)
+{
+	struct socks5_userpass up;
+	uint8_t out[2];
+	char host[ADDR_HOSTLEN];
+	enum auth_status st;
+	int64_t started = monotonic_ms();
+
+	int r = read_message(s, parse_userpass, &up, "username/password");
+	if (r < 0)
+		return r;
+	text_escape(up.user, up.ulen, s->user, sizeof(s->user));
+	if (up.ulen == 0 || strlen(up.user) != up.ulen) {
+		/* PAM would see a different name than the client sent: never ask it. */
+		st = AUTH_DENIED;
+		set_reason(s, "%s username", up.ulen == 0 ? "empty" : "NUL byte in");
+	} else {
+		char why[256];
+		st = auth_pam(s->cfg->pam_service, up.user, up.pass,
+			      (struct sockaddr *)&s->peer.ss, why, sizeof(why));
+		if (st != AUTH_OK)
+			set_reason(s, "%s", why);
+	}
+	explicit_bzero(&up, sizeof(up));
+
+	if (st == AUTH_OK) {
+		r = send_all(s->fd, out, socks5_build_userpass_reply(out, 0x00), s->deadline_ms);
+		if (r < 0)
+			set_reason(s, "sending the authentication reply: %s", strerror(-r));
+		return r;
+	}
+
+	atomic_fetch_add(&counters.auth_failures, 1);
+	addr_host((struct sockaddr *)&s->peer.ss, host, sizeof(host));
+	log_msg(LOG_WARNING, "authentication failure for %s from %s", s->user, host);
+	int64_t now = monotonic_ms();
+	if (auth_limiter_fail(&limiter, (struct sockaddr *)&s->peer.ss, now,
+			      s->cfg->auth_fail_limit, s->cfg->auth_fail_window_ms,
+			      s->cfg->auth_block_time_ms))
+		log_msg(LOG_WARNING,
+			"blocking %s for %u s after %u authentication failures within %u s", host,
+			s->cfg->auth_block_time_ms / 1000, s->cfg->auth_fail_limit,
+			s->cfg->auth_fail_window_ms / 1000);
+	/* Unknown user or wrong password: the same time either way. */
+	sleep_until(started + s->cfg->auth_fail_delay_ms);
+	s->replied = true;
+	(void)send_all(s->fd, out, socks5_build_userpass_reply(out, 0x01), monotonic_ms() + 1000);
+	return -EACCES;
+}
+
 /* Greeting, method selection and authentication. Returns 0 when the client may
  * go on to its request. */
 static int negotiate(struct session *s)
@@ -267,6 +342,10 @@ static int negotiate(struct session *s)
 	const uint8_t allowed[] = { s->cfg->auth == CONFIG_AUTH_PAM ? SOCKS5_METHOD_USERPASS
 								     : SOCKS5_METHOD_NONE };
 	uint8_t method = socks5_select_method(&g, allowed, sizeof(allowed));
+	bool blocked = s->cfg->auth == CONFIG_AUTH_PAM &&
+		       auth_limiter_blocked(&limiter, (struct sockaddr *)&s->peer.ss, monotonic_ms());
+	if (blocked)
+		method = SOCKS5_METHOD_NO_ACCEPTABLE;
 	r = send_all(s->fd, out, socks5_build_method(out, method), s->deadline_ms);
 	if (r < 0) {
 		set_reason(s, "sending the method: %s", strerror(-r));
@@ -274,9 +353,12 @@ static int negotiate(struct session *s)
 	}
 	if (method == SOCKS5_METHOD_NO_ACCEPTABLE) {
 		s->replied = true;
-		set_reason(s, "no acceptable authentication method offered");
+		set_reason(s, blocked ? "address blocked after repeated authentication failures"
+				      : "no acceptable authentication method offered");
 		return -EPERM;
 	}
+	if (method == SOCKS5_METHOD_USERPASS)
+		return authenticate(s);
 	return 0;
 }
 
@@ -333,11 +415,10 @@ static void handle_connect(struct session *s)
 
 static void session_log(struct session *s, const char *dest_asked)
 {
-	char user[2] = "-";
 	struct log_session rec = {
 		.id = s->id,
 		.client = (struct sockaddr *)&s->peer.ss,
-		.user = user,
+		.user = s->user[0] != '\0' ? s->user : NULL,
 		.command = s->have_req ? socks5_cmd_str(s->req.cmd) : NULL,
 		.dest_asked = s->have_req ? dest_asked : NULL,
 		.dest = s->have_dest ? (struct sockaddr *)&s->dest_addr.ss : NULL,

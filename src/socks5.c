@@ -5,6 +5,8 @@
 
 #include "socks5.h"
 
+#include "text.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <arpa/inet.h>
@@ -242,8 +244,6 @@ const char *socks5_cmd_str(uint8_t cmd)
 char *socks5_addr_str(const struct socks5_addr *addr, char *out, size_t outlen)
 {
 	char host[SOCKS5_ADDR_STRLEN];
-	size_t n = 0;
-
 	switch (addr->atyp) {
 	case SOCKS5_ATYP_IPV4:
 		inet_ntop(AF_INET, addr->u.ipv4, host, sizeof(host));
@@ -255,14 +255,7 @@ char *socks5_addr_str(const struct socks5_addr *addr, char *out, size_t outlen)
 		break;
 	case SOCKS5_ATYP_DOMAIN:
 		/* The name is client input: escape anything that could forge a log line. */
-		for (size_t i = 0; i < addr->domain_len; i++) {
-			unsigned char c = (unsigned char)addr->u.domain[i];
-			if (c > 0x20 && c < 0x7f && c != '\\')
-				host[n++] = (char)c;
-			else
-				n += (size_t)snprintf(host + n, sizeof(host) - n, "\\x%02x", c);
-		}
-		host[n] = '\0';
+		text_escape(addr->u.domain, addr->domain_len, host, sizeof(host));
 		snprintf(out, outlen, "%s:%u", host, addr->port);
 		break;
 	default:

@@ -1,0 +1,222 @@
+/* PAM in the worker that owns the connection: one handle per attempt, a
+ * conversation that answers only the password (and username) prompt from
+ * memory passed through appdata_ptr, and no global lock, so logins on
+ * different workers run side by side. */
+#include "autoconf.h"
+
+#include "auth.h"
+
+#include "addr.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <security/pam_appl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct conv_data {
+	const char *user;
+	const char *password;
+};
+
+static int conversation(int n, const struct pam_message **msg, struct pam_response **resp,
+			void *appdata)
+{
+	const struct conv_data *d = appdata;
+	struct pam_response *r;
+
+	if (n <= 0 || n > PAM_MAX_NUM_MSG)
+		return PAM_CONV_ERR;
+	r = calloc((size_t)n, sizeof(*r));
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++) {
+		const char *answer = NULL;
+		switch (msg[i]->msg_style) {
+		case PAM_PROMPT_ECHO_OFF:	/* "Password: " */
+			answer = d->password;
+			break;
+		case PAM_PROMPT_ECHO_ON:	/* "login: " */
+			answer = d->user;
+			break;
+		case PAM_ERROR_MSG:
+		case PAM_TEXT_INFO:
+			continue;	/* nobody to show it to */
+		default:
+			goto fail;
+		}
+		if ((r[i].resp = strdup(answer)) == NULL)
+			goto fail;
+	}
+	*resp = r;
+	return PAM_SUCCESS;
+fail:
+	for (int i = 0; i < n; i++) {
+		if (r[i].resp != NULL) {
+			explicit_bzero(r[i].resp, strlen(r[i].resp));
+			free(r[i].resp);
+		}
+	}
+	free(r);
+	return PAM_CONV_ERR;
+}
+
+/* The failure delay is ours (equal for every failure); PAM modules' own is off. */
+static void no_delay(int retval, unsigned usec_delay, void *appdata)
+{
+	(void)retval;
+	(void)usec_delay;
+	(void)appdata;
+}
+
+enum auth_status auth_pam(const char *service, const char *user, const char *password,
+			  const struct sockaddr *client, char *reason, size_t reasonlen)
+{
+	struct conv_data d = { .user = user, .password = password };
+	struct pam_conv conv = { .conv = conversation, .appdata_ptr = &d };
+	pam_handle_t *pamh = NULL;
+	char host[ADDR_HOSTLEN];
+	enum auth_status st = AUTH_DENIED;
+	const int flags = PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK;
+
+	int r = pam_start(service, user, &conv, &pamh);
+	if (r != PAM_SUCCESS) {
+		snprintf(reason, reasonlen, "pam_start(%s): %s", service,
+			 pamh != NULL ? pam_strerror(pamh, r) : "failed");
+		st = AUTH_ERROR;
+		goto out;
+	}
+	addr_host(client, host, sizeof(host));
+	if ((r = pam_set_item(pamh, PAM_RHOST, host)) != PAM_SUCCESS ||
+	    (r = pam_set_item(pamh, PAM_RUSER, user)) != PAM_SUCCESS ||
+	    (r = pam_set_item(pamh, PAM_TTY, "socksgate")) != PAM_SUCCESS ||
+	    (r = pam_set_item(pamh, PAM_FAIL_DELAY, (const void *)no_delay)) != PAM_SUCCESS) {
+		snprintf(reason, reasonlen, "pam_set_item: %s", pam_strerror(pamh, r));
+		st = AUTH_ERROR;
+		goto out;
+	}
+	r = pam_authenticate(pamh, flags);
+	if (r != PAM_SUCCESS) {
+		snprintf(reason, reasonlen, "pam_authenticate: %s", pam_strerror(pamh, r));
+		st = (r == PAM_ABORT || r == PAM_BUF_ERR || r == PAM_SYSTEM_ERR) ? AUTH_ERROR
+										 : AUTH_DENIED;
+		goto out;
+	}
+	r = pam_acct_mgmt(pamh, flags);
+	if (r == PAM_NEW_AUTHTOK_REQD) {
+		snprintf(reason, reasonlen,
+			 "pam_acct_mgmt: password expired, must be changed (not possible over SOCKS)");
+		goto out;
+	}
+	if (r != PAM_SUCCESS) {
+		snprintf(reason, reasonlen, "pam_acct_mgmt: %s", pam_strerror(pamh, r));
+		goto out;
+	}
+	st = AUTH_OK;
+	snprintf(reason, reasonlen, "authenticated");
+out:
+	if (pamh != NULL)
+		pam_end(pamh, r);
+	return st;
+}
+
+static void ip_key(const struct sockaddr *sa, uint8_t key[16])
+{
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	}
+}
+
+void auth_limiter_init(struct auth_limiter *l)
+{
+	memset(l, 0, sizeof(*l));
+	pthread_mutex_init(&l->lock, NULL);
+}
+
+void auth_limiter_fini(struct auth_limiter *l)
+{
+	pthread_mutex_destroy(&l->lock);
+}
+
+/* Called with the lock held. */
+static struct auth_limiter_entry *find(struct auth_limiter *l, const uint8_t key[16])
+{
+	for (size_t i = 0; i < l->used; i++)
+		if (memcmp(l->e[i].ip, key, 16) == 0)
+			return &l->e[i];
+	return NULL;
+}
+
+bool auth_limiter_blocked(struct auth_limiter *l, const struct sockaddr *client, int64_t now_ms)
+{
+	uint8_t key[16];
+	bool blocked = false;
+
+	ip_key(client, key);
+	pthread_mutex_lock(&l->lock);
+	struct auth_limiter_entry *e = find(l, key);
+	if (e != NULL && e->blocked_until_ms > now_ms)
+		blocked = true;
+	pthread_mutex_unlock(&l->lock);
+	return blocked;
+}
+
+bool auth_limiter_fail(struct auth_limiter *l, const struct sockaddr *client, int64_t now_ms,
+		       unsigned limit, unsigned window_ms, unsigned block_ms)
+{
+	uint8_t key[16];
+	bool started = false;
+
+	if (limit == 0)
+		return false;
+	ip_key(client, key);
+	pthread_mutex_lock(&l->lock);
+	struct auth_limiter_entry *e = find(l, key);
+	if (e == NULL) {
+		if (l->used < AUTH_LIMITER_SLOTS) {
+			e = &l->e[l->used++];
+		} else {
+			e = &l->e[0];
+			for (size_t i = 1; i < l->used; i++)
+				if (l->e[i].last_ms < e->last_ms)
+					e = &l->e[i];
+		}
+		memset(e, 0, sizeof(*e));
+		memcpy(e->ip, key, 16);
+		e->window_start_ms = now_ms;
+	}
+	if (now_ms - e->window_start_ms > (int64_t)window_ms) {
+		e->window_start_ms = now_ms;
+		e->failures = 0;
+	}
+	e->last_ms = now_ms;
+	e->failures++;
+	if (e->failures >= limit && e->blocked_until_ms <= now_ms) {
+		e->blocked_until_ms = now_ms + block_ms;
+		e->failures = 0;
+		e->window_start_ms = now_ms;
+		started = true;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return started;
+}
+
+bool auth_can_read_shadow(char *why, size_t whylen)
+{
+	if (geteuid() == 0)
+		return true;
+	if (access("/etc/shadow", R_OK) == 0)
+		return true;
+	snprintf(why, whylen,
+		 "running as uid %u without read access to /etc/shadow: pam_unix cannot check "
+		 "other users' passwords; run as root, or as a dedicated user in the 'shadow' "
+		 "group (see socksgate(8))",
+		 (unsigned)geteuid());
+	return false;
+}
