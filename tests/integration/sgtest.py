@@ -67,6 +67,7 @@ class Daemon:
         if not SOCKSGATE or not os.access(SOCKSGATE, os.X_OK):
             raise RuntimeError("SOCKSGATE does not name the built daemon: %r" % SOCKSGATE)
         self.dir = tempfile.mkdtemp(prefix="socksgate-test-")
+        os.chmod(self.dir, 0o755)  # readable by a daemon that drops privileges
         self.host = host
         self.port = port if port is not None else free_port(
             socket.AF_INET6 if ":" in host else socket.AF_INET, host)
@@ -370,3 +371,44 @@ def main(fn):
         sys.exit(1)
     print("PASS")
     sys.exit(0)
+
+
+
+
+def pam_matrix_path():
+    libdir = os.environ.get("PAM_WRAPPER_LIBDIR") or "/usr/lib/x86_64-linux-gnu"
+    for cand in (os.path.join(libdir, "pam_wrapper", "pam_matrix.so"),
+                 "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so"):
+        if os.path.exists(cand):
+            return cand
+    return None
+
+
+def pam_wrapper_env(users, service="socksgate", extra_auth=()):
+    """A pam_wrapper + pam_matrix setup: users is {name: password}. Returns the
+    environment for the daemon. extra_auth lines go before pam_matrix's auth."""
+    matrix = pam_matrix_path()
+    if matrix is None:
+        skip("pam_wrapper's pam_matrix.so is not installed (package libpam-wrapper)")
+    d = tempfile.mkdtemp(prefix="socksgate-pam-")
+    passdb = os.path.join(d, "passdb")
+    with open(passdb, "wb") as f:
+        for u, p in users.items():
+            u = u.encode() if isinstance(u, str) else u
+            p = p.encode() if isinstance(p, str) else p
+            f.write(u + b":" + p + b":" + service.encode() + b"\n")
+    svc = "".join(l + "\n" for l in extra_auth)
+    svc += "auth required %s passdb=%s\n" % (matrix, passdb)
+    svc += "account required %s passdb=%s\n" % (matrix, passdb)
+    for name in (service, "other"):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(svc)
+    return {
+        "LD_PRELOAD": "libpam_wrapper.so",
+        "PAM_WRAPPER": "1",
+        "PAM_WRAPPER_SERVICE_DIR": d,
+        "PAM_WRAPPER_DISABLE_DEEPBIND": "1",
+        # A sanitizer runtime wants to be first; pam_wrapper is preloaded before it.
+        "ASAN_OPTIONS": "detect_leaks=1:verify_asan_link_order=0",
+        "TSAN_OPTIONS": "verify_interceptors=0",
+    }
