@@ -156,7 +156,7 @@ static int option_set(struct config *c, const char *key, const char *value, char
 		return 0;
 	case OPT_AUTH:
 		if (strcmp(value, "none") == 0) {
-			c->auth = CONFIG_AUTH_PAM;
+			c->auth = CONFIG_AUTH_NONE;
 			return 0;
 		}
 		if (strcmp(value, "pam") == 0) {
@@ -271,6 +271,11 @@ static unsigned parse_stream(struct config *c, FILE *f, const char *path, config
 			report(path, lineno, err, ctx);
 			errors++;
 		}
+	}
+	if (ferror(f)) {
+		snprintf(err, sizeof(err), "cannot read: %s", strerror(errno));
+		report(path, lineno, err, ctx);
+		errors++;
 	}
 	free(line);
 	return errors;

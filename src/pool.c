@@ -25,7 +25,9 @@ struct pool {
 	struct pool_job *ring;
 	unsigned cap, head, count;
 	unsigned min, max;
+	unsigned queue_len;	/* jobs that may wait for a worker */
 	unsigned threads, idle, busy;
+	unsigned starting;	/* created, not yet looking for work */
 	unsigned idle_exit_ms;
 	bool stopping;
 	pool_fn fn;
@@ -51,6 +53,7 @@ static void *worker_main(void *arg)
 	struct pool_job job;
 
 	pthread_mutex_lock(&p->lock);
+	p->starting--;
 	for (;;) {
 		while (p->count == 0 && !p->stopping) {
 			struct timespec ts;
@@ -94,6 +97,7 @@ static int spawn_worker(struct pool *p)
 		return -r;
 	}
 	p->threads++;
+	p->starting++;
 	return 0;
 }
 
@@ -103,7 +107,11 @@ struct pool *pool_new(unsigned min, unsigned max, unsigned queue_len, size_t sta
 	struct pool *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return NULL;
-	p->ring = calloc(queue_len, sizeof(*p->ring));
+	/* Room for the waiting jobs plus one per worker that is about to take
+	 * one, so a burst that idle workers will absorb is never refused. */
+	if (max < min)
+		max = min;
+	p->ring = calloc((size_t)queue_len + max, sizeof(*p->ring));
 	if (p->ring == NULL) {
 		free(p);
 		errno = ENOMEM;
@@ -119,7 +127,8 @@ struct pool *pool_new(unsigned min, unsigned max, unsigned queue_len, size_t sta
 	pthread_attr_init(&p->attr);
 	pthread_attr_setdetachstate(&p->attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&p->attr, stack_size);
-	p->cap = queue_len;
+	p->cap = queue_len + max;
+	p->queue_len = queue_len;
 	p->min = min;
 	p->max = max < min ? min : max;
 	p->idle_exit_ms = idle_exit_ms;
@@ -147,16 +156,22 @@ int pool_submit(struct pool *p, const struct pool_job *job)
 	pthread_mutex_lock(&p->lock);
 	if (p->stopping) {
 		r = -ESHUTDOWN;
-	} else if (p->count == p->cap) {
-		r = -EAGAIN;
 	} else {
-		p->ring[(p->head + p->count) % p->cap] = *job;
-		p->count++;
-		/* Every queued job needs a worker of its own: idle ones take them
-		 * first, new ones are started for the rest while the maximum allows. */
-		if (p->count > p->idle && p->threads < p->max)
-			(void)spawn_worker(p);
-		pthread_cond_signal(&p->work);
+		/* Workers that will take a queued job without a new thread. */
+		unsigned ready = p->idle + p->starting;
+		bool can_grow = p->threads < p->max;
+
+		if (p->count == p->cap || (!can_grow && p->count >= p->queue_len + ready)) {
+			r = -EAGAIN;
+		} else {
+			p->ring[(p->head + p->count) % p->cap] = *job;
+			p->count++;
+			/* Every queued job needs a worker of its own: idle and starting
+			 * ones take them first, new ones are started for the rest. */
+			if (p->count > ready && can_grow)
+				(void)spawn_worker(p);
+			pthread_cond_signal(&p->work);
+		}
 	}
 	pthread_mutex_unlock(&p->lock);
 	return r;
