@@ -278,6 +278,36 @@ def closed_by_peer(s, timeout=5):
         return False
 
 
+def accept_queue(port):
+    """Connections waiting in the accept queue of the listening TCP socket on
+    port (from /proc/net/tcp and tcp6), or None when none is found."""
+    found = None
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found = (found or 0) + int(fields[4].split(":")[1], 16)
+    return found
+
+
+def wait_accepted(d, timeout=30):
+    """Waits until the daemon has accepted every connection made to it so far
+    (its accept queue is empty); slow builds (TSan) accept slowly. Returns the
+    seconds waited."""
+    t0 = time.monotonic()
+    while accept_queue(d.port):
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError("%d connections still not accepted after %ds" % (
+                accept_queue(d.port), timeout))
+        time.sleep(0.01)
+    return time.monotonic() - t0
+
+
 def encode_addr(host, port):
     try:
         ip = ipaddress.ip_address(host)

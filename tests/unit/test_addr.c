@@ -1,0 +1,317 @@
+/* Unit tests for the address helpers: parsing ADDR:PORT settings, printing
+ * them back, and telling loopback addresses apart. Pure: no sockets. */
+#include "autoconf.h"
+
+#include "addr.h"
+#include "unit.h"
+
+#include <CUnit/CUnit.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+
+static void check_at(bool ok, unsigned line, const char *func, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void check_at(bool ok, unsigned line, const char *func, const char *fmt, ...)
+{
+	char msg[512] = "";
+
+	if (!ok) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+	}
+	CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, __FILE__, func, CU_FALSE);
+}
+#define CHECK(ok, ...) check_at((ok), __LINE__, __func__, __VA_ARGS__)
+#define CHECK_INT(got, want)                                                                    \
+	do {                                                                                    \
+		long long got_ = (long long)(got), want_ = (long long)(want);                   \
+		CHECK(got_ == want_, "%s is %lld, expected %lld", #got, got_, want_);           \
+	} while (0)
+#define CHECK_STR(got, want)                                                                    \
+	do {                                                                                    \
+		const char *got_ = (got), *want_ = (want);                                      \
+		CHECK(strcmp(got_, want_) == 0, "%s is \"%s\", expected \"%s\"", #got, got_,   \
+		      want_);                                                                   \
+	} while (0)
+
+static const struct sockaddr *sa_of(const struct addr *a)
+{
+	return (const struct sockaddr *)&a->ss;
+}
+
+static struct sockaddr_in sin4(const char *host, uint16_t port)
+{
+	struct sockaddr_in s;
+	memset(&s, 0, sizeof(s));
+	s.sin_family = AF_INET;
+	s.sin_port = htons(port);
+	CU_ASSERT_FATAL(inet_pton(AF_INET, host, &s.sin_addr) == 1);
+	return s;
+}
+
+static struct sockaddr_in6 sin6(const char *host, uint16_t port)
+{
+	struct sockaddr_in6 s;
+	memset(&s, 0, sizeof(s));
+	s.sin6_family = AF_INET6;
+	s.sin6_port = htons(port);
+	CU_ASSERT_FATAL(inet_pton(AF_INET6, host, &s.sin6_addr) == 1);
+	return s;
+}
+
+static void test_parse_ipv4(void)
+{
+	struct addr a;
+
+	memset(&a, 0x5a, sizeof(a));
+	CHECK_INT(addr_parse("127.0.0.1:1080", &a), 0);
+	CHECK_INT(a.ss.ss_family, AF_INET);
+	CHECK_INT(a.len, sizeof(struct sockaddr_in));
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&a.ss;
+	CHECK_INT(ntohs(s4->sin_port), 1080);
+	CHECK_INT(ntohl(s4->sin_addr.s_addr), 0x7f000001);
+	/* Whatever was in *ret before is gone: the struct is filled anew. */
+	CHECK(memcmp(s4->sin_zero, "\0\0\0\0\0\0\0\0", 8) == 0, "sin_zero not cleared");
+
+	CHECK_INT(addr_parse("0.0.0.0:0", &a), 0);
+	CHECK_INT(addr_port(sa_of(&a)), 0);
+	CHECK_INT(addr_parse("255.255.255.255:65535", &a), 0);
+	CHECK_INT(addr_port(sa_of(&a)), 65535);
+	CHECK_INT(ntohl(((const struct sockaddr_in *)&a.ss)->sin_addr.s_addr), 0xffffffffu);
+}
+
+static void test_parse_ipv6(void)
+{
+	struct addr a;
+	struct in6_addr want;
+
+	memset(&a, 0x5a, sizeof(a));
+	CHECK_INT(addr_parse("[::1]:443", &a), 0);
+	CHECK_INT(a.ss.ss_family, AF_INET6);
+	CHECK_INT(a.len, sizeof(struct sockaddr_in6));
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a.ss;
+	CHECK_INT(ntohs(s6->sin6_port), 443);
+	CHECK(IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr), "not ::1");
+	CHECK_INT(s6->sin6_scope_id, 0);
+	CHECK_INT(s6->sin6_flowinfo, 0);
+
+	CHECK_INT(addr_parse("[2001:db8::1:2]:65535", &a), 0);
+	CU_ASSERT_FATAL(inet_pton(AF_INET6, "2001:db8::1:2", &want) == 1);
+	CHECK(memcmp(&s6->sin6_addr, &want, 16) == 0, "2001:db8::1:2 parsed wrong");
+	CHECK_INT(addr_port(sa_of(&a)), 65535);
+
+	CHECK_INT(addr_parse("[::]:0", &a), 0);
+	CHECK_INT(a.ss.ss_family, AF_INET6);
+	CHECK_INT(addr_parse("[::ffff:127.0.0.1]:80", &a), 0);
+	CHECK_INT(a.ss.ss_family, AF_INET6);
+}
+
+static void test_parse_errors(void)
+{
+	static const char *const bad[] = {
+		"",
+		":",
+		":80",
+		"127.0.0.1",		/* missing port */
+		"127.0.0.1:",
+		"[::1]",
+		"[::1]:",
+		"[::1]80",
+		"[::1",
+		"::1:80",		/* IPv6 needs brackets */
+		"[]:80",
+		"[127.0.0.1]:80",	/* brackets are for IPv6 */
+		"127.0.0.1:65536",	/* port out of range */
+		"127.0.0.1:99999",
+		"127.0.0.1:4294967376",	/* 65536 + 2^32: no wrap-around */
+		"127.0.0.1:99999999999999999999999",
+		"127.0.0.1:-1",
+		"127.0.0.1:+80",
+		"127.0.0.1: 80",
+		"127.0.0.1:80 ",
+		"127.0.0.1:80x",
+		"127.0.0.1:0x50",
+		" 127.0.0.1:80",
+		"256.0.0.1:80",		/* bad hosts */
+		"1.2.3:80",
+		"1.2.3.4.5:80",
+		"1.2.3.4:80:90",
+		"[::g]:80",
+		"[1:2:3:4:5:6:7:8:9]:80",
+		"localhost:80",		/* names are not resolved */
+		"example.com:1080",
+		"*:1080",
+		"[2001:db8::1]:65536",
+		"[0000:0000:0000:0000:0000:0000:0000:0000:0000]:1",	/* longer than any address */
+	};
+	struct addr a, poison;
+
+	memset(&poison, 0x5a, sizeof(poison));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		a = poison;
+		int r = addr_parse(bad[i], &a);
+		CHECK(r == -EINVAL, "\"%s\": returned %d, expected -EINVAL", bad[i], r);
+		CHECK(memcmp(&a, &poison, sizeof(a)) == 0, "\"%s\": *ret written on error", bad[i]);
+	}
+}
+
+static void test_round_trip(void)
+{
+	static const struct {
+		const char *in, *out, *host;
+		uint16_t port;
+	} cases[] = {
+		{ "127.0.0.1:1080", "127.0.0.1:1080", "127.0.0.1", 1080 },
+		{ "10.20.30.40:0", "10.20.30.40:0", "10.20.30.40", 0 },
+		{ "255.255.255.255:65535", "255.255.255.255:65535", "255.255.255.255", 65535 },
+		{ "[::1]:443", "[::1]:443", "::1", 443 },
+		{ "[::]:1", "[::]:1", "::", 1 },
+		{ "[2001:0db8:0000:0000:0000:0000:0000:0001]:8080", "[2001:db8::1]:8080",
+		  "2001:db8::1", 8080 },
+		{ "[FE80::A:B]:22", "[fe80::a:b]:22", "fe80::a:b", 22 },
+		{ "[::ffff:192.0.2.1]:53", "[::ffff:192.0.2.1]:53", "::ffff:192.0.2.1", 53 },
+		{ "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535",
+		  "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535",
+		  "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535 },
+	};
+	char buf[ADDR_STRLEN], host[ADDR_HOSTLEN];
+	struct addr a;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = addr_parse(cases[i].in, &a);
+		CHECK(r == 0, "\"%s\": returned %d", cases[i].in, r);
+		if (r != 0)
+			continue;
+		CHECK(addr_str(sa_of(&a), buf, sizeof(buf)) == buf, "addr_str does not return buf");
+		CHECK_STR(buf, cases[i].out);
+		CHECK(addr_host(sa_of(&a), host, sizeof(host)) == host, "addr_host: not buf");
+		CHECK_STR(host, cases[i].host);
+		CHECK_INT(addr_port(sa_of(&a)), cases[i].port);
+
+		/* The printed form parses back to the same address. */
+		struct addr b;
+		CHECK(addr_parse(buf, &b) == 0, "\"%s\" does not parse back", buf);
+		CHECK(a.len == b.len && memcmp(&a.ss, &b.ss, a.len) == 0, "\"%s\" differs", buf);
+	}
+
+	/* The longest text fits ADDR_STRLEN. */
+	CHECK(strlen("[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535") < ADDR_STRLEN,
+	      "ADDR_STRLEN too small");
+	struct sockaddr_in6 s6 = sin6("::ffff:255.255.255.255", 65535);
+	CHECK_STR(addr_str((struct sockaddr *)&s6, buf, sizeof(buf)),
+		  "[::ffff:255.255.255.255]:65535");
+
+	/* Cut short, but terminated. */
+	char small[6];
+	struct sockaddr_in s4 = sin4("192.168.100.200", 1234);
+	addr_str((struct sockaddr *)&s4, small, sizeof(small));
+	CHECK_STR(small, "192.1");
+
+	/* Other families. */
+	struct sockaddr_un su;
+	memset(&su, 0, sizeof(su));
+	su.sun_family = AF_UNIX;
+	strcpy(su.sun_path, "/run/x");
+	CHECK_INT(addr_port((struct sockaddr *)&su), 0);
+	CHECK_STR(addr_host((struct sockaddr *)&su, host, sizeof(host)), "?");
+	CHECK_STR(addr_str((struct sockaddr *)&su, buf, sizeof(buf)), "?:0");
+}
+
+static void test_loopback(void)
+{
+	static const struct {
+		const char *host;
+		bool loopback;
+	} v4[] = {
+		{ "127.0.0.1", true },	 { "127.0.0.0", true },	    { "127.255.255.255", true },
+		{ "127.1.2.3", true },	 { "126.255.255.255", false }, { "128.0.0.1", false },
+		{ "0.0.0.0", false },	 { "10.0.0.1", false },	    { "192.168.1.127", false },
+		{ "255.255.255.255", false },
+	}, v6[] = {
+		{ "::1", true },
+		{ "::ffff:127.0.0.1", true },
+		{ "::ffff:127.200.0.9", true },
+		{ "::", false },
+		{ "::2", false },
+		{ "::ffff:10.0.0.1", false },
+		{ "::ffff:128.0.0.1", false },
+		{ "::127.0.0.1", false },	/* IPv4-compatible, not mapped */
+		{ "fe80::1", false },
+		{ "2001:db8::1", false },
+		{ "::1:0:0:1", false },
+	};
+
+	for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
+		struct sockaddr_in s = sin4(v4[i].host, 80);
+		CHECK(addr_is_loopback((struct sockaddr *)&s) == v4[i].loopback, "%s: %s", v4[i].host,
+		      v4[i].loopback ? "not loopback" : "loopback");
+	}
+	for (size_t i = 0; i < sizeof(v6) / sizeof(v6[0]); i++) {
+		struct sockaddr_in6 s = sin6(v6[i].host, 80);
+		CHECK(addr_is_loopback((struct sockaddr *)&s) == v6[i].loopback, "%s: %s", v6[i].host,
+		      v6[i].loopback ? "not loopback" : "loopback");
+	}
+	struct sockaddr_un su;
+	memset(&su, 0, sizeof(su));
+	su.sun_family = AF_UNIX;
+	CHECK(!addr_is_loopback((struct sockaddr *)&su), "AF_UNIX is loopback");
+
+	/* Through addr_parse, as the config uses it. */
+	struct addr a;
+	CHECK_INT(addr_parse("127.0.0.1:1", &a), 0);
+	CHECK(addr_is_loopback(sa_of(&a)), "parsed 127.0.0.1");
+	CHECK_INT(addr_parse("[::1]:1", &a), 0);
+	CHECK(addr_is_loopback(sa_of(&a)), "parsed ::1");
+	CHECK_INT(addr_parse("0.0.0.0:1", &a), 0);
+	CHECK(!addr_is_loopback(sa_of(&a)), "parsed 0.0.0.0");
+}
+
+static void test_set(void)
+{
+	struct addr a;
+	struct sockaddr_in s4 = sin4("192.0.2.9", 99);
+	struct sockaddr_in6 s6 = sin6("2001:db8::9", 100);
+	char buf[ADDR_STRLEN];
+
+	memset(&a, 0x5a, sizeof(a));
+	addr_set(&a, (struct sockaddr *)&s4, sizeof(s4));
+	CHECK_INT(a.len, sizeof(s4));
+	CHECK(memcmp(&a.ss, &s4, sizeof(s4)) == 0, "IPv4 copy differs");
+	CHECK_STR(addr_str(sa_of(&a), buf, sizeof(buf)), "192.0.2.9:99");
+
+	addr_set(&a, (struct sockaddr *)&s6, sizeof(s6));
+	CHECK_INT(a.len, sizeof(s6));
+	CHECK_STR(addr_str(sa_of(&a), buf, sizeof(buf)), "[2001:db8::9]:100");
+
+	/* A length beyond the storage is clipped, never copied past it. */
+	struct {
+		struct sockaddr_in6 s;
+		char pad[sizeof(struct sockaddr_storage)];
+	} big;
+	memset(&big, 0, sizeof(big));
+	big.s = s6;
+	addr_set(&a, (struct sockaddr *)&big, (socklen_t)sizeof(big));
+	CHECK_INT(a.len, sizeof(a.ss));
+}
+
+int main(void)
+{
+	static const struct unit_test tests[] = {
+		{ "parse IPv4", test_parse_ipv4 },
+		{ "parse [IPv6]", test_parse_ipv6 },
+		{ "parse errors", test_parse_errors },
+		{ "addr_str, addr_host, addr_port round trips", test_round_trip },
+		{ "addr_is_loopback", test_loopback },
+		{ "addr_set", test_set },
+	};
+	return UNIT_RUN("addr", tests);
+}

@@ -1,0 +1,169 @@
+/* Unit tests for the worker pool: every job runs exactly once, the queue bound
+ * holds, the pool grows to its maximum and no further, and freeing a pool with
+ * queued jobs releases them. Jobs synchronise with condition variables, never
+ * with sleeps; run under ThreadSanitizer in CI. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <unistd.h>
+
+#include "pool.h"
+#include "unit.h"
+
+static atomic_int ran;
+
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static bool gate_open;
+static unsigned waiting;
+
+static void count_job(struct pool_job *job, void *ctx)
+{
+	(void)job;
+	(void)ctx;
+	atomic_fetch_add(&ran, 1);
+}
+
+/* Blocks until the test opens the gate. */
+static void gated_job(struct pool_job *job, void *ctx)
+{
+	(void)job;
+	(void)ctx;
+	pthread_mutex_lock(&gate_lock);
+	waiting++;
+	pthread_cond_broadcast(&gate_cond);
+	while (!gate_open)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	waiting--;
+	pthread_mutex_unlock(&gate_lock);
+	atomic_fetch_add(&ran, 1);
+}
+
+static void wait_for_waiting(unsigned n)
+{
+	pthread_mutex_lock(&gate_lock);
+	while (waiting < n)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+static void open_gate(void)
+{
+	pthread_mutex_lock(&gate_lock);
+	gate_open = true;
+	pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+static struct pool_job job(void)
+{
+	struct pool_job j = { .fd = -1, .cfg = NULL };
+	return j;
+}
+
+static void test_every_job_runs_once(void)
+{
+	atomic_store(&ran, 0);
+	struct pool *p = pool_new(2, 8, 1000, 64 * 1024, 60000, count_job, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	for (int i = 0; i < 500; i++) {
+		struct pool_job j = job();
+		CU_ASSERT_EQUAL(pool_submit(p, &j), 0);
+	}
+	CU_ASSERT_EQUAL(pool_drain(p, 10000), 0);
+	CU_ASSERT_EQUAL(atomic_load(&ran), 500);
+	pool_free(p);
+}
+
+static void test_queue_bound_and_max_workers(void)
+{
+	struct pool_stats st;
+
+	atomic_store(&ran, 0);
+	gate_open = false;
+	struct pool *p = pool_new(1, 3, 2, 64 * 1024, 60000, gated_job, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	for (int i = 0; i < 3; i++) {
+		struct pool_job j = job();
+		CU_ASSERT_EQUAL(pool_submit(p, &j), 0);
+	}
+	wait_for_waiting(3);	/* three workers busy: the pool grew to its maximum */
+	pool_get_stats(p, &st);
+	CU_ASSERT_EQUAL(st.threads, 3);
+	for (int i = 0; i < 2; i++) {
+		struct pool_job j = job();
+		CU_ASSERT_EQUAL(pool_submit(p, &j), 0);	/* queued */
+	}
+	pool_get_stats(p, &st);
+	CU_ASSERT_EQUAL(st.queued, 2);
+	CU_ASSERT_EQUAL(st.threads, 3);	/* never above the maximum */
+	struct pool_job j = job();
+	CU_ASSERT_EQUAL(pool_submit(p, &j), -EAGAIN);	/* queue full */
+	CU_ASSERT_EQUAL(pool_drain(p, 0), 5);
+	open_gate();
+	CU_ASSERT_EQUAL(pool_drain(p, 10000), 0);
+	CU_ASSERT_EQUAL(atomic_load(&ran), 5);
+	pool_free(p);
+}
+
+/* Opens the gate once the read end of the pipe is closed (POLLERR on the
+ * full write end), so pool_free() is seen closing the queued job first. */
+static void *open_gate_when_closed(void *arg)
+{
+	struct pollfd p = { .fd = *(int *)arg, .events = POLLOUT };
+	(void)poll(&p, 1, -1);
+	open_gate();
+	return NULL;
+}
+
+static void test_free_closes_queued_jobs(void)
+{
+	int fds[2];
+	pthread_t t;
+	char buf[4096] = { 0 };
+
+	atomic_store(&ran, 0);
+	gate_open = false;
+	struct pool *p = pool_new(1, 1, 4, 64 * 1024, 60000, gated_job, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	struct pool_job j = job();
+	CU_ASSERT_EQUAL(pool_submit(p, &j), 0);
+	wait_for_waiting(1);
+	CU_ASSERT_EQUAL_FATAL(pipe2(fds, O_NONBLOCK), 0);
+	while (write(fds[1], buf, sizeof(buf)) > 0)
+		;	/* fill it: the write end polls writable only once the read end closes */
+	j.fd = fds[0];	/* queued behind the busy worker */
+	CU_ASSERT_EQUAL(pool_submit(p, &j), 0);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, open_gate_when_closed, &fds[1]), 0);
+	pool_free(p);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(atomic_load(&ran), 1);	/* the queued job was closed, not run */
+	close(fds[1]);
+}
+
+static void test_set_limits(void)
+{
+	struct pool *p = pool_new(1, 2, 4, 64 * 1024, 60000, count_job, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	pool_set_limits(p, 1, 1);
+	struct pool_stats st;
+	pool_get_stats(p, &st);
+	CU_ASSERT_EQUAL(st.threads, 1);
+	pool_free(p);
+}
+
+int main(void)
+{
+	static const struct unit_test tests[] = {
+		{ "every job runs once", test_every_job_runs_once },
+		{ "queue bound and maximum workers", test_queue_bound_and_max_workers },
+		{ "free closes queued jobs", test_free_closes_queued_jobs },
+		{ "limits can change", test_set_limits },
+	};
+	return UNIT_RUN("pool", tests);
+}

@@ -1,0 +1,804 @@
+/* Unit tests for the SOCKS5 codec: every message split at every byte offset,
+ * pipelined messages, each error code, seeded garbage, exact reply bytes, the
+ * errno/getaddrinfo mappings and the log text helpers. Pure: no I/O. */
+#include "autoconf.h"
+
+#include "socks5.h"
+#include "unit.h"
+
+#include <CUnit/CUnit.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+/* An assertion with a formatted message, printed only when it fails. */
+static void check_at(bool ok, unsigned line, const char *func, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void check_at(bool ok, unsigned line, const char *func, const char *fmt, ...)
+{
+	char msg[512] = "";
+
+	if (!ok) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+	}
+	CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, __FILE__, func, CU_FALSE);
+}
+#define CHECK(ok, ...) check_at((ok), __LINE__, __func__, __VA_ARGS__)
+#define CHECK_INT(got, want)                                                                    \
+	do {                                                                                    \
+		long long got_ = (long long)(got), want_ = (long long)(want);                   \
+		CHECK(got_ == want_, "%s is %lld, expected %lld", #got, got_, want_);           \
+	} while (0)
+#define CHECK_STR(got, want)                                                                    \
+	do {                                                                                    \
+		const char *got_ = (got), *want_ = (want);                                      \
+		CHECK(got_ != NULL && strcmp(got_, want_) == 0, "%s is \"%s\", expected \"%s\"", \
+		      #got, got_ != NULL ? got_ : "(null)", want_);                             \
+	} while (0)
+
+/* Deterministic generator, so a failure reproduces. */
+static uint64_t rng_state;
+
+static uint64_t rng_next(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 2685821657736338717ULL;
+}
+
+/* A heap copy of exactly len bytes, so a sanitizer sees any read past the end. */
+static uint8_t *dup_exact(const uint8_t *buf, size_t len)
+{
+	uint8_t *p = malloc(len > 0 ? len : 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	if (len > 0)
+		memcpy(p, buf, len);
+	return p;
+}
+
+enum kind { GREETING, USERPASS, REQUEST };
+
+union parsed {
+	struct socks5_greeting g;
+	struct socks5_userpass u;
+	struct socks5_request r;
+};
+
+static int parse(enum kind k, const uint8_t *buf, size_t len, union parsed *out)
+{
+	switch (k) {
+	case GREETING:
+		return socks5_parse_greeting(buf, len, &out->g);
+	case USERPASS:
+		return socks5_parse_userpass(buf, len, &out->u);
+	case REQUEST:
+		return socks5_parse_request(buf, len, &out->r);
+	}
+	return 0;
+}
+
+/* Compares what a parse means, not bytes the parser had no reason to write
+ * (the unused part of the address union, padding). */
+static bool same_parse(enum kind k, const union parsed *a, const union parsed *b)
+{
+	switch (k) {
+	case GREETING:
+		return a->g.nmethods == b->g.nmethods &&
+		       memcmp(a->g.methods, b->g.methods, a->g.nmethods) == 0;
+	case USERPASS:
+		return a->u.ulen == b->u.ulen && a->u.plen == b->u.plen &&
+		       memcmp(a->u.user, b->u.user, a->u.ulen + 1u) == 0 &&
+		       memcmp(a->u.pass, b->u.pass, a->u.plen + 1u) == 0;
+	case REQUEST:
+		if (a->r.cmd != b->r.cmd || a->r.dst.atyp != b->r.dst.atyp ||
+		    a->r.dst.port != b->r.dst.port)
+			return false;
+		switch (a->r.dst.atyp) {
+		case SOCKS5_ATYP_IPV4:
+			return memcmp(a->r.dst.u.ipv4, b->r.dst.u.ipv4, 4) == 0;
+		case SOCKS5_ATYP_IPV6:
+			return memcmp(a->r.dst.u.ipv6, b->r.dst.u.ipv6, 16) == 0;
+		case SOCKS5_ATYP_DOMAIN:
+			return a->r.dst.domain_len == b->r.dst.domain_len &&
+			       memcmp(a->r.dst.u.domain, b->r.dst.u.domain,
+				      a->r.dst.domain_len + 1u) == 0;
+		}
+		return false;
+	}
+	return false;
+}
+
+static bool all_bytes(const void *p, uint8_t v, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != v)
+			return false;
+	return true;
+}
+
+/* Feeds every prefix of msg: each one short of the whole must be "need more"
+ * and leave *ret alone; the whole, and the whole with bytes behind it, must
+ * give the length and the same parse as expect. */
+static void check_split(enum kind k, const uint8_t *msg, size_t len, const union parsed *expect)
+{
+	union parsed got;
+
+	for (size_t cut = 0; cut < len; cut++) {
+		uint8_t *p = dup_exact(msg, cut);
+		memset(&got, 0xa5, sizeof(got));
+		int r = parse(k, p, cut, &got);
+		CHECK(r == S5_ERR_NEED_MORE, "kind %d, %zu of %zu bytes: got %d, expected NEED_MORE",
+		      (int)k, cut, len, r);
+		CHECK(all_bytes(&got, 0xa5, sizeof(got)), "kind %d: *ret written on NEED_MORE at %zu",
+		      (int)k, cut);
+		free(p);
+	}
+
+	uint8_t *p = dup_exact(msg, len);
+	memset(&got, 0, sizeof(got));
+	int r = parse(k, p, len, &got);
+	CHECK_INT(r, len);
+	CHECK(same_parse(k, &got, expect), "kind %d: whole message parsed differently", (int)k);
+	free(p);
+
+	/* Bytes behind the message are neither consumed nor looked at. */
+	uint8_t more[1024];
+	CU_ASSERT_FATAL(len + 7 <= sizeof(more));
+	memcpy(more, msg, len);
+	memset(more + len, 0xff, 7);
+	p = dup_exact(more, len + 7);
+	memset(&got, 0, sizeof(got));
+	r = parse(k, p, len + 7, &got);
+	CHECK_INT(r, len);
+	CHECK(same_parse(k, &got, expect), "kind %d: parse differs with trailing bytes", (int)k);
+	free(p);
+}
+
+/* ---- greetings ---- */
+
+static void test_greeting_valid(void)
+{
+	static const uint8_t one[] = { 0x05, 0x01, 0x00 };
+	static const uint8_t two[] = { 0x05, 0x02, 0x00, 0x02 };
+	union parsed e;
+
+	memset(&e, 0, sizeof(e));
+	e.g.nmethods = 1;
+	e.g.methods[0] = 0x00;
+	check_split(GREETING, one, sizeof(one), &e);
+
+	memset(&e, 0, sizeof(e));
+	e.g.nmethods = 2;
+	e.g.methods[0] = 0x00;
+	e.g.methods[1] = 0x02;
+	check_split(GREETING, two, sizeof(two), &e);
+
+	/* The largest greeting: 255 methods. */
+	uint8_t big[257];
+	big[0] = 0x05;
+	big[1] = 255;
+	memset(&e, 0, sizeof(e));
+	e.g.nmethods = 255;
+	for (int i = 0; i < 255; i++)
+		big[2 + i] = e.g.methods[i] = (uint8_t)i;
+	check_split(GREETING, big, sizeof(big), &e);
+}
+
+static void test_greeting_errors(void)
+{
+	struct socks5_greeting g;
+	static const uint8_t socks4[] = { 0x04, 0x01, 0x00, 0x50, 0x7f, 0x00, 0x00, 0x01, 0x00 };
+	static const uint8_t http[] = "GET / HTTP/1.1\r\n";
+	static const uint8_t long_claim[] = { 0x05, 0xff, 0x00, 0x01, 0x02 };
+
+	memset(&g, 0x5a, sizeof(g));
+	CHECK_INT(socks5_parse_greeting(socks4, sizeof(socks4), &g), S5_ERR_VERSION);
+	/* The version is judged from the first byte alone. */
+	CHECK_INT(socks5_parse_greeting(socks4, 1, &g), S5_ERR_VERSION);
+	CHECK_INT(socks5_parse_greeting(http, sizeof(http) - 1, &g), S5_ERR_VERSION);
+	CHECK(all_bytes(&g, 0x5a, sizeof(g)), "*ret written on error");
+	/* A count claiming more methods than arrived is not complete yet. */
+	CHECK_INT(socks5_parse_greeting(long_claim, sizeof(long_claim), &g), S5_ERR_NEED_MORE);
+	CHECK_INT(socks5_parse_greeting(NULL, 0, &g), S5_ERR_NEED_MORE);
+}
+
+/* ---- username/password (RFC 1929) ---- */
+
+static size_t build_userpass(uint8_t *out, const char *user, size_t ulen, const char *pass,
+			     size_t plen)
+{
+	size_t n = 0;
+	out[n++] = 0x01;
+	out[n++] = (uint8_t)ulen;
+	memcpy(out + n, user, ulen);
+	n += ulen;
+	out[n++] = (uint8_t)plen;
+	memcpy(out + n, pass, plen);
+	return n + plen;
+}
+
+static void test_userpass_valid(void)
+{
+	uint8_t msg[520];
+	union parsed e;
+
+	size_t n = build_userpass(msg, "alice", 5, "s3cr3t!", 7);
+	CHECK_INT(n, 15);
+	memset(&e, 0, sizeof(e));
+	e.u.ulen = 5;
+	e.u.plen = 7;
+	strcpy(e.u.user, "alice");
+	strcpy(e.u.pass, "s3cr3t!");
+	check_split(USERPASS, msg, n, &e);
+
+	/* Longest fields: 255 bytes each, the longest client message there is. */
+	char user[255], pass[255];
+	memset(user, 'u', sizeof(user));
+	memset(pass, 'p', sizeof(pass));
+	n = build_userpass(msg, user, 255, pass, 255);
+	CHECK_INT(n, 513);
+	memset(&e, 0, sizeof(e));
+	e.u.ulen = 255;
+	e.u.plen = 255;
+	memcpy(e.u.user, user, 255);
+	memcpy(e.u.pass, pass, 255);
+	check_split(USERPASS, msg, n, &e);
+}
+
+static void test_userpass_errors(void)
+{
+	struct socks5_userpass u;
+	static const uint8_t v5[] = { 0x05, 0x01, 'a', 0x01, 'b' };
+	static const uint8_t v0[] = { 0x00, 0x01, 'a', 0x01, 'b' };
+	/* ULEN says 200, PLEN (were it there) unknown: incomplete. */
+	static const uint8_t ulong[] = { 0x01, 200, 'a', 'b', 'c' };
+	/* ULEN fine, PLEN claims 255 but 3 bytes follow. */
+	static const uint8_t plong[] = { 0x01, 0x01, 'a', 0xff, 'x', 'y', 'z' };
+
+	memset(&u, 0x5a, sizeof(u));
+	/* The sub-negotiation has its own version, 1: a SOCKS version byte is wrong. */
+	CHECK_INT(socks5_parse_userpass(v5, sizeof(v5), &u), S5_ERR_VERSION);
+	CHECK_INT(socks5_parse_userpass(v0, 1, &u), S5_ERR_VERSION);
+	CHECK_INT(socks5_parse_userpass(ulong, sizeof(ulong), &u), S5_ERR_NEED_MORE);
+	CHECK_INT(socks5_parse_userpass(plong, sizeof(plong), &u), S5_ERR_NEED_MORE);
+	CHECK(all_bytes(&u, 0x5a, sizeof(u)), "*ret written on error");
+}
+
+/* ---- requests ---- */
+
+static void test_request_ipv4(void)
+{
+	static const uint8_t msg[] = { 0x05, 0x01, 0x00, 0x01, 192, 0, 2, 7, 0x1f, 0x90 };
+	union parsed e;
+
+	memset(&e, 0, sizeof(e));
+	e.r.cmd = SOCKS5_CMD_CONNECT;
+	e.r.dst.atyp = SOCKS5_ATYP_IPV4;
+	e.r.dst.port = 8080;
+	memcpy(e.r.dst.u.ipv4, (uint8_t[]){ 192, 0, 2, 7 }, 4);
+	check_split(REQUEST, msg, sizeof(msg), &e);
+}
+
+static void test_request_ipv6(void)
+{
+	uint8_t msg[22] = { 0x05, 0x01, 0x00, 0x04 };
+	union parsed e;
+	struct in6_addr a;
+
+	CU_ASSERT_FATAL(inet_pton(AF_INET6, "2001:db8::1:2", &a) == 1);
+	memcpy(msg + 4, &a, 16);
+	msg[20] = 0x01;
+	msg[21] = 0xbb;
+	memset(&e, 0, sizeof(e));
+	e.r.cmd = SOCKS5_CMD_CONNECT;
+	e.r.dst.atyp = SOCKS5_ATYP_IPV6;
+	e.r.dst.port = 443;
+	memcpy(e.r.dst.u.ipv6, &a, 16);
+	check_split(REQUEST, msg, sizeof(msg), &e);
+}
+
+static size_t build_domain_request(uint8_t *out, uint8_t cmd, const char *name, size_t len,
+				   uint16_t port)
+{
+	size_t n = 0;
+	out[n++] = 0x05;
+	out[n++] = cmd;
+	out[n++] = 0x00;
+	out[n++] = SOCKS5_ATYP_DOMAIN;
+	out[n++] = (uint8_t)len;
+	memcpy(out + n, name, len);
+	n += len;
+	out[n++] = (uint8_t)(port >> 8);
+	out[n++] = (uint8_t)port;
+	return n;
+}
+
+static void test_request_domain(void)
+{
+	uint8_t msg[SOCKS5_REQUEST_MAX + 8];
+	union parsed e;
+
+	size_t n = build_domain_request(msg, SOCKS5_CMD_CONNECT, "example.com", 11, 80);
+	CHECK_INT(n, 18);
+	memset(&e, 0, sizeof(e));
+	e.r.cmd = SOCKS5_CMD_CONNECT;
+	e.r.dst.atyp = SOCKS5_ATYP_DOMAIN;
+	e.r.dst.domain_len = 11;
+	e.r.dst.port = 80;
+	strcpy(e.r.dst.u.domain, "example.com");
+	check_split(REQUEST, msg, n, &e);
+
+	/* One-byte and 255-byte names; the latter is the longest request. */
+	n = build_domain_request(msg, SOCKS5_CMD_CONNECT, "x", 1, 65535);
+	memset(&e, 0, sizeof(e));
+	e.r.cmd = SOCKS5_CMD_CONNECT;
+	e.r.dst.atyp = SOCKS5_ATYP_DOMAIN;
+	e.r.dst.domain_len = 1;
+	e.r.dst.port = 65535;
+	strcpy(e.r.dst.u.domain, "x");
+	check_split(REQUEST, msg, n, &e);
+
+	char name[255];
+	memset(name, 'a', sizeof(name));
+	n = build_domain_request(msg, SOCKS5_CMD_CONNECT, name, 255, 1);
+	CHECK_INT(n, SOCKS5_REQUEST_MAX);
+	memset(&e, 0, sizeof(e));
+	e.r.cmd = SOCKS5_CMD_CONNECT;
+	e.r.dst.atyp = SOCKS5_ATYP_DOMAIN;
+	e.r.dst.domain_len = 255;
+	e.r.dst.port = 1;
+	memcpy(e.r.dst.u.domain, name, 255);
+	check_split(REQUEST, msg, n, &e);
+}
+
+static void test_request_other_commands(void)
+{
+	struct socks5_request r;
+	uint8_t msg[32];
+
+	/* The parser reports the command as sent; the session decides. */
+	static const uint8_t cmds[] = { SOCKS5_CMD_BIND, SOCKS5_CMD_UDP_ASSOCIATE, 0x00, 0x7f,
+					0xff };
+	for (size_t i = 0; i < sizeof(cmds); i++) {
+		size_t n = build_domain_request(msg, cmds[i], "h", 1, 53);
+		memset(&r, 0, sizeof(r));
+		CHECK_INT(socks5_parse_request(msg, n, &r), n);
+		CHECK_INT(r.cmd, cmds[i]);
+		CHECK_INT(r.dst.port, 53);
+	}
+}
+
+static void test_request_errors(void)
+{
+	struct socks5_request r;
+	uint8_t msg[SOCKS5_REQUEST_MAX];
+	size_t n;
+
+	memset(&r, 0x5a, sizeof(r));
+
+	/* Wrong version, whatever follows. */
+	static const uint8_t v4[] = { 0x04, 0x01, 0x00, 0x01, 1, 2, 3, 4, 0, 80 };
+	CHECK_INT(socks5_parse_request(v4, sizeof(v4), &r), S5_ERR_VERSION);
+	CHECK_INT(socks5_parse_request(v4, 1, &r), S5_ERR_VERSION);
+
+	/* Unknown address types. */
+	static const uint8_t atyps[] = { 0x00, 0x02, 0x05, 0x06, 0x7f, 0xff };
+	for (size_t i = 0; i < sizeof(atyps); i++) {
+		uint8_t m[] = { 0x05, 0x01, 0x00, atyps[i], 1, 2, 3, 4, 0, 80 };
+		CHECK(socks5_parse_request(m, sizeof(m), &r) == S5_ERR_ATYP, "ATYP 0x%02x accepted",
+		      atyps[i]);
+		/* Known as soon as the ATYP byte is there. */
+		CHECK(socks5_parse_request(m, 4, &r) == S5_ERR_ATYP, "ATYP 0x%02x, 4 bytes",
+		      atyps[i]);
+	}
+
+	/* An empty domain name. */
+	static const uint8_t empty[] = { 0x05, 0x01, 0x00, 0x03, 0x00, 0x00, 0x50 };
+	CHECK_INT(socks5_parse_request(empty, sizeof(empty), &r), S5_ERR_PROTO);
+
+	/* A NUL anywhere in the name: first, middle, last byte. */
+	n = build_domain_request(msg, 1, "\0bc", 3, 80);
+	CHECK_INT(socks5_parse_request(msg, n, &r), S5_ERR_PROTO);
+	n = build_domain_request(msg, 1, "a\0c", 3, 80);
+	CHECK_INT(socks5_parse_request(msg, n, &r), S5_ERR_PROTO);
+	n = build_domain_request(msg, 1, "ab\0", 3, 80);
+	CHECK_INT(socks5_parse_request(msg, n, &r), S5_ERR_PROTO);
+	CHECK(all_bytes(&r, 0x5a, sizeof(r)), "*ret written on error");
+
+	/* A name length claiming more than arrived is incomplete, not an error. */
+	static const uint8_t long_name[] = { 0x05, 0x01, 0x00, 0x03, 0xff, 'a', 'b', 'c', 0, 80 };
+	CHECK_INT(socks5_parse_request(long_name, sizeof(long_name), &r), S5_ERR_NEED_MORE);
+	/* Truncated IPv6 address. */
+	static const uint8_t short6[] = { 0x05, 0x01, 0x00, 0x04, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80 };
+	CHECK_INT(socks5_parse_request(short6, sizeof(short6), &r), S5_ERR_NEED_MORE);
+	CHECK(all_bytes(&r, 0x5a, sizeof(r)), "*ret written on NEED_MORE");
+}
+
+/* A greeting, then a userpass, then a request in one buffer: each parser takes
+ * exactly its own message. */
+static void test_pipelined(void)
+{
+	uint8_t buf[600];
+	size_t n = 0;
+	struct socks5_greeting g;
+	struct socks5_userpass u;
+	struct socks5_request r;
+
+	static const uint8_t greeting[] = { 0x05, 0x02, 0x00, 0x02 };
+	memcpy(buf, greeting, sizeof(greeting));
+	n += sizeof(greeting);
+	size_t ulen = build_userpass(buf + n, "bob", 3, "pw", 2);
+	n += ulen;
+	size_t rlen = build_domain_request(buf + n, SOCKS5_CMD_CONNECT, "host.test", 9, 22);
+	n += rlen;
+
+	size_t off = 0;
+	int k = socks5_parse_greeting(buf + off, n - off, &g);
+	CHECK_INT(k, sizeof(greeting));
+	CHECK_INT(g.nmethods, 2);
+	off += (size_t)(k > 0 ? k : 0);
+	k = socks5_parse_userpass(buf + off, n - off, &u);
+	CHECK_INT(k, ulen);
+	CHECK_STR(u.user, "bob");
+	CHECK_STR(u.pass, "pw");
+	off += (size_t)(k > 0 ? k : 0);
+	k = socks5_parse_request(buf + off, n - off, &r);
+	CHECK_INT(k, rlen);
+	CHECK_STR(r.dst.u.domain, "host.test");
+	CHECK_INT(r.dst.port, 22);
+	off += (size_t)(k > 0 ? k : 0);
+	CHECK_INT(off, n);
+
+	/* Greeting directly followed by an IPv4 request, no auth. */
+	static const uint8_t two[] = { 0x05, 0x01, 0x00, 0x05, 0x01, 0x00, 0x01, 10, 0, 0, 1, 0, 25 };
+	k = socks5_parse_greeting(two, sizeof(two), &g);
+	CHECK_INT(k, 3);
+	k = socks5_parse_request(two + 3, sizeof(two) - 3, &r);
+	CHECK_INT(k, 10);
+	CHECK_INT(r.dst.atyp, SOCKS5_ATYP_IPV4);
+	CHECK_INT(r.dst.port, 25);
+}
+
+/* ---- garbage ---- */
+
+static void check_garbage_result(enum kind k, const uint8_t *buf, size_t len, int r,
+				 const union parsed *got)
+{
+	static const size_t maxlen[] = { [GREETING] = 257, [USERPASS] = 513,
+					 [REQUEST] = SOCKS5_REQUEST_MAX };
+
+	if (r < 0) {
+		CHECK(r == S5_ERR_NEED_MORE || r == S5_ERR_VERSION || r == S5_ERR_PROTO ||
+			      r == S5_ERR_ATYP,
+		      "kind %d: unknown result %d", (int)k, r);
+		return;
+	}
+	CHECK(r > 0 && (size_t)r <= len && (size_t)r <= maxlen[k],
+	      "kind %d: consumed %d of %zu bytes", (int)k, r, len);
+	switch (k) {
+	case GREETING:
+		CHECK_INT(r, 2 + got->g.nmethods);
+		break;
+	case USERPASS:
+		CHECK_INT(r, 3 + got->u.ulen + got->u.plen);
+		CHECK(got->u.user[got->u.ulen] == '\0' && got->u.pass[got->u.plen] == '\0',
+		      "userpass fields not terminated");
+		break;
+	case REQUEST:
+		CHECK(buf[0] == SOCKS5_VERSION, "request with version %u accepted", buf[0]);
+		if (got->r.dst.atyp == SOCKS5_ATYP_DOMAIN) {
+			CHECK(got->r.dst.domain_len > 0 &&
+				      strlen(got->r.dst.u.domain) == got->r.dst.domain_len,
+			      "domain length %u, string length %zu", got->r.dst.domain_len,
+			      strlen(got->r.dst.u.domain));
+			CHECK_INT(r, 7 + got->r.dst.domain_len);
+		} else {
+			CHECK(got->r.dst.atyp == SOCKS5_ATYP_IPV4 ||
+				      got->r.dst.atyp == SOCKS5_ATYP_IPV6,
+			      "atyp %u accepted", got->r.dst.atyp);
+			CHECK_INT(r, got->r.dst.atyp == SOCKS5_ATYP_IPV4 ? 10 : 22);
+		}
+		char s[SOCKS5_ADDR_STRLEN];
+		socks5_addr_str(&got->r.dst, s, sizeof(s));
+		CHECK(strlen(s) < sizeof(s), "address text too long");
+		break;
+	}
+}
+
+static void test_garbage(void)
+{
+	static const uint8_t atyps[] = { 0x01, 0x03, 0x04 };
+	uint8_t buf[700];
+	union parsed got;
+	unsigned accepted = 0;
+
+	rng_state = 0x50c45ea7e5eedULL;
+	for (int iter = 0; iter < 30000; iter++) {
+		size_t len = (size_t)(rng_next() % sizeof(buf));
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)rng_next();
+		/* Make most buffers look plausible so the parsers get past the first byte. */
+		unsigned shape = (unsigned)(rng_next() % 4);
+		if (len > 0 && shape != 0)
+			buf[0] = (iter % 3 == USERPASS) ? 0x01 : 0x05;
+		if (len > 3 && shape >= 2)
+			buf[3] = atyps[rng_next() % 3];
+		if (len > 4 && shape == 3)
+			buf[4] = (uint8_t)(rng_next() % 16);	/* short names or lengths */
+		if (len > 1 && shape == 3 && iter % 3 != REQUEST)
+			buf[1] = (uint8_t)(rng_next() % 16);
+
+		uint8_t *p = dup_exact(buf, len);
+		for (int k = GREETING; k <= REQUEST; k++) {
+			memset(&got, 0, sizeof(got));
+			int r = parse((enum kind)k, p, len, &got);
+			check_garbage_result((enum kind)k, p, len, r, &got);
+			accepted += r > 0;
+		}
+		free(p);
+	}
+	/* The shaping above must have let some messages through, or the loop
+	 * only ever tested the first byte. */
+	CHECK(accepted > 1000, "only %u garbage buffers parsed", accepted);
+}
+
+/* ---- replies ---- */
+
+static void test_build_reply(void)
+{
+	uint8_t out[SOCKS5_REPLY_MAX + 8];
+	struct sockaddr_in s4;
+	struct sockaddr_in6 s6;
+
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	s4.sin_port = htons(1080);
+	s4.sin_addr.s_addr = htonl(0x7f000001);
+	memset(out, 0xee, sizeof(out));
+	static const uint8_t want4[] = { 0x05, 0x00, 0x00, 0x01, 127, 0, 0, 1, 0x04, 0x38 };
+	size_t n = socks5_build_reply(out, SOCKS5_REP_SUCCEEDED, (struct sockaddr *)&s4);
+	CHECK_INT(n, sizeof(want4));
+	CHECK(memcmp(out, want4, sizeof(want4)) == 0, "IPv4 reply bytes differ");
+	CHECK(all_bytes(out + n, 0xee, sizeof(out) - n), "IPv4 reply wrote past its length");
+
+	memset(&s6, 0, sizeof(s6));
+	s6.sin6_family = AF_INET6;
+	s6.sin6_port = htons(0xabcd);
+	CU_ASSERT_FATAL(inet_pton(AF_INET6, "2001:db8::fe", &s6.sin6_addr) == 1);
+	memset(out, 0xee, sizeof(out));
+	static const uint8_t want6[] = { 0x05, 0x05, 0x00, 0x04, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0,
+					 0,    0,    0,    0,    0,    0,    0,    0,    0xfe, 0xab, 0xcd };
+	n = socks5_build_reply(out, SOCKS5_REP_CONN_REFUSED, (struct sockaddr *)&s6);
+	CHECK_INT(n, sizeof(want6));
+	CHECK_INT(n, SOCKS5_REPLY_MAX);
+	CHECK(memcmp(out, want6, sizeof(want6)) == 0, "IPv6 reply bytes differ");
+	CHECK(all_bytes(out + n, 0xee, sizeof(out) - n), "IPv6 reply wrote past its length");
+
+	/* No address: 0.0.0.0:0. */
+	static const uint8_t want0[] = { 0x05, 0x07, 0x00, 0x01, 0, 0, 0, 0, 0, 0 };
+	memset(out, 0xee, sizeof(out));
+	n = socks5_build_reply(out, SOCKS5_REP_CMD_NOT_SUPPORTED, NULL);
+	CHECK_INT(n, sizeof(want0));
+	CHECK(memcmp(out, want0, sizeof(want0)) == 0, "NULL-address reply bytes differ");
+
+	/* A non-IP address is treated like no address. */
+	struct sockaddr_un su;
+	memset(&su, 0, sizeof(su));
+	su.sun_family = AF_UNIX;
+	strcpy(su.sun_path, "/x");
+	memset(out, 0xee, sizeof(out));
+	static const uint8_t wantu[] = { 0x05, 0x01, 0x00, 0x01, 0, 0, 0, 0, 0, 0 };
+	n = socks5_build_reply(out, SOCKS5_REP_GENERAL_FAILURE, (struct sockaddr *)&su);
+	CHECK_INT(n, sizeof(wantu));
+	CHECK(memcmp(out, wantu, sizeof(wantu)) == 0, "AF_UNIX reply bytes differ");
+}
+
+static void test_build_method_userpass(void)
+{
+	uint8_t out[4];
+
+	memset(out, 0xee, sizeof(out));
+	CHECK_INT(socks5_build_method(out, SOCKS5_METHOD_USERPASS), 2);
+	CHECK(out[0] == 0x05 && out[1] == 0x02 && out[2] == 0xee, "method reply %02x %02x", out[0],
+	      out[1]);
+	CHECK_INT(socks5_build_method(out, SOCKS5_METHOD_NO_ACCEPTABLE), 2);
+	CHECK(out[0] == 0x05 && out[1] == 0xff, "no-acceptable reply %02x %02x", out[0], out[1]);
+
+	memset(out, 0xee, sizeof(out));
+	CHECK_INT(socks5_build_userpass_reply(out, 0x00), 2);
+	CHECK(out[0] == 0x01 && out[1] == 0x00 && out[2] == 0xee, "auth ok reply %02x %02x",
+	      out[0], out[1]);
+	CHECK_INT(socks5_build_userpass_reply(out, 0x01), 2);
+	CHECK(out[0] == 0x01 && out[1] == 0x01, "auth fail reply %02x %02x", out[0], out[1]);
+}
+
+static void test_select_method(void)
+{
+	struct socks5_greeting g;
+	static const uint8_t none[] = { SOCKS5_METHOD_NONE };
+	static const uint8_t up[] = { SOCKS5_METHOD_USERPASS };
+	static const uint8_t up_then_none[] = { SOCKS5_METHOD_USERPASS, SOCKS5_METHOD_NONE };
+
+	memset(&g, 0, sizeof(g));
+	g.nmethods = 3;
+	g.methods[0] = SOCKS5_METHOD_NONE;
+	g.methods[1] = SOCKS5_METHOD_GSSAPI;
+	g.methods[2] = SOCKS5_METHOD_USERPASS;
+	CHECK_INT(socks5_select_method(&g, none, 1), SOCKS5_METHOD_NONE);
+	CHECK_INT(socks5_select_method(&g, up, 1), SOCKS5_METHOD_USERPASS);
+	/* The server's order decides, not the client's. */
+	CHECK_INT(socks5_select_method(&g, up_then_none, 2), SOCKS5_METHOD_USERPASS);
+	CHECK_INT(socks5_select_method(&g, up, 0), SOCKS5_METHOD_NO_ACCEPTABLE);
+
+	g.nmethods = 1;
+	g.methods[0] = SOCKS5_METHOD_GSSAPI;
+	CHECK_INT(socks5_select_method(&g, up_then_none, 2), SOCKS5_METHOD_NO_ACCEPTABLE);
+	/* Only the first nmethods entries count. */
+	g.methods[1] = SOCKS5_METHOD_NONE;
+	CHECK_INT(socks5_select_method(&g, none, 1), SOCKS5_METHOD_NO_ACCEPTABLE);
+	g.nmethods = 0;
+	g.methods[0] = SOCKS5_METHOD_NONE;
+	CHECK_INT(socks5_select_method(&g, none, 1), SOCKS5_METHOD_NO_ACCEPTABLE);
+}
+
+/* ---- mappings and text ---- */
+
+static void test_rep_from_errno(void)
+{
+	CHECK_INT(socks5_rep_from_errno(ECONNREFUSED), SOCKS5_REP_CONN_REFUSED);
+	CHECK_INT(socks5_rep_from_errno(ENETUNREACH), SOCKS5_REP_NET_UNREACHABLE);
+	CHECK_INT(socks5_rep_from_errno(EHOSTUNREACH), SOCKS5_REP_HOST_UNREACHABLE);
+	CHECK_INT(socks5_rep_from_errno(ETIMEDOUT), SOCKS5_REP_TTL_EXPIRED);
+	CHECK_INT(socks5_rep_from_errno(EACCES), SOCKS5_REP_NOT_ALLOWED);
+	CHECK_INT(socks5_rep_from_errno(EPERM), SOCKS5_REP_NOT_ALLOWED);
+	static const int other[] = { EIO, ENOMEM, EINVAL, EMFILE, EBADF, ENOBUFS, 12345 };
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+		CHECK(socks5_rep_from_errno(other[i]) == SOCKS5_REP_GENERAL_FAILURE,
+		      "errno %d maps to %u", other[i], socks5_rep_from_errno(other[i]));
+}
+
+static void test_rep_from_gai(void)
+{
+	CHECK_INT(socks5_rep_from_gai(0, 0), SOCKS5_REP_SUCCEEDED);
+	CHECK_INT(socks5_rep_from_gai(EAI_NONAME, 0), SOCKS5_REP_HOST_UNREACHABLE);
+	CHECK_INT(socks5_rep_from_gai(EAI_NODATA, 0), SOCKS5_REP_HOST_UNREACHABLE);
+	CHECK_INT(socks5_rep_from_gai(EAI_AGAIN, 0), SOCKS5_REP_HOST_UNREACHABLE);
+	CHECK_INT(socks5_rep_from_gai(EAI_FAIL, 0), SOCKS5_REP_HOST_UNREACHABLE);
+	CHECK_INT(socks5_rep_from_gai(EAI_ADDRFAMILY, 0), SOCKS5_REP_HOST_UNREACHABLE);
+	CHECK_INT(socks5_rep_from_gai(EAI_FAMILY, 0), SOCKS5_REP_ATYP_NOT_SUPPORTED);
+	/* EAI_SYSTEM defers to errno. */
+	CHECK_INT(socks5_rep_from_gai(EAI_SYSTEM, ECONNREFUSED), SOCKS5_REP_CONN_REFUSED);
+	CHECK_INT(socks5_rep_from_gai(EAI_SYSTEM, ETIMEDOUT), SOCKS5_REP_TTL_EXPIRED);
+	CHECK_INT(socks5_rep_from_gai(EAI_SYSTEM, EIO), SOCKS5_REP_GENERAL_FAILURE);
+	CHECK_INT(socks5_rep_from_gai(EAI_MEMORY, 0), SOCKS5_REP_GENERAL_FAILURE);
+	CHECK_INT(socks5_rep_from_gai(EAI_BADFLAGS, 0), SOCKS5_REP_GENERAL_FAILURE);
+}
+
+static void test_rep_cmd_str(void)
+{
+	static const char *const want[] = {
+		"succeeded",	       "general failure",   "not allowed by rules",
+		"network unreachable", "host unreachable",  "connection refused",
+		"timed out",	       "command not supported", "address type not supported",
+	};
+	for (unsigned i = 0; i < SOCKS5_REP_MAX; i++)
+		CHECK_STR(socks5_rep_str((uint8_t)i), want[i]);
+	CHECK_INT(SOCKS5_REP_MAX, 9);
+	CHECK_STR(socks5_rep_str(9), "unassigned");
+	CHECK_STR(socks5_rep_str(0x80), "unassigned");
+	CHECK_STR(socks5_rep_str(0xff), "unassigned");
+
+	CHECK_STR(socks5_cmd_str(SOCKS5_CMD_CONNECT), "connect");
+	CHECK_STR(socks5_cmd_str(SOCKS5_CMD_BIND), "bind");
+	CHECK_STR(socks5_cmd_str(SOCKS5_CMD_UDP_ASSOCIATE), "udp");
+	CHECK_STR(socks5_cmd_str(0), "unknown");
+	CHECK_STR(socks5_cmd_str(4), "unknown");
+	CHECK_STR(socks5_cmd_str(0xff), "unknown");
+}
+
+static struct socks5_addr domain_addr(const char *name, size_t len, uint16_t port)
+{
+	struct socks5_addr a;
+	memset(&a, 0, sizeof(a));
+	a.atyp = SOCKS5_ATYP_DOMAIN;
+	a.domain_len = (uint8_t)len;
+	a.port = port;
+	memcpy(a.u.domain, name, len);
+	return a;
+}
+
+static void test_addr_str(void)
+{
+	char out[SOCKS5_ADDR_STRLEN];
+	struct socks5_addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.atyp = SOCKS5_ATYP_IPV4;
+	memcpy(a.u.ipv4, (uint8_t[]){ 10, 1, 2, 3 }, 4);
+	a.port = 80;
+	CHECK(socks5_addr_str(&a, out, sizeof(out)) == out, "does not return out");
+	CHECK_STR(out, "10.1.2.3:80");
+
+	memset(&a, 0, sizeof(a));
+	a.atyp = SOCKS5_ATYP_IPV6;
+	CU_ASSERT_FATAL(inet_pton(AF_INET6, "2001:db8::1", a.u.ipv6) == 1);
+	a.port = 65535;
+	CHECK_STR(socks5_addr_str(&a, out, sizeof(out)), "[2001:db8::1]:65535");
+
+	a = domain_addr("example.com", 11, 8080);
+	CHECK_STR(socks5_addr_str(&a, out, sizeof(out)), "example.com:8080");
+
+	/* Bytes that could forge a log line or break key=value fields are escaped:
+	 * controls, space, backslash, DEL and everything above ASCII. */
+	a = domain_addr("a\nb", 3, 1);
+	CHECK_STR(socks5_addr_str(&a, out, sizeof(out)), "a\\x0ab:1");
+	a = domain_addr("x y", 3, 2);
+	CHECK_STR(socks5_addr_str(&a, out, sizeof(out)), "x\\x20y:2");
+	a = domain_addr("a\\b", 3, 3);
+	CHECK_STR(socks5_addr_str(&a, out, sizeof(out)), "a\\x5cb:3");
+	a = domain_addr("\x7f\x80\xff\x01\r\t", 6, 4);
+	CHECK_STR(socks5_addr_str(&a, out, sizeof(out)), "\\x7f\\x80\\xff\\x01\\x0d\\x09:4");
+	a = domain_addr("host=evil reason=x", 18, 5);
+	CHECK_STR(socks5_addr_str(&a, out, sizeof(out)), "host=evil\\x20reason=x:5");
+
+	/* The worst case fits SOCKS5_ADDR_STRLEN: 255 escaped bytes and a 5-digit port. */
+	char worst[255];
+	memset(worst, 0x01, sizeof(worst));
+	a = domain_addr(worst, 255, 65535);
+	socks5_addr_str(&a, out, sizeof(out));
+	CHECK_INT(strlen(out), 255 * 4 + 6);
+	CHECK(strncmp(out, "\\x01\\x01", 8) == 0 && strcmp(out + 1020, ":65535") == 0,
+	      "worst-case text is \"%.16s...%s\"", out, out + (strlen(out) > 8 ? strlen(out) - 8 : 0));
+
+	/* A short buffer is cut and terminated. */
+	char small[8];
+	memset(small, 'z', sizeof(small));
+	a = domain_addr("example.com", 11, 80);
+	socks5_addr_str(&a, small, sizeof(small));
+	CHECK(memchr(small, '\0', sizeof(small)) != NULL, "short buffer not terminated");
+	CHECK(strncmp(small, "example", strlen(small)) == 0, "short buffer holds \"%s\"", small);
+
+	memset(&a, 0, sizeof(a));
+	a.atyp = 0x09;
+	a.port = 7;
+	CHECK_STR(socks5_addr_str(&a, out, sizeof(out)), "?:7");
+}
+
+int main(void)
+{
+	static const struct unit_test tests[] = {
+		{ "greeting: valid, split at every offset", test_greeting_valid },
+		{ "greeting: errors", test_greeting_errors },
+		{ "userpass: valid, split at every offset", test_userpass_valid },
+		{ "userpass: errors", test_userpass_errors },
+		{ "request: IPv4, split at every offset", test_request_ipv4 },
+		{ "request: IPv6, split at every offset", test_request_ipv6 },
+		{ "request: domain, split at every offset", test_request_domain },
+		{ "request: other commands are reported", test_request_other_commands },
+		{ "request: errors", test_request_errors },
+		{ "pipelined messages", test_pipelined },
+		{ "random garbage", test_garbage },
+		{ "build_reply bytes", test_build_reply },
+		{ "build_method and build_userpass_reply", test_build_method_userpass },
+		{ "select_method", test_select_method },
+		{ "rep_from_errno", test_rep_from_errno },
+		{ "rep_from_gai", test_rep_from_gai },
+		{ "rep_str and cmd_str", test_rep_cmd_str },
+		{ "addr_str and escaping", test_addr_str },
+	};
+	return UNIT_RUN("socks5", tests);
+}
