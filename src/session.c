@@ -362,12 +362,24 @@ static int negotiate(struct session *s)
 	return 0;
 }
 
+/* The rules seam for destinations: may this session reach sa (address and
+ * port) with its command? Asked for every address a CONNECT tries, every BIND
+ * peer and every UDP datagram destination. ctx is the struct session. The
+ * access-rules issue fills this in; until then every destination is allowed. */
+static bool dest_allowed(const struct sockaddr *sa, void *ctx)
+{
+	(void)sa;
+	(void)ctx;
+	return true;
+}
+
 static void handle_connect(struct session *s)
 {
 	struct connector_result res;
 	struct addr bnd;
 
-	int fd = connector_connect(&s->req.dst, s->cfg->connect_timeout_ms, NULL, NULL, &res);
+	int fd = connector_connect(&s->req.dst, s->cfg->connect_timeout_ms, dest_allowed, s,
+				   &res);
 	if (fd < 0) {
 		if (res.gai_failed)
 			set_reason(s, "resolving: %s", gai_strerror(res.err));
