@@ -48,4 +48,9 @@ void pool_get_stats(struct pool *p, struct pool_stats *ret);
 /* Changes the bounds for the future (after a reload). Thread-safe. */
 void pool_set_limits(struct pool *p, unsigned min, unsigned max);
 
+/* Called on a worker thread: returns to the system the pages of the calling
+ * thread's stack below the caller's frame (touched by a deep call such as a
+ * PAM login), so a long-lived session does not keep them. */
+void pool_trim_stack(void);
+
 #endif
