@@ -59,6 +59,11 @@ def log(*a):
     print(*a, flush=True)
 
 
+# Not an environment variable for the daemon: pam_wrapper_env() passes the name
+# of the PAM service it installed to Daemon through the env dict.
+PAM_SERVICE_ENV = "_SOCKSGATE_TEST_PAM_SERVICE"
+
+
 class Daemon:
     """socksgate in the foreground with a temporary config; stderr goes to a file."""
 
@@ -74,6 +79,9 @@ class Daemon:
         lines = []
         if listen:
             lines.append("listen = %s" % self.addr_str())
+        env = dict(env or {})
+        if PAM_SERVICE_ENV in env:  # a service pam_wrapper_env() installed
+            lines.append("pam_service = %s" % env.pop(PAM_SERVICE_ENV))
         lines.extend(config)
         self.conf = os.path.join(self.dir, "socksgate.conf")
         with open(self.conf, "w") as f:
@@ -414,22 +422,50 @@ def pam_matrix_path():
     return None
 
 
+_pam_services = []
+
+
+def _remove_pam_services():
+    for path in _pam_services:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
 def pam_wrapper_env(users, service="socksgate", extra_auth=()):
-    """A pam_wrapper + pam_matrix setup: users is {name: password}. Returns the
-    environment for the daemon. extra_auth lines go before pam_matrix's auth."""
+    """A pam_matrix setup: users is {name: password}. Returns the environment
+    for the daemon (pass it to Daemon as env). extra_auth lines go before
+    pam_matrix's auth.
+
+    As root, the stack is a real /etc/pam.d service (removed at exit) that the
+    real libpam loads; the Daemon is pointed at it. Otherwise pam_wrapper
+    redirects libpam to a private service directory."""
     matrix = pam_matrix_path()
     if matrix is None:
         skip("pam_wrapper's pam_matrix.so is not installed (package libpam-wrapper)")
+    root = os.geteuid() == 0 and os.path.isdir("/etc/pam.d")
+    if root:
+        service = "socksgate-test-%d-%d" % (os.getpid(), len(_pam_services))
     d = tempfile.mkdtemp(prefix="socksgate-pam-")
+    os.chmod(d, 0o755)
     passdb = os.path.join(d, "passdb")
     with open(passdb, "wb") as f:
         for u, p in users.items():
             u = u.encode() if isinstance(u, str) else u
             p = p.encode() if isinstance(p, str) else p
             f.write(u + b":" + p + b":" + service.encode() + b"\n")
+    os.chmod(passdb, 0o644)
     svc = "".join(l + "\n" for l in extra_auth)
     svc += "auth required %s passdb=%s\n" % (matrix, passdb)
     svc += "account required %s passdb=%s\n" % (matrix, passdb)
+    if root:
+        path = os.path.join("/etc/pam.d", service)
+        if not _pam_services:
+            import atexit
+            atexit.register(_remove_pam_services)
+        _pam_services.append(path)
+        with open(path, "w") as f:
+            f.write(svc)
+        return {PAM_SERVICE_ENV: service}
     for name in (service, "other"):
         with open(os.path.join(d, name), "w") as f:
             f.write(svc)
@@ -437,7 +473,10 @@ def pam_wrapper_env(users, service="socksgate", extra_auth=()):
         "LD_PRELOAD": "libpam_wrapper.so",
         "PAM_WRAPPER": "1",
         "PAM_WRAPPER_SERVICE_DIR": d,
+        # Sanitizer runtimes refuse RTLD_DEEPBIND; pam_wrapper 1.1.4 reads the
+        # uid_wrapper spelling of the switch, later versions their own.
         "PAM_WRAPPER_DISABLE_DEEPBIND": "1",
+        "UID_WRAPPER_DISABLE_DEEPBIND": "1",
         # A sanitizer runtime wants to be first; pam_wrapper is preloaded before it.
         "ASAN_OPTIONS": "detect_leaks=1:verify_asan_link_order=0",
         "TSAN_OPTIONS": "verify_interceptors=0",
