@@ -52,13 +52,25 @@ const char *log_level_name(int prio)
 
 static _Atomic bool journal;
 
+/* Parses a decimal number made of digits only (strtoull alone would take a
+ * sign and leading blanks); returns the character after it, or NULL. */
+static const char *parse_decimal(const char *s, unsigned long long *ret)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return NULL;
+	errno = 0;
+	*ret = strtoull(s, &end, 10);
+	return errno == 0 ? end : NULL;
+}
+
 bool log_journal_stream_matches(const char *env, dev_t dev, ino_t ino)
 {
 	unsigned long long d, i;
-	int end = 0;
 
-	if (env == NULL || sscanf(env, "%llu:%llu%n", &d, &i, &end) != 2 || env[end] != '\0' ||
-	    env[0] < '0' || env[0] > '9')
+	if (env == NULL || (env = parse_decimal(env, &d)) == NULL || *env != ':' ||
+	    (env = parse_decimal(env + 1, &i)) == NULL || *env != '\0')
 		return false;
 	return d == (unsigned long long)dev && i == (unsigned long long)ino;
 }

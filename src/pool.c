@@ -236,3 +236,15 @@ void pool_set_limits(struct pool *p, unsigned min, unsigned max)
 	p->max = max < min ? min : max;
 	pthread_mutex_unlock(&p->lock);
 }
+
+int pool_ping(struct pool *p, unsigned timeout_ms)
+{
+	struct timespec ts;
+
+	deadline_in(&ts, timeout_ms);
+	int r = pthread_mutex_clocklock(&p->lock, CLOCK_MONOTONIC, &ts);
+	if (r != 0)
+		return -r;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
