@@ -438,6 +438,9 @@ def pam_wrapper_env(users, service="socksgate", extra_auth=()):
         "PAM_WRAPPER": "1",
         "PAM_WRAPPER_SERVICE_DIR": d,
         "PAM_WRAPPER_DISABLE_DEEPBIND": "1",
+        # pam_wrapper 1.1.4 (Debian 12) reads this name instead, by a slip;
+        # without it ASan refuses its RTLD_DEEPBIND dlopen of libpam.
+        "UID_WRAPPER_DISABLE_DEEPBIND": "1",
         # A sanitizer runtime wants to be first; pam_wrapper is preloaded before it.
         "ASAN_OPTIONS": "detect_leaks=1:verify_asan_link_order=0",
         "TSAN_OPTIONS": "verify_interceptors=0",
