@@ -181,6 +181,8 @@ static void emit(int prio, const char *message_id, const struct fields *extra, c
 }
 
 static void log_vemit(int prio, const char *message_id, const struct fields *extra,
+		      const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+static void log_vemit(int prio, const char *message_id, const struct fields *extra,
 		      const char *fmt, va_list ap)
 {
 	char msg[2048];
