@@ -28,9 +28,11 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-/* Worker stacks: sessions need a few KiB plus getaddrinfo's and PAM modules'
- * appetite; only touched pages cost memory, so this is an upper bound. */
-#define WORKER_STACK (256 * 1024)
+/* Worker stacks: a session needs a few KiB, but PAM modules can be greedy
+ * (pam_cap puts a 256 KiB group array on the stack), so the bound is generous.
+ * Only touched pages cost memory, and the session gives back what a login
+ * touched (pool_trim_stack), so idle sessions stay small. */
+#define WORKER_STACK (1024 * 1024)
 #define WORKER_IDLE_EXIT_MS 30000
 /* Descriptors a session can hold: client, destination, two splice pipes. */
 #define FDS_PER_SESSION 6

@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,4 +249,26 @@ int pool_ping(struct pool *p, unsigned timeout_ms)
 		return -r;
 	pthread_mutex_unlock(&p->lock);
 	return 0;
+}
+
+void pool_trim_stack(void)
+{
+	pthread_attr_t a;
+	void *lo;
+	size_t size;
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (page <= 0 || pthread_getattr_np(pthread_self(), &a) != 0)
+		return;
+	int r = pthread_attr_getstack(&a, &lo, &size);
+	pthread_attr_destroy(&a);
+	if (r != 0)
+		return;
+	/* Stacks grow down: everything below the current frame is dead. Keep a
+	 * few pages of margin for this function, the red zone and signal frames. */
+	uintptr_t pg = (uintptr_t)page;
+	uintptr_t start = ((uintptr_t)lo + pg - 1) & ~(pg - 1);
+	uintptr_t end = ((uintptr_t)__builtin_frame_address(0) - 4 * pg) & ~(pg - 1);
+	if (end > start && end - start <= size)
+		(void)madvise((void *)start, end - start, MADV_DONTNEED);
 }

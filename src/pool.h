@@ -53,4 +53,9 @@ int pool_ping(struct pool *p, unsigned timeout_ms);
 /* Changes the bounds for the future (after a reload). Thread-safe. */
 void pool_set_limits(struct pool *p, unsigned min, unsigned max);
 
+/* Called on a worker thread: returns to the system the pages of the calling
+ * thread's stack below the caller's frame (touched by a deep call such as a
+ * PAM login), so a long-lived session does not keep them. */
+void pool_trim_stack(void);
+
 #endif

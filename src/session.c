@@ -292,6 +292,7 @@ static int authenticate(struct session *s)
 		char why[256];
 		st = auth_pam(s->cfg->pam_service, up.user, up.pass,
 			      (struct sockaddr *)&s->peer.ss, why, sizeof(why));
+		pool_trim_stack();	/* PAM modules can touch a lot of stack */
 		if (st != AUTH_OK)
 			set_reason(s, "%s", why);
 	}

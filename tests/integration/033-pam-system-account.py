@@ -2,10 +2,13 @@
 """As root: a real system account (useradd + chpasswd) logs in through the real
 pam_unix stack with the project's pam.d/socksgate service file; after
 `chage -E 0` (expired) and after `usermod -L` (locked) it is refused. The
-account and the service file are removed afterwards. Also: started without
-read access to /etc/shadow, the daemon says so once at start."""
+account and the service file are removed afterwards. Concurrent logins
+through the stack work too, including with pam_cap (whose auth step puts a
+256 KiB array on the stack) when it is installed. Also: started without read
+access to /etc/shadow, the daemon says so once at start."""
 import os
 import subprocess
+import threading
 
 import sgtest
 
@@ -25,6 +28,26 @@ def login(d, port, password=PASSWORD):
     rep, _, _ = sgtest.read_reply(s)
     s.close()
     return rep == 0
+
+
+def parallel_logins(d, port, n=24):
+    results = []
+    lock = threading.Lock()
+
+    def one():
+        try:
+            ok = login(d, port)
+        except OSError as e:
+            ok = e
+        with lock:
+            results.append(ok)
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == [True] * n, results
 
 
 def sh(*cmd):
@@ -51,6 +74,7 @@ def test():
                 "auth_fail_limit = 0"]
         with sgtest.echo_server() as echo, sgtest.Daemon(conf) as d:
             assert login(d, echo.port), "the system account could not log in"
+            parallel_logins(d, echo.port)
             assert not login(d, echo.port, "wrong password")
             sh("chage", "-E", "0", USER)
             assert not login(d, echo.port), "an expired account got in"
@@ -62,6 +86,20 @@ def test():
             assert any("pam_acct_mgmt" in (r["reason"] or "") for r in recs), recs
             assert "authentication: username/password through PAM" in d.log()
             assert "/etc/shadow" not in d.log(), "root was told it cannot read /etc/shadow"
+
+        # A stack with pam_cap in its auth phase, as Debian's common-auth has
+        # when libpam-cap is installed: parallel logins must not crash.
+        if any(os.path.exists(os.path.join(d, "pam_cap.so")) for d in
+               ("/lib/x86_64-linux-gnu/security", "/usr/lib/x86_64-linux-gnu/security",
+                "/lib/security", "/usr/lib/security")):
+            sh("usermod", "-U", USER)
+            with open(svcfile, "w") as f:
+                f.write("auth required pam_unix.so\nauth optional pam_cap.so\n"
+                        "account required pam_unix.so\n")
+            with sgtest.echo_server() as echo, sgtest.Daemon(conf) as d:
+                parallel_logins(d, echo.port)
+        else:
+            print("pam_cap.so not installed: skipping the pam_cap part")
 
         # Unprivileged, without the shadow group: one clear warning at start.
         with sgtest.Daemon(conf, cmd_prefix=["setpriv", "--reuid=nobody", "--regid=nogroup",

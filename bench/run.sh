@@ -1,0 +1,406 @@
+#!/usr/bin/env bash
+# Compare socksgate with microsocks, danted and a direct (no proxy) baseline,
+# loopback only, and print one markdown table.
+#
+# usage: bench/run.sh [path/to/socksgate]
+#
+# socksgate defaults to $SOCKSGATE, else src/socksgate under the repository
+# top or the current (build) directory.  Every server is started fresh for
+# each measurement on a free 127.0.0.1 port and stopped afterwards; only the
+# processes started here are signalled (each runs in its own process group).
+#
+# Environment knobs (defaults in brackets):
+#   SOCKSGATE            socksgate binary
+#   SOCKSGATE_ARGS       socksgate arguments, {PORT} replaced
+#                        [-l 127.0.0.1:{PORT} -a none, falling back to -l only]
+#   BENCH_SECS [8]       measurement window for rate and bulk
+#   BENCH_WARMUP [1]     unmeasured seconds before each rate window
+#   BENCH_RATE_CONNS [16]  concurrent session loops in rate mode
+#   BENCH_BULK_CONNS [4]   streams in bulk mode
+#   BENCH_BULK_DIR [down]  down (target->client), up or echo
+#   BENCH_IDLE_CONNS [1000] connections held in idle mode
+#   BENCH_HOLD [2]       seconds the idle connections are held
+#   BENCH_DANTE_N [1]    danted -N (mother processes)
+#   BENCH_AUTH [0]       1: also measure username/password session rate:
+#                        socksgate (auth = pam) and danted (socksmethod:
+#                        pam.username) on the same PAM service and the same
+#                        system account; microsocks with its built-in -u/-P.
+#                        As root the script creates the account BENCH_USER
+#                        with an MD5 hash (cheap on purpose: the servers'
+#                        auth paths are measured, not the hash) and, when
+#                        /etc/pam.d/socksgate is missing, installs the
+#                        project's service file; it removes both at exit.
+#                        Otherwise set BENCH_USER/BENCH_PASS to an existing
+#                        account. SOCKSGATE_AUTH_ARGS overrides the socksgate
+#                        arguments [-l 127.0.0.1:{PORT} -a pam].
+#   BENCH_USER [sgbench] BENCH_PASS [bench-pass]
+#   BENCH_PAM_SERVICE [socksgate]  the PAM service both servers use
+#   BENCH_ONLY           space-separated subset of: direct socksgate microsocks danted
+#   CC [cc]              compiler for socksbench
+#
+# Exit: 0 done (another server that fails or is missing is reported in the
+# table), 1 internal error (build failure, no free port, the direct baseline
+# failed), 2 usage, 3 socksgate itself failed to start or to be measured.
+set -u -o pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(dirname "$here")
+
+SECS=${BENCH_SECS:-8}
+WARMUP=${BENCH_WARMUP:-1}
+RATE_CONNS=${BENCH_RATE_CONNS:-16}
+BULK_CONNS=${BENCH_BULK_CONNS:-4}
+BULK_DIR=${BENCH_BULK_DIR:-down}
+IDLE_CONNS=${BENCH_IDLE_CONNS:-1000}
+HOLD=${BENCH_HOLD:-2}
+DANTE_N=${BENCH_DANTE_N:-1}
+AUTH=${BENCH_AUTH:-0}
+BUSER=${BENCH_USER:-sgbench}
+BPASS=${BENCH_PASS:-bench-pass}
+PAM_SERVICE=${BENCH_PAM_SERVICE:-socksgate}
+PASS_GIVEN=${BENCH_PASS+yes}
+ONLY=${BENCH_ONLY:-direct socksgate microsocks danted}
+
+log() { printf '%s\n' "run.sh: $*" >&2; }
+fatal() { log "error: $*"; exit 1; }
+
+case ${1:-} in
+-h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+esac
+[ $# -le 1 ] || { log "usage: bench/run.sh [path/to/socksgate]"; exit 2; }
+
+SG=${1:-${SOCKSGATE:-}}
+if [ -z "$SG" ]; then
+	for c in "$top/src/socksgate" "$PWD/src/socksgate"; do
+		[ -x "$c" ] && { SG=$c; break; }
+	done
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/socksbench.XXXXXX") || fatal "mktemp failed"
+PGIDS=()	# process groups started here (server leaders)
+
+# Stop one server we started: SIGTERM its group, wait up to 3 s, then SIGKILL.
+stop_group() {
+	local pg=$1 i
+	kill -TERM -- "-$pg" 2>/dev/null || return 0
+	for ((i = 0; i < 30; i++)); do
+		kill -0 -- "-$pg" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL -- "-$pg" 2>/dev/null
+	wait "$pg" 2>/dev/null
+	return 0
+}
+
+# shellcheck disable=SC2317  # invoked by the trap
+cleanup() {
+	local pg
+	for pg in "${PGIDS[@]}"; do
+		stop_group "$pg"
+	done
+	PGIDS=()
+	[ -n "$MADE_USER" ] && userdel "$MADE_USER" 2>/dev/null
+	[ -n "$MADE_PAM" ] && rm -f -- "$MADE_PAM"
+	rm -rf -- "$work"
+}
+MADE_USER= MADE_PAM=
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM HUP
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+SB=$work/socksbench
+"${CC:-cc}" -std=gnu11 -O2 -pthread -Wall -Wextra -o "$SB" "$here/socksbench.c" ||
+	fatal "cannot build bench/socksbench.c"
+
+# The account and PAM service the authenticated runs log in with.
+if [ "$AUTH" = 1 ] && [ "$(id -u)" = 0 ] && [ -z "$PASS_GIVEN" ]; then
+	if ! id "$BUSER" >/dev/null 2>&1; then
+		useradd --no-create-home --shell /usr/sbin/nologin "$BUSER" ||
+			fatal "cannot create the account $BUSER"
+		MADE_USER=$BUSER
+	fi
+	echo "$BUSER:$BPASS" | chpasswd -c MD5 || fatal "cannot set the password of $BUSER"
+	if [ ! -e "/etc/pam.d/$PAM_SERVICE" ]; then
+		cp "$top/pam.d/socksgate" "/etc/pam.d/$PAM_SERVICE" ||
+			fatal "cannot install /etc/pam.d/$PAM_SERVICE"
+		MADE_PAM=/etc/pam.d/$PAM_SERVICE
+	fi
+fi
+printf 'listen = 127.0.0.1:1\npam_service = %s\nauth_fail_limit = 0\n' "$PAM_SERVICE" \
+	>"$work/socksgate-auth.conf"
+
+read -r eph_lo _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph_lo=32768
+
+# A free loopback port below the ephemeral range (so no outgoing connection
+# can take it meanwhile).
+free_port() {
+	local i p hi=$(( eph_lo > 11000 ? eph_lo : 60000 ))
+	for ((i = 0; i < 100; i++)); do
+		p=$(( 10000 + RANDOM % (hi - 10000) ))
+		if command -v ss >/dev/null; then
+			[ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] && { echo "$p"; return 0; }
+		elif ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"; return 0
+		fi
+	done
+	return 1
+}
+
+# start_server NAME PORT CMD... : starts CMD in its own process group and
+# waits until PORT answers SOCKS5.  Sets SPID.  Returns non-zero on failure.
+SPID=
+start_server() {
+	local name=$1 port=$2 i pg
+	shift 2
+	SPID=
+	setsid "$@" >"$work/$name.out" 2>&1 </dev/null &
+	local pid=$!
+	# setsid execs in place when we are not a group leader; check it did.
+	pg=$(awk '{ sub(/.*\) /, ""); print $3 }' "/proc/$pid/stat" 2>/dev/null)
+	if [ "$pg" != "$pid" ]; then
+		sleep 0.1
+		pg=$(awk '{ sub(/.*\) /, ""); print $3 }' "/proc/$pid/stat" 2>/dev/null)
+	fi
+	if [ "$pg" = "$pid" ]; then
+		PGIDS+=("$pid")
+	else
+		kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+		log "$name: could not start it in its own process group"
+		return 1
+	fi
+	local t0=$SECONDS
+	for ((i = 0; i < 50 && SECONDS - t0 < 6; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		if "$SB" -q --proxy "127.0.0.1:$port" --mode rate --conns 1 --count 3 \
+			--duration 1 --timeout 1000 "${SMOKE[@]}" >/dev/null 2>&1; then
+			SPID=$pid
+			return 0
+		fi
+		sleep 0.1
+	done
+	log "$name did not come up on port $port; its output:"
+	sed 's/^/    /' "$work/$name.out" | tail -n 8 >&2
+	stop_server "$pid"
+	return 1
+}
+
+stop_server() {
+	local pg=$1 keep=() p
+	stop_group "$pg"
+	for p in "${PGIDS[@]}"; do [ "$p" = "$pg" ] || keep+=("$p"); done
+	PGIDS=("${keep[@]}")
+}
+
+# launch NAME PORT: start server NAME on PORT with its usual arguments.
+SMOKE=()	# extra socksbench arguments for the readiness check
+launch() {
+	local name=$1 port=$2
+	SMOKE=()
+	case $name in *-auth) SMOKE=(--user "$BUSER" --pass "$BPASS") ;; esac
+	case $name in
+	socksgate)
+		if [ -n "${SOCKSGATE_ARGS:-}" ]; then
+			# shellcheck disable=SC2086
+			start_server socksgate "$port" "$SG" ${SOCKSGATE_ARGS//\{PORT\}/$port}
+		elif [ -n "${SG_NO_A:-}" ]; then
+			start_server socksgate "$port" "$SG" -l "127.0.0.1:$port"
+		else
+			start_server socksgate "$port" "$SG" -l "127.0.0.1:$port" -a none && return 0
+			log "socksgate: retrying without '-a none'"
+			SG_NO_A=1
+			start_server socksgate "$port" "$SG" -l "127.0.0.1:$port"
+		fi ;;
+	socksgate-auth)
+		local a="-c $work/socksgate-auth.conf -l 127.0.0.1:{PORT} -a pam"
+		a=${SOCKSGATE_AUTH_ARGS:-$a}
+		# shellcheck disable=SC2086
+		start_server socksgate-auth "$port" "$SG" ${a//\{PORT\}/$port} ;;
+	microsocks)
+		start_server microsocks "$port" microsocks -i 127.0.0.1 -p "$port" ;;
+	microsocks-auth)
+		start_server microsocks-auth "$port" microsocks -i 127.0.0.1 -p "$port" -u "$BUSER" -P "$BPASS" ;;
+	danted|danted-auth)
+		local priv=root unpriv=nobody method=none
+		if [ "$(id -u)" != 0 ]; then priv=$(id -un); unpriv=$priv; fi
+		[ "$name" = danted-auth ] && method=pam.username
+		cat >"$work/danted.conf" <<-EOF
+		logoutput: $work/danted.log
+		internal: 127.0.0.1 port = $port
+		external: 127.0.0.1
+		socksmethod: $method
+		clientmethod: none
+		user.privileged: $priv
+		user.unprivileged: $unpriv
+		timeout.negotiate: 30
+		timeout.io: 0
+		client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
+		socks pass {
+			from: 127.0.0.0/8 to: 0.0.0.0/0
+			command: connect
+			pam.servicename: $PAM_SERVICE
+		}
+		EOF
+		# no -D: stays in the foreground
+		start_server "$name" "$port" danted -N "$DANTE_N" -f "$work/danted.conf" \
+			-p "$work/danted.pid" ;;
+	*) return 1 ;;
+	esac
+}
+
+# kv LINE KEY
+kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
+
+declare -A R	# R[server,field]
+INTERNAL=0
+
+# measure SERVER MODE: fresh server, one socksbench run, results into R.
+measure() {
+	local srv=$1 mode=$2 port args=() line rc
+	local base=$srv
+	case $mode in
+	rate) args=(--mode rate --conns "$RATE_CONNS" --duration "$SECS" --warmup "$WARMUP") ;;
+	auth) args=(--mode rate --conns "$RATE_CONNS" --duration "$SECS" --warmup "$WARMUP"
+		--user "$BUSER" --pass "$BPASS"); base=$srv-auth ;;
+	bulk) args=(--mode bulk --conns "$BULK_CONNS" --duration "$SECS" --dir "$BULK_DIR") ;;
+	idle) args=(--mode idle --conns "$IDLE_CONNS" --hold "$HOLD" --duration $((HOLD + 5))) ;;
+	esac
+	if [ "$srv" != direct ]; then
+		port=$(free_port) || { log "no free port"; INTERNAL=1; return 1; }
+		if ! launch "$base" "$port"; then
+			R[$srv,$mode]=fail
+			return 1
+		fi
+		args+=(--proxy "127.0.0.1:$port")
+		[ "$mode" = idle ] && args+=(--server-pid "$SPID")
+		sleep 0.5	# let a multi-process server settle before "before"
+	fi
+	log "$srv: $mode ..."
+	line=$("$SB" "${args[@]}" 2>"$work/sb.err")
+	rc=$?
+	[ -s "$work/sb.err" ] && sed 's/^/    /' "$work/sb.err" >&2
+	[ -n "$line" ] && log "  $line"
+	if [ "$srv" != direct ]; then
+		if ! kill -0 "$SPID" 2>/dev/null; then
+			log "$srv died during $mode"
+			rc=1
+		fi
+		stop_server "$SPID"
+	fi
+	if [ $rc -ne 0 ] || [ -z "$line" ]; then
+		R[$srv,$mode]=fail
+		[ "$srv" = direct ] && INTERNAL=1
+		return 1
+	fi
+	R[$srv,$mode]=ok
+	local k
+	for k in sessions_per_s p50_ms p99_ms errors mb_per_s kib_per_conn_rss kib_per_conn_pss \
+		threads_after procs_after alive opened; do
+		R[$srv,$mode,$k]=$(kv "$line" "$k")
+	done
+	return 0
+}
+
+servers=()
+for s in $ONLY; do
+	case $s in
+	direct) servers+=(direct) ;;
+	socksgate)
+		if [ -n "$SG" ] && [ -x "$SG" ]; then servers+=(socksgate)
+		else log "socksgate binary not found (${SG:-src/socksgate}): skipping it"; fi ;;
+	microsocks)
+		if command -v microsocks >/dev/null; then servers+=(microsocks)
+		else log "microsocks not installed: skipping it"; fi ;;
+	danted)
+		if command -v danted >/dev/null; then servers+=(danted)
+		else log "danted (dante-server) not installed: skipping it"; fi ;;
+	*) log "unknown server in BENCH_ONLY: $s"; exit 2 ;;
+	esac
+done
+
+modes=(rate bulk idle)
+[ "$AUTH" = 1 ] && modes+=(auth)
+t_start=$SECONDS
+for s in "${servers[@]}"; do
+	for m in "${modes[@]}"; do
+		[ "$s" = direct ] && [ "$m" = idle ] && continue
+		if [ "$m" = auth ]; then
+			[ "$s" != direct ] || continue
+		fi
+		measure "$s" "$m"
+		# a server that cannot even start is not retried for other modes
+		if [ "${R[$s,$m]}" = fail ] && [ -z "${SPID:-}" ] && [ "$s" != direct ]; then
+			for m2 in "${modes[@]}"; do R[$s,$m2]=${R[$s,$m2]:-fail}; done
+			break
+		fi
+	done
+done
+
+# ---- table ----
+# cell SERVER MODE KEY [decimals]
+cell() {
+	local st=${R[$1,$2]:-} v
+	case $st in
+	'') echo "—"; return ;;
+	fail) echo "fail"; return ;;
+	esac
+	v=${R[$1,$2,$3]:-}
+	[ -z "$v" ] || [ "$v" = na ] && { echo "—"; return; }
+	printf "%.${4:-1}f" "$v"
+}
+errnote() {
+	local e=${R[$1,$2,errors]:-0}
+	[ -n "$e" ] && [ "$e" != 0 ] && printf ' (%s err)' "$e"
+}
+ratio() {	# ratio SERVER MODE KEY: socksgate / SERVER
+	local a=${R[socksgate,$2,$3]:-} b=${R[$1,$2,$3]:-}
+	if [ "${R[socksgate,$2]:-}" != ok ] || [ "${R[$1,$2]:-}" != ok ] || [ -z "$a" ] || [ -z "$b" ] ||
+	   [ "$a" = na ] || [ "$b" = na ]; then
+		echo "—"; return
+	fi
+	awk -v a="$a" -v b="$b" 'BEGIN { if (b + 0 == 0) print "—"; else printf "%.2f×", a / b }'
+}
+
+label() {
+	case $1 in
+	direct) echo "direct (no proxy)" ;;
+	danted) echo "danted -N $DANTE_N" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+hdr="| server | sessions/s | p50 ms | p99 ms | bulk MB/s ($BULK_DIR) | idle KiB/conn RSS | idle KiB/conn PSS | tasks @ $IDLE_CONNS idle |"
+sep="|---|---:|---:|---:|---:|---:|---:|---:|"
+if [ "$AUTH" = 1 ]; then hdr="$hdr auth sessions/s |"; sep="$sep---:|"; fi
+echo
+echo "$hdr"
+echo "$sep"
+for s in "${servers[@]}"; do
+	tasks="—"
+	if [ "${R[$s,idle]:-}" = ok ]; then
+		tasks=${R[$s,idle,threads_after]}
+		[ "${R[$s,idle,procs_after]:-1}" != 1 ] && tasks="$tasks (${R[$s,idle,procs_after]} procs)"
+	elif [ "${R[$s,idle]:-}" = fail ]; then tasks=fail; fi
+	row="| $(label "$s") | $(cell "$s" rate sessions_per_s 0)$(errnote "$s" rate) | $(cell "$s" rate p50_ms 2) | $(cell "$s" rate p99_ms 2) | $(cell "$s" bulk mb_per_s 0)$(errnote "$s" bulk) | $(cell "$s" idle kib_per_conn_rss 1)$(errnote "$s" idle) | $(cell "$s" idle kib_per_conn_pss 1) | $tasks |"
+	[ "$AUTH" = 1 ] && row="$row $(cell "$s" auth sessions_per_s 0)$(errnote "$s" auth) |"
+	echo "$row"
+done
+if [[ " ${servers[*]} " == *" socksgate "* ]]; then
+	for s in "${servers[@]}"; do
+		[ "$s" = socksgate ] && continue
+		row="| socksgate ÷ $(label "$s") | $(ratio "$s" rate sessions_per_s) | $(ratio "$s" rate p50_ms) | $(ratio "$s" rate p99_ms) | $(ratio "$s" bulk mb_per_s) | $(ratio "$s" idle kib_per_conn_rss) | $(ratio "$s" idle kib_per_conn_pss) | $(ratio "$s" idle threads_after) |"
+		[ "$AUTH" = 1 ] && row="$row $(ratio "$s" auth sessions_per_s) |"
+		echo "$row"
+	done
+fi
+echo
+echo "rate: $RATE_CONNS loops, ${SECS}s after ${WARMUP}s warm-up, 64 B request + 64 B response per session; bulk: $BULK_CONNS streams for ${SECS}s; idle: $IDLE_CONNS proxied connections held ${HOLD}s, memory delta (server and all its child processes) per connection. Ratios: higher is better for sessions/s and MB/s, lower for latency and memory. $(nproc 2>/dev/null || echo '?') CPUs shared by client, target and server; $((SECONDS - t_start)) s total."
+
+[ "$INTERNAL" = 0 ] || { log "internal error (see above)"; exit 1; }
+for m in "${modes[@]}"; do
+	if [ "${R[socksgate,$m]:-}" = fail ]; then
+		log "socksgate failed a measurement (see above)"
+		exit 3
+	fi
+done
+exit 0

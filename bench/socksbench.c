@@ -1,0 +1,1493 @@
+/* socksbench: load generator for SOCKS5 servers, loopback only.
+ *
+ * One process holds both ends: an in-process target server (epoll, one or more
+ * threads on a loopback ephemeral port) and a SOCKS5 client that reaches the
+ * target through --proxy HOST:PORT, or straight ("direct", no --proxy) for a
+ * baseline.  Modes:
+ *
+ *   rate  --conns N loops; a session = connect, greeting, [RFC 1929 auth],
+ *         CONNECT to the target, send --req bytes, read --resp bytes, then
+ *         (default --close server) the target closes and the client reads
+ *         EOF before closing, so TIME_WAIT sockets sit on the fixed server
+ *         ports and a long run cannot exhaust the ephemeral port range of a
+ *         proxy that binds its outgoing sockets (danted does).
+ *         Reports sessions/s and p50/p90/p99/max session latency.
+ *   bulk  --conns N proxied connections stream for --duration seconds
+ *         (--dir down: target -> client, the default; up: client -> target;
+ *         echo: both ways).  Reports aggregate payload MB/s (1 MB = 10^6 B).
+ *   idle  opens --conns N proxied connections, holds them --hold seconds
+ *         without traffic, checks each still works (1-byte echo), closes.
+ *         With --server-pid reads VmRSS/Pss/Threads of that process and all
+ *         its descendants (multi-process servers such as danted) before and
+ *         after, and prints KiB per connection.
+ *
+ * Output: one "key=value ..." line on stdout; diagnostics on stderr.
+ * Exit: 0 measured, 1 internal error or nothing could be measured, 2 usage.
+ * Every socket operation has a timeout (--timeout ms) and a watchdog ends the
+ * process if it runs past duration + setup + timeouts.
+ *
+ * Build: cc -std=gnu11 -O2 -Wall -Wextra -pthread -o socksbench socksbench.c
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+enum mode { MODE_RATE, MODE_BULK, MODE_IDLE };
+enum dir { DIR_DOWN, DIR_UP, DIR_ECHO };
+enum tmode { TM_RATE, TM_SINK, TM_STREAM, TM_ECHO };
+enum errkind { EK_OK = 0, EK_CONNECT, EK_SOCKS, EK_IO };
+
+#define IOBUF (64 * 1024)
+#define MAX_CONNS 100000
+#define MAX_LAT_PER_THREAD (8u * 1024 * 1024)
+
+static struct {
+	enum mode mode;
+	enum dir dir;
+	bool direct;
+	struct sockaddr_storage proxy;
+	socklen_t proxy_len;
+	char proxy_str[300];
+	long conns;
+	double duration;
+	double warmup;
+	long count;
+	long long size;
+	long req, resp;
+	int timeout_ms;
+	double setup_s;
+	double hold;
+	const char *user, *pass;
+	long server_pid;
+	int target_threads;
+	bool target6;
+	bool quiet;
+	bool client_close;
+} o;
+
+/* ---------- small helpers ---------- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+	if (s <= 0)
+		return;
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("socksbench: error: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+	if (o.quiet)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("socksbench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int set_nonblock(int fd, bool on)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl == -1)
+		return -1;
+	fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+	return fcntl(fd, F_SETFL, fl);
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+		return (ntohl(s->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+		if (IN6_IS_ADDR_LOOPBACK(&s->sin6_addr))
+			return true;
+		if (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr))
+			return s->sin6_addr.s6_addr[12] == 127;
+	}
+	return false;
+}
+
+static char g_pattern[IOBUF];	/* payload for requests, responses, streams */
+
+/* ---------- watchdog ---------- */
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char msg[] = "socksbench: error: watchdog: run exceeded its hard time limit\n";
+	ssize_t r = write(2, msg, sizeof msg - 1);
+	(void)r;
+	_exit(1);
+}
+
+static void arm_watchdog(double secs)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	unsigned s = (unsigned)(secs + 1.0);
+	alarm(s < 1 ? 1 : s);
+}
+
+/* ---------- target server ---------- */
+
+static enum tmode g_tmode;
+static struct sockaddr_storage g_target;
+static socklen_t g_target_len;
+static atomic_bool g_target_stop;
+static atomic_bool g_measure;		/* bytes are counted only while set */
+static _Atomic uint64_t g_bytes;	/* bulk payload bytes in the window */
+static _Atomic uint64_t g_target_conns;
+
+struct tconn {
+	int fd;
+	bool listener;
+	bool started;		/* TM_STREAM: go byte seen */
+	bool responded;		/* TM_RATE: response fully written */
+	long got;		/* TM_RATE: request bytes read */
+	size_t off, len;	/* pending output (rate response / echo buffer) */
+	char *buf;		/* TM_ECHO buffer */
+	struct tconn *prev, *next;	/* the owning thread's list */
+};
+
+struct tthread {
+	pthread_t th;
+	int ep;
+	struct tconn lst;	/* listener; also the head of the connection list */
+};
+
+static struct tthread *g_tthreads;
+
+static void tconn_close(struct tthread *t, struct tconn *c)
+{
+	epoll_ctl(t->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->prev->next = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c->buf);
+	free(c);
+}
+
+static void tconn_want(int ep, struct tconn *c, uint32_t ev)
+{
+	struct epoll_event e = { .events = ev | EPOLLRDHUP, .data.ptr = c };
+	epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+}
+
+/* Returns false when the connection must be closed. */
+static bool tconn_flush(int ep, struct tconn *c, const char *src)
+{
+	while (c->off < c->len) {
+		ssize_t n = send(c->fd, src + c->off, c->len - c->off, MSG_NOSIGNAL);
+		if (n > 0) {
+			c->off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			tconn_want(ep, c, EPOLLOUT);
+			return true;
+		}
+		return false;
+	}
+	c->off = c->len = 0;
+	tconn_want(ep, c, EPOLLIN);
+	return true;
+}
+
+static bool tconn_event(int ep, struct tconn *c, uint32_t ev, char *scratch)
+{
+	if (g_tmode == TM_STREAM && c->started && (ev & EPOLLOUT)) {
+		for (int i = 0; i < 64; i++) {
+			ssize_t n = send(c->fd, g_pattern, IOBUF, MSG_NOSIGNAL);
+			if (n > 0)
+				continue;
+			if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+				break;
+			return false;
+		}
+		if (!(ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+			return true;
+	}
+	if ((ev & EPOLLOUT) && c->len > 0) {
+		if (!tconn_flush(ep, c, c->buf ? c->buf : g_pattern))
+			return false;
+		if (c->len > 0)
+			return true;
+		if (g_tmode == TM_RATE) {
+			c->responded = true;
+			if (!o.client_close)
+				return false;	/* server closes first */
+		}
+	}
+	if (!(ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+		return true;
+	if (c->len > 0)		/* output pending: backpressure, read later */
+		return !(ev & (EPOLLHUP | EPOLLERR));
+
+	for (int rounds = 0; rounds < 16; rounds++) {
+		char *dst = scratch;
+		size_t cap = IOBUF;
+		if (g_tmode == TM_ECHO) {
+			if (!c->buf && !(c->buf = malloc(IOBUF)))
+				return false;
+			dst = c->buf;
+		}
+		ssize_t n = recv(c->fd, dst, cap, 0);
+		if (n == 0)
+			return false;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return !(ev & (EPOLLHUP | EPOLLERR));
+			return false;
+		}
+		switch (g_tmode) {
+		case TM_SINK:
+			if (atomic_load_explicit(&g_measure, memory_order_relaxed))
+				atomic_fetch_add_explicit(&g_bytes, (uint64_t)n, memory_order_relaxed);
+			break;
+		case TM_STREAM:
+			if (!c->started) {
+				c->started = true;
+				struct epoll_event e = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.ptr = c };
+				epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+			}
+			break;
+		case TM_RATE:
+			c->got += n;
+			if (!c->responded && c->len == 0 && c->got >= o.req) {
+				c->off = 0;
+				c->len = (size_t)o.resp;
+				if (!tconn_flush(ep, c, g_pattern))
+					return false;
+				if (c->len > 0)
+					return true;
+				c->responded = true;
+				if (!o.client_close)
+					return false;	/* server closes first */
+			}
+			break;
+		case TM_ECHO:
+			c->off = 0;
+			c->len = (size_t)n;
+			if (!tconn_flush(ep, c, c->buf))
+				return false;
+			if (c->len > 0)
+				return true;
+			break;
+		}
+	}
+	return true;
+}
+
+static void *target_main(void *arg)
+{
+	struct tthread *t = arg;
+	struct epoll_event evs[256];
+	char *scratch = malloc(IOBUF);
+	if (!scratch)
+		die("out of memory");
+	while (!atomic_load(&g_target_stop)) {
+		int n = epoll_wait(t->ep, evs, 256, 100);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("target epoll_wait: %s", strerror(errno));
+		}
+		for (int i = 0; i < n; i++) {
+			struct tconn *c = evs[i].data.ptr;
+			if (c->listener) {
+				for (int k = 0; k < 64; k++) {
+					int fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+					if (fd < 0)
+						break;	/* EAGAIN, or EMFILE etc.: try next round */
+					int one = 1;
+					setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+					struct tconn *nc = calloc(1, sizeof *nc);
+					if (!nc) {
+						close(fd);
+						continue;
+					}
+					nc->fd = fd;
+					nc->prev = &t->lst;
+					nc->next = t->lst.next;
+					if (nc->next)
+						nc->next->prev = nc;
+					t->lst.next = nc;
+					struct epoll_event e = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = nc };
+					if (epoll_ctl(t->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+						close(fd);
+						free(nc);
+						continue;
+					}
+					atomic_fetch_add(&g_target_conns, 1);
+				}
+				continue;
+			}
+			if (!tconn_event(t->ep, c, evs[i].events, scratch))
+				tconn_close(t, c);
+		}
+	}
+	free(scratch);
+	return NULL;
+}
+
+static void target_start(void)
+{
+	int nt = o.target_threads;
+	struct tthread *ts = calloc((size_t)nt, sizeof *ts);
+	if (!ts)
+		die("out of memory");
+	g_tthreads = ts;
+	memset(&g_target, 0, sizeof g_target);
+	if (o.target6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&g_target;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_loopback;
+		g_target_len = sizeof *s6;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&g_target;
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		g_target_len = sizeof *s4;
+	}
+	for (int i = 0; i < nt; i++) {
+		int fd = socket(g_target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			die("target socket: %s", strerror(errno));
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (nt > 1)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+		if (bind(fd, (struct sockaddr *)&g_target, g_target_len) < 0)
+			die("target bind: %s", strerror(errno));
+		if (listen(fd, 4096) < 0)
+			die("target listen: %s", strerror(errno));
+		if (i == 0) {
+			socklen_t l = sizeof g_target;
+			if (getsockname(fd, (struct sockaddr *)&g_target, &l) < 0)
+				die("target getsockname: %s", strerror(errno));
+			g_target_len = l;
+		}
+		ts[i].ep = epoll_create1(EPOLL_CLOEXEC);
+		if (ts[i].ep < 0)
+			die("epoll_create1: %s", strerror(errno));
+		ts[i].lst.fd = fd;
+		ts[i].lst.listener = true;
+		struct epoll_event e = { .events = EPOLLIN, .data.ptr = &ts[i].lst };
+		if (epoll_ctl(ts[i].ep, EPOLL_CTL_ADD, fd, &e) < 0)
+			die("epoll_ctl: %s", strerror(errno));
+		if (pthread_create(&ts[i].th, NULL, target_main, &ts[i]) != 0)
+			die("pthread_create failed");
+	}
+}
+
+static void target_stop(void)
+{
+	atomic_store(&g_target_stop, true);
+	for (int i = 0; i < o.target_threads; i++) {
+		struct tthread *t = &g_tthreads[i];
+		pthread_join(t->th, NULL);
+		while (t->lst.next)
+			tconn_close(t, t->lst.next);
+		close(t->lst.fd);
+		close(t->ep);
+	}
+	free(g_tthreads);
+}
+
+/* ---------- blocking client I/O with timeouts ---------- */
+
+static int dial(const struct sockaddr_storage *ss, socklen_t len)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)ss, len) < 0) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		int r;
+		do
+			r = poll(&p, 1, o.timeout_ms);
+		while (r < 0 && errno == EINTR);
+		if (r <= 0) {
+			errno = r == 0 ? ETIMEDOUT : errno;
+			goto fail;
+		}
+		int err = 0;
+		socklen_t el = sizeof err;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
+			errno = err ? err : errno;
+			goto fail;
+		}
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	struct timeval tv = { o.timeout_ms / 1000, (o.timeout_ms % 1000) * 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if (set_nonblock(fd, false) < 0)
+		goto fail;
+	return fd;
+fail:;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+static int send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				errno = ETIMEDOUT;	/* SO_RCVTIMEO/SO_SNDTIMEO */
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int recv_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len > 0) {
+		ssize_t n = recv(fd, p, len, 0);
+		if (n == 0) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				errno = ETIMEDOUT;	/* SO_RCVTIMEO/SO_SNDTIMEO */
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read until the peer closes (bounded by the socket timeout). */
+static int wait_eof(int fd, char *buf, size_t cap)
+{
+	for (int i = 0; i < 1024; i++) {
+		ssize_t n = recv(fd, buf, cap, 0);
+		if (n == 0)
+			return 0;
+		if (n < 0 && errno != EINTR) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				errno = ETIMEDOUT;
+			return -1;
+		}
+	}
+	errno = EPROTO;
+	return -1;
+}
+
+static char g_socks_err[200];	/* first SOCKS-level failure, for diagnostics */
+static atomic_flag g_socks_err_set = ATOMIC_FLAG_INIT;
+
+static enum errkind socks_fail(const char *what, int code)
+{
+	if (!atomic_flag_test_and_set(&g_socks_err_set))
+		snprintf(g_socks_err, sizeof g_socks_err, "%s (0x%02x)", what, code & 0xff);
+	return EK_SOCKS;
+}
+
+/* SOCKS5 handshake on a connected blocking socket: greeting, optional
+ * RFC 1929 auth, CONNECT to the target.  Not pipelined, like common clients. */
+static enum errkind socks_handshake(int fd)
+{
+	unsigned char b[600];
+	size_t n;
+	bool auth = o.user != NULL;
+
+	b[0] = 5; b[1] = 1; b[2] = auth ? 2 : 0;
+	if (send_all(fd, b, 3) < 0 || recv_all(fd, b, 2) < 0)
+		return EK_IO;
+	if (b[0] != 5)
+		return socks_fail("bad version in method reply", b[0]);
+	if (b[1] != (auth ? 2 : 0))
+		return socks_fail("server refused offered method", b[1]);
+	if (auth) {
+		size_t ul = strlen(o.user), pl = strlen(o.pass);
+		n = 0;
+		b[n++] = 1;
+		b[n++] = (unsigned char)ul;
+		memcpy(b + n, o.user, ul);
+		n += ul;
+		b[n++] = (unsigned char)pl;
+		memcpy(b + n, o.pass, pl);
+		n += pl;
+		if (send_all(fd, b, n) < 0 || recv_all(fd, b, 2) < 0)
+			return EK_IO;
+		if (b[0] != 1 || b[1] != 0)
+			return socks_fail("authentication rejected", b[1]);
+	}
+	n = 0;
+	b[n++] = 5; b[n++] = 1; b[n++] = 0;
+	if (g_target.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&g_target;
+		b[n++] = 1;
+		memcpy(b + n, &s4->sin_addr, 4);
+		n += 4;
+		memcpy(b + n, &s4->sin_port, 2);
+	} else {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&g_target;
+		b[n++] = 4;
+		memcpy(b + n, &s6->sin6_addr, 16);
+		n += 16;
+		memcpy(b + n, &s6->sin6_port, 2);
+	}
+	n += 2;
+	if (send_all(fd, b, n) < 0 || recv_all(fd, b, 4) < 0)
+		return EK_IO;
+	if (b[0] != 5)
+		return socks_fail("bad version in CONNECT reply", b[0]);
+	if (b[1] != 0)
+		return socks_fail("CONNECT refused, REP", b[1]);
+	switch (b[3]) {
+	case 1: n = 4 + 2; break;
+	case 4: n = 16 + 2; break;
+	case 3:
+		if (recv_all(fd, b, 1) < 0)
+			return EK_IO;
+		n = (size_t)b[0] + 2;
+		break;
+	default:
+		return socks_fail("bad ATYP in CONNECT reply", b[3]);
+	}
+	if (recv_all(fd, b, n) < 0)
+		return EK_IO;
+	return EK_OK;
+}
+
+/* Connect to the proxy (or directly to the target) and do the handshake. */
+static int open_session(enum errkind *ek)
+{
+	int fd = o.direct ? dial(&g_target, g_target_len) : dial(&o.proxy, o.proxy_len);
+	if (fd < 0) {
+		*ek = EK_CONNECT;
+		return -1;
+	}
+	if (!o.direct) {
+		*ek = socks_handshake(fd);
+		if (*ek != EK_OK) {
+			close(fd);
+			return -1;
+		}
+	}
+	*ek = EK_OK;
+	return fd;
+}
+
+struct errs {
+	uint64_t connect, socks, io;
+};
+
+static void errs_add(struct errs *e, enum errkind k)
+{
+	if (k == EK_CONNECT)
+		e->connect++;
+	else if (k == EK_SOCKS)
+		e->socks++;
+	else if (k == EK_IO)
+		e->io++;
+}
+
+static uint64_t errs_total(const struct errs *e)
+{
+	return e->connect + e->socks + e->io;
+}
+
+static atomic_bool g_stop;
+static int g_first_errno;
+static atomic_flag g_first_errno_set = ATOMIC_FLAG_INIT;
+
+static void remember_errno(void)
+{
+	if (!atomic_flag_test_and_set(&g_first_errno_set))
+		g_first_errno = errno;
+}
+
+static pthread_attr_t g_attr;
+
+/* ---------- rate mode ---------- */
+
+static _Atomic long g_started;
+
+struct rworker {
+	pthread_t th;
+	uint32_t *lat;
+	size_t n, cap;
+	uint64_t ok, dropped;
+	struct errs e;
+	atomic_bool done;
+};
+
+static void *rate_main(void *arg)
+{
+	struct rworker *w = arg;
+	char *buf = malloc((size_t)(o.resp > o.req ? o.resp : o.req) + 1);
+	if (!buf)
+		die("out of memory");
+	while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
+		bool measured = atomic_load_explicit(&g_measure, memory_order_relaxed);
+		if (measured && o.count > 0 && atomic_fetch_add(&g_started, 1) >= o.count)
+			break;
+		double t0 = now_s();
+		enum errkind ek;
+		int fd = open_session(&ek);
+		if (fd >= 0) {
+			if (send_all(fd, g_pattern, (size_t)o.req) < 0 ||
+			    recv_all(fd, buf, (size_t)o.resp) < 0 ||
+			    (!o.client_close && wait_eof(fd, buf, (size_t)o.resp) < 0))
+				ek = EK_IO;
+			if (ek != EK_OK)
+				remember_errno();
+			close(fd);
+		} else if (ek != EK_SOCKS) {
+			remember_errno();
+		}
+		double t1 = now_s();
+		if (!measured)
+			continue;
+		if (ek != EK_OK) {
+			errs_add(&w->e, ek);
+			/* a server that refuses at once must not spin a core */
+			if (ek == EK_CONNECT)
+				sleep_s(0.001);
+			continue;
+		}
+		w->ok++;
+		if (w->n == w->cap) {
+			size_t nc = w->cap ? w->cap * 2 : 4096;
+			uint32_t *nl = nc <= MAX_LAT_PER_THREAD ? realloc(w->lat, nc * sizeof *nl) : NULL;
+			if (!nl) {
+				w->dropped++;
+				continue;
+			}
+			w->lat = nl;
+			w->cap = nc;
+		}
+		double us = (t1 - t0) * 1e6;
+		w->lat[w->n++] = us > 4e9 ? 4000000000u : (uint32_t)us;
+	}
+	free(buf);
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct_ms(const uint32_t *v, size_t n, double p)
+{
+	if (n == 0)
+		return 0;
+	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+	return v[i] / 1000.0;
+}
+
+static int run_rate(void)
+{
+	long nw = o.conns;
+	struct rworker *ws = calloc((size_t)nw, sizeof *ws);
+	if (!ws)
+		die("out of memory");
+	atomic_store(&g_measure, o.warmup <= 0);
+	for (long i = 0; i < nw; i++)
+		if (pthread_create(&ws[i].th, &g_attr, rate_main, &ws[i]) != 0)
+			die("pthread_create failed (thread %ld)", i);
+	if (o.warmup > 0) {
+		sleep_s(o.warmup);
+		atomic_store(&g_measure, true);
+	}
+	double t0 = now_s(), deadline = t0 + o.duration;
+	for (;;) {
+		bool all = true;
+		for (long i = 0; i < nw && all; i++)
+			all = atomic_load(&ws[i].done);
+		if (all || now_s() >= deadline)
+			break;
+		sleep_s(0.01);
+	}
+	atomic_store(&g_stop, true);
+	for (long i = 0; i < nw; i++)
+		pthread_join(ws[i].th, NULL);
+	double el = now_s() - t0;
+
+	uint64_t ok = 0, dropped = 0;
+	struct errs e = { 0, 0, 0 };
+	size_t nl = 0;
+	for (long i = 0; i < nw; i++) {
+		ok += ws[i].ok;
+		dropped += ws[i].dropped;
+		e.connect += ws[i].e.connect;
+		e.socks += ws[i].e.socks;
+		e.io += ws[i].e.io;
+		nl += ws[i].n;
+	}
+	uint32_t *all = malloc((nl ? nl : 1) * sizeof *all);
+	if (!all)
+		die("out of memory");
+	size_t k = 0;
+	for (long i = 0; i < nw; i++) {
+		if (ws[i].n)
+			memcpy(all + k, ws[i].lat, ws[i].n * sizeof *all);
+		k += ws[i].n;
+		free(ws[i].lat);
+	}
+	qsort(all, nl, sizeof *all, cmp_u32);
+	printf("mode=rate server=%s auth=%s conns=%ld elapsed_s=%.2f sessions=%" PRIu64
+	       " sessions_per_s=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f"
+	       " errors=%" PRIu64 " err_connect=%" PRIu64 " err_socks=%" PRIu64 " err_io=%" PRIu64 "\n",
+	       o.direct ? "direct" : o.proxy_str, o.user ? "userpass" : "none", nw, el, ok,
+	       el > 0 ? (double)ok / el : 0.0, pct_ms(all, nl, 0.50), pct_ms(all, nl, 0.90),
+	       pct_ms(all, nl, 0.99), nl ? all[nl - 1] / 1000.0 : 0.0,
+	       errs_total(&e), e.connect, e.socks, e.io);
+	fflush(stdout);
+	if (dropped)
+		note("%" PRIu64 " latency samples not stored (memory cap)", dropped);
+	free(all);
+	free(ws);
+	if (errs_total(&e)) {
+		if (g_socks_err[0])
+			note("first SOCKS failure: %s", g_socks_err);
+		if (g_first_errno)
+			note("first socket error: %s", strerror(g_first_errno));
+	}
+	if (ok == 0) {
+		fprintf(stderr, "socksbench: error: no session succeeded\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* ---------- opening many sessions in parallel (bulk, idle) ---------- */
+
+static int *g_fds;
+static _Atomic long g_next;
+static double g_setup_deadline;
+static struct errs g_setup_errs;
+static pthread_mutex_t g_setup_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *opener_main(void *arg)
+{
+	(void)arg;
+	struct errs e = { 0, 0, 0 };
+	for (;;) {
+		long i = atomic_fetch_add(&g_next, 1);
+		if (i >= o.conns)
+			break;
+		if (now_s() > g_setup_deadline) {
+			e.io++;
+			continue;
+		}
+		enum errkind ek;
+		g_fds[i] = open_session(&ek);
+		if (g_fds[i] < 0) {
+			if (ek != EK_SOCKS)
+				remember_errno();
+			errs_add(&e, ek);
+		}
+	}
+	pthread_mutex_lock(&g_setup_mu);
+	g_setup_errs.connect += e.connect;
+	g_setup_errs.socks += e.socks;
+	g_setup_errs.io += e.io;
+	pthread_mutex_unlock(&g_setup_mu);
+	return NULL;
+}
+
+static long open_all(void)
+{
+	g_fds = malloc((size_t)o.conns * sizeof *g_fds);
+	if (!g_fds)
+		die("out of memory");
+	for (long i = 0; i < o.conns; i++)
+		g_fds[i] = -1;
+	g_setup_deadline = now_s() + o.setup_s;
+	long nt = o.conns < 16 ? o.conns : 16;
+	pthread_t th[16];
+	for (long i = 0; i < nt; i++)
+		if (pthread_create(&th[i], &g_attr, opener_main, NULL) != 0)
+			die("pthread_create failed");
+	for (long i = 0; i < nt; i++)
+		pthread_join(th[i], NULL);
+	long ok = 0;
+	for (long i = 0; i < o.conns; i++)
+		ok += g_fds[i] >= 0;
+	if (errs_total(&g_setup_errs)) {
+		note("setup: %" PRIu64 " of %ld sessions failed (connect %" PRIu64 ", socks %" PRIu64
+		     ", io/timeout %" PRIu64 ")", errs_total(&g_setup_errs), o.conns,
+		     g_setup_errs.connect, g_setup_errs.socks, g_setup_errs.io);
+		if (g_socks_err[0])
+			note("first SOCKS failure: %s", g_socks_err);
+		if (g_first_errno)
+			note("first socket error: %s", strerror(g_first_errno));
+	}
+	return ok;
+}
+
+static void close_all(void)
+{
+	for (long i = 0; i < o.conns; i++)
+		if (g_fds[i] >= 0) {
+			close(g_fds[i]);
+			g_fds[i] = -1;
+		}
+}
+
+/* ---------- bulk mode ---------- */
+
+struct bworker {
+	pthread_t th;
+	long first, end;	/* fd index range */
+	uint64_t io_errs;
+};
+
+static void *bulk_main(void *arg)
+{
+	struct bworker *w = arg;
+	char *buf = malloc(4 * IOBUF);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (!buf || ep < 0)
+		die("bulk worker setup failed");
+	long live = 0;
+	for (long i = w->first; i < w->end; i++) {
+		if (g_fds[i] < 0)
+			continue;
+		set_nonblock(g_fds[i], true);
+		uint32_t ev = EPOLLRDHUP;
+		if (o.dir == DIR_DOWN) {
+			if (send(g_fds[i], "G", 1, MSG_NOSIGNAL) != 1) {
+				w->io_errs++;
+				close(g_fds[i]);
+				g_fds[i] = -1;
+				continue;
+			}
+			ev |= EPOLLIN;
+		} else if (o.dir == DIR_UP) {
+			ev |= EPOLLIN | EPOLLOUT;
+		} else {
+			ev |= EPOLLIN | EPOLLOUT;
+		}
+		struct epoll_event e = { .events = ev, .data.u64 = (uint64_t)i };
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, g_fds[i], &e) < 0)
+			die("epoll_ctl: %s", strerror(errno));
+		live++;
+	}
+	struct epoll_event evs[64];
+	while (live > 0 && !atomic_load_explicit(&g_stop, memory_order_relaxed)) {
+		int n = epoll_wait(ep, evs, 64, 50);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("epoll_wait: %s", strerror(errno));
+		}
+		for (int k = 0; k < n; k++) {
+			long i = (long)evs[k].data.u64;
+			int fd = g_fds[i];
+			bool bad = false;
+			if (evs[k].events & EPOLLOUT) {
+				ssize_t s = send(fd, g_pattern, IOBUF, MSG_NOSIGNAL);
+				if (s < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+					bad = true;
+			}
+			if (!bad && (evs[k].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+				for (int r = 0; r < 8; r++) {
+					ssize_t s = recv(fd, buf, 4 * IOBUF, 0);
+					if (s > 0) {
+						if (o.dir != DIR_UP &&
+						    atomic_load_explicit(&g_measure, memory_order_relaxed))
+							atomic_fetch_add_explicit(&g_bytes, (uint64_t)s,
+										  memory_order_relaxed);
+						continue;
+					}
+					if (s < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+						break;
+					bad = true;	/* EOF or error mid-stream */
+					break;
+				}
+				if (!bad && (evs[k].events & (EPOLLHUP | EPOLLERR)))
+					bad = true;
+			}
+			if (bad) {
+				if (!atomic_load(&g_stop)) {
+					w->io_errs++;
+					remember_errno();
+				}
+				epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+				close(fd);
+				g_fds[i] = -1;
+				live--;
+			}
+		}
+	}
+	close(ep);
+	free(buf);
+	return NULL;
+}
+
+static int run_bulk(void)
+{
+	long opened = open_all();
+	if (opened == 0) {
+		fprintf(stderr, "socksbench: error: no connection could be opened\n");
+		return 1;
+	}
+	long nt = o.conns < 2 ? o.conns : 2;
+	struct bworker ws[2];
+	memset(ws, 0, sizeof ws);
+	double t0 = now_s();
+	atomic_store(&g_measure, true);
+	for (long i = 0; i < nt; i++) {
+		ws[i].first = o.conns * i / nt;
+		ws[i].end = o.conns * (i + 1) / nt;
+		if (pthread_create(&ws[i].th, &g_attr, bulk_main, &ws[i]) != 0)
+			die("pthread_create failed");
+	}
+	double deadline = t0 + o.duration;
+	uint64_t goal = o.size > 0 ? (uint64_t)o.size * (uint64_t)opened : 0;
+	while (now_s() < deadline) {
+		if (goal && atomic_load(&g_bytes) >= goal)
+			break;
+		sleep_s(0.01);
+	}
+	atomic_store(&g_measure, false);
+	double el = now_s() - t0;
+	uint64_t bytes = atomic_load(&g_bytes);
+	atomic_store(&g_stop, true);
+	for (long i = 0; i < nt; i++)
+		pthread_join(ws[i].th, NULL);
+	close_all();
+	uint64_t io = ws[0].io_errs + (nt > 1 ? ws[1].io_errs : 0);
+	static const char *dn[] = { "down", "up", "echo" };
+	printf("mode=bulk server=%s dir=%s conns=%ld opened=%ld elapsed_s=%.2f bytes=%" PRIu64
+	       " mb_per_s=%.1f errors=%" PRIu64 "\n",
+	       o.direct ? "direct" : o.proxy_str, dn[o.dir], o.conns, opened, el, bytes,
+	       el > 0 ? (double)bytes / el / 1e6 : 0.0, errs_total(&g_setup_errs) + io);
+	fflush(stdout);
+	if (bytes == 0) {
+		fprintf(stderr, "socksbench: error: no payload moved\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* ---------- idle mode ---------- */
+
+struct mem {
+	bool ok;
+	long rss_kib, pss_kib, threads, procs;
+};
+
+static long status_field(const char *path, const char *key)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	char line[256];
+	size_t kl = strlen(key);
+	long v = -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+			v = strtol(line + kl + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static long ppid_of(long pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	char st;
+	long pp;
+	if (sscanf(p + 1, " %c %ld", &st, &pp) != 2)
+		return -1;
+	return pp;
+}
+
+/* Sum over pid and all its descendants (danted forks children). */
+static struct mem read_mem(long root)
+{
+	struct mem m = { false, 0, 0, 0, 0 };
+	if (root <= 0)
+		return m;
+	long *pids = NULL, *pp = NULL;
+	size_t n = 0, cap = 0;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return m;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		long pid = strtol(de->d_name, NULL, 10);
+		long par = ppid_of(pid);
+		if (par < 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			long *np = realloc(pids, cap * sizeof *np), *npp;
+			if (!np)
+				die("out of memory");
+			pids = np;
+			npp = realloc(pp, cap * sizeof *npp);
+			if (!npp)
+				die("out of memory");
+			pp = npp;
+		}
+		pids[n] = pid;
+		pp[n] = par;
+		n++;
+	}
+	closedir(d);
+	/* breadth-first over the tree; mark[] holds members */
+	bool *in = calloc(n ? n : 1, sizeof *in);
+	if (!in)
+		die("out of memory");
+	bool found = false;
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] == root)
+			in[i] = found = true;
+	for (bool grew = found; grew;) {
+		grew = false;
+		for (size_t i = 0; i < n; i++) {
+			if (in[i])
+				continue;
+			for (size_t j = 0; j < n; j++)
+				if (in[j] && pids[j] == pp[i]) {
+					in[i] = grew = true;
+					break;
+				}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!in[i])
+			continue;
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%ld/status", pids[i]);
+		long rss = status_field(path, "VmRSS"), thr = status_field(path, "Threads");
+		snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", pids[i]);
+		long pss = status_field(path, "Pss");
+		if (rss < 0 || thr < 0)
+			continue;	/* exited meanwhile */
+		m.rss_kib += rss;
+		m.pss_kib += pss > 0 ? pss : rss;
+		m.threads += thr;
+		m.procs++;
+	}
+	m.ok = found && m.procs > 0;
+	free(in);
+	free(pids);
+	free(pp);
+	return m;
+}
+
+/* Send one byte on every open connection and wait for every echo. */
+static long verify_all(void)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		die("epoll_create1: %s", strerror(errno));
+	long pending = 0, alive = 0;
+	for (long i = 0; i < o.conns; i++) {
+		int fd = g_fds[i];
+		if (fd < 0)
+			continue;
+		set_nonblock(fd, true);
+		struct epoll_event e = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = (uint64_t)i };
+		if (send(fd, "p", 1, MSG_NOSIGNAL) != 1 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) < 0)
+			continue;
+		pending++;
+	}
+	double deadline = now_s() + o.timeout_ms / 1000.0;
+	struct epoll_event evs[256];
+	while (pending > 0) {
+		int left = (int)((deadline - now_s()) * 1000);
+		if (left <= 0)
+			break;
+		int n = epoll_wait(ep, evs, 256, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (int k = 0; k < n; k++) {
+			int fd = g_fds[evs[k].data.u64];
+			char c;
+			ssize_t r = recv(fd, &c, 1, 0);
+			if (r < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (r == 1)
+				alive++;
+			epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+			pending--;
+		}
+	}
+	close(ep);
+	return alive;
+}
+
+static int run_idle(void)
+{
+	struct mem before = read_mem(o.server_pid);
+	if (o.server_pid > 0 && !before.ok)
+		die("cannot read /proc/%ld (server not running?)", o.server_pid);
+	double t0 = now_s();
+	long opened = open_all();
+	double setup_s = now_s() - t0;
+	if (opened == 0) {
+		fprintf(stderr, "socksbench: error: no connection could be opened\n");
+		return 1;
+	}
+	double hold = o.hold < o.duration ? o.hold : o.duration;
+	sleep_s(hold);
+	struct mem after = read_mem(o.server_pid);
+	long alive = verify_all();
+	close_all();
+	uint64_t errors = errs_total(&g_setup_errs) + (uint64_t)(opened - alive);
+
+	char memtxt[512] = "rss_before_kib=na rss_after_kib=na kib_per_conn_rss=na kib_per_conn_pss=na"
+			   " threads_before=na threads_after=na procs_before=na procs_after=na";
+	if (o.server_pid > 0 && after.ok)
+		snprintf(memtxt, sizeof memtxt,
+			 "rss_before_kib=%ld rss_after_kib=%ld kib_per_conn_rss=%.1f kib_per_conn_pss=%.1f"
+			 " threads_before=%ld threads_after=%ld procs_before=%ld procs_after=%ld",
+			 before.rss_kib, after.rss_kib,
+			 (double)(after.rss_kib - before.rss_kib) / (double)opened,
+			 (double)(after.pss_kib - before.pss_kib) / (double)opened,
+			 before.threads, after.threads, before.procs, after.procs);
+	printf("mode=idle server=%s conns=%ld opened=%ld alive=%ld setup_s=%.2f hold_s=%.1f %s errors=%" PRIu64 "\n",
+	       o.direct ? "direct" : o.proxy_str, o.conns, opened, alive, setup_s, hold, memtxt, errors);
+	fflush(stdout);
+	if (o.server_pid > 0 && !after.ok)
+		die("server process %ld vanished during the idle hold", o.server_pid);
+	return alive > 0 ? 0 : 1;
+}
+
+/* ---------- main ---------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: socksbench [--proxy HOST:PORT] [--mode rate|bulk|idle] [options]\n"
+"  --proxy HOST:PORT   SOCKS5 server (loopback only; [::1]:PORT for IPv6).\n"
+"                      Omitted: direct to the target, a baseline.\n"
+"  --mode M            rate (default), bulk or idle\n"
+"  --conns N           concurrency / connections (default 32; idle 1000)\n"
+"  --duration S        measurement window, hard cap (default 8)\n"
+"  --warmup S          rate: seconds run but not measured first (default 0)\n"
+"  --count N           rate: stop after N measured sessions (default 2000000)\n"
+"  --size BYTES        bulk: stop once conns x BYTES moved in all (0 = run for duration)\n"
+"  --dir down|up|echo  bulk direction (default down: target streams to client)\n"
+"  --req B / --resp B  rate: request / response payload bytes (default 64 / 64)\n"
+"  --close server|client  rate: who closes first (default server: the target\n"
+"                      closes after its response and the client waits for EOF,\n"
+"                      so TIME_WAIT stays on server ports, not ephemeral ones)\n"
+"  --user U --pass P   RFC 1929 username/password (offers method 0x02 only)\n"
+"  --server-pid PID    idle: measure VmRSS/Pss/Threads of PID and its descendants\n"
+"  --hold S            idle: seconds to hold the connections (default 2)\n"
+"  --timeout MS        per socket operation (default 5000)\n"
+"  --setup-timeout S   bulk/idle: cap on opening all connections (default 30)\n"
+"  --target-threads N  in-process target server threads (default: CPUs, max 4)\n"
+"  --target6           target listens on ::1, CONNECT uses an IPv6 address\n"
+"  -q, --quiet         no diagnostics on stderr\n"
+"Output: one key=value line on stdout. Exit 0 ok, 1 error, 2 usage.\n");
+}
+
+static long num(const char *s, const char *what, long lo, long hi)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *s == 0 || *end || v < lo || v > hi) {
+		fprintf(stderr, "socksbench: bad %s: %s (range %ld..%ld)\n", what, s, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+static double fnum(const char *s, const char *what, double lo, double hi)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *s == 0 || *end || !(v >= lo && v <= hi)) {
+		fprintf(stderr, "socksbench: bad %s: %s (range %g..%g)\n", what, s, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+static void parse_proxy(const char *arg)
+{
+	char host[256];
+	const char *port;
+	if (arg[0] == '[') {
+		const char *rb = strchr(arg, ']');
+		if (!rb || rb[1] != ':' || (size_t)(rb - arg - 1) >= sizeof host)
+			goto bad;
+		memcpy(host, arg + 1, (size_t)(rb - arg - 1));
+		host[rb - arg - 1] = 0;
+		port = rb + 2;
+	} else {
+		const char *c = strrchr(arg, ':');
+		if (!c || (size_t)(c - arg) >= sizeof host)
+			goto bad;
+		memcpy(host, arg, (size_t)(c - arg));
+		host[c - arg] = 0;
+		port = c + 1;
+	}
+	struct addrinfo hints, *res;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	int r = getaddrinfo(host, port, &hints, &res);
+	if (r) {
+		fprintf(stderr, "socksbench: --proxy %s: %s\n", arg, gai_strerror(r));
+		exit(2);
+	}
+	memcpy(&o.proxy, res->ai_addr, res->ai_addrlen);
+	o.proxy_len = res->ai_addrlen;
+	freeaddrinfo(res);
+	if (!is_loopback(&o.proxy)) {
+		fprintf(stderr, "socksbench: --proxy %s is not a loopback address; refusing\n", arg);
+		exit(2);
+	}
+	snprintf(o.proxy_str, sizeof o.proxy_str, "%s", arg);
+	return;
+bad:
+	fprintf(stderr, "socksbench: --proxy wants HOST:PORT or [V6]:PORT, got %s\n", arg);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "proxy", required_argument, NULL, 'x' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "conns", required_argument, NULL, 'c' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "size", required_argument, NULL, 's' },
+		{ "dir", required_argument, NULL, 'D' },
+		{ "req", required_argument, NULL, 'R' },
+		{ "resp", required_argument, NULL, 'S' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "pass", required_argument, NULL, 'p' },
+		{ "server-pid", required_argument, NULL, 'P' },
+		{ "hold", required_argument, NULL, 'H' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "setup-timeout", required_argument, NULL, 'T' },
+		{ "target-threads", required_argument, NULL, 'j' },
+		{ "target6", no_argument, NULL, '6' },
+		{ "close", required_argument, NULL, 'C' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	o.mode = MODE_RATE;
+	o.dir = DIR_DOWN;
+	o.direct = true;
+	o.conns = -1;
+	o.duration = 8;
+	o.count = 2000000;
+	o.req = o.resp = 64;
+	o.timeout_ms = 5000;
+	o.setup_s = 30;
+	o.hold = 2;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	o.target_threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
+
+	int ch;
+	while ((ch = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'x': parse_proxy(optarg); o.direct = false; break;
+		case 'm':
+			if (!strcmp(optarg, "rate")) o.mode = MODE_RATE;
+			else if (!strcmp(optarg, "bulk")) o.mode = MODE_BULK;
+			else if (!strcmp(optarg, "idle")) o.mode = MODE_IDLE;
+			else { fprintf(stderr, "socksbench: bad --mode %s\n", optarg); return 2; }
+			break;
+		case 'D':
+			if (!strcmp(optarg, "down")) o.dir = DIR_DOWN;
+			else if (!strcmp(optarg, "up")) o.dir = DIR_UP;
+			else if (!strcmp(optarg, "echo")) o.dir = DIR_ECHO;
+			else { fprintf(stderr, "socksbench: bad --dir %s\n", optarg); return 2; }
+			break;
+		case 'c': o.conns = num(optarg, "--conns", 1, MAX_CONNS); break;
+		case 'd': o.duration = fnum(optarg, "--duration", 0.1, 3600); break;
+		case 'w': o.warmup = fnum(optarg, "--warmup", 0, 600); break;
+		case 'n': o.count = num(optarg, "--count", 1, LONG_MAX); break;
+		case 's': o.size = num(optarg, "--size", 0, LONG_MAX); break;
+		case 'R': o.req = num(optarg, "--req", 1, IOBUF); break;
+		case 'S': o.resp = num(optarg, "--resp", 1, IOBUF); break;
+		case 'u': o.user = optarg; break;
+		case 'p': o.pass = optarg; break;
+		case 'P': o.server_pid = num(optarg, "--server-pid", 1, INT_MAX); break;
+		case 'H': o.hold = fnum(optarg, "--hold", 0, 3600); break;
+		case 't': o.timeout_ms = (int)num(optarg, "--timeout", 1, 600000); break;
+		case 'T': o.setup_s = fnum(optarg, "--setup-timeout", 0.1, 3600); break;
+		case 'j': o.target_threads = (int)num(optarg, "--target-threads", 1, 64); break;
+		case '6': o.target6 = true; break;
+		case 'C':
+			if (!strcmp(optarg, "server")) o.client_close = false;
+			else if (!strcmp(optarg, "client")) o.client_close = true;
+			else { fprintf(stderr, "socksbench: bad --close %s\n", optarg); return 2; }
+			break;
+		case 'q': o.quiet = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (o.conns < 0)
+		o.conns = o.mode == MODE_IDLE ? 1000 : 32;
+	if ((o.user == NULL) != (o.pass == NULL)) {
+		fprintf(stderr, "socksbench: --user and --pass go together\n");
+		return 2;
+	}
+	if (o.user && (strlen(o.user) < 1 || strlen(o.user) > 255 || strlen(o.pass) < 1 || strlen(o.pass) > 255)) {
+		fprintf(stderr, "socksbench: --user/--pass must be 1..255 bytes\n");
+		return 2;
+	}
+	if (o.user && o.direct) {
+		fprintf(stderr, "socksbench: --user/--pass need --proxy\n");
+		return 2;
+	}
+	if (o.server_pid && o.mode != MODE_IDLE)
+		note("--server-pid is used by --mode idle only");
+
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			note("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)(2 * o.conns + 64) > rl.rlim_cur)
+		die("--conns %ld needs about %ld descriptors, RLIMIT_NOFILE is %lu", o.conns,
+		    2 * o.conns + 64, (unsigned long)rl.rlim_cur);
+
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof g_pattern; i++)
+		g_pattern[i] = (char)('a' + i % 26);
+	pthread_attr_init(&g_attr);
+	pthread_attr_setstacksize(&g_attr, 256 * 1024);
+
+	double tmo = o.timeout_ms / 1000.0;
+	switch (o.mode) {
+	case MODE_RATE:
+		g_tmode = TM_RATE;
+		arm_watchdog(o.warmup + o.duration + 8 * tmo + 10);
+		break;
+	case MODE_BULK:
+		g_tmode = o.dir == DIR_DOWN ? TM_STREAM : o.dir == DIR_UP ? TM_SINK : TM_ECHO;
+		arm_watchdog(o.setup_s + o.duration + 8 * tmo + 10);
+		break;
+	case MODE_IDLE:
+		g_tmode = TM_ECHO;
+		arm_watchdog(o.setup_s + o.duration + 8 * tmo + 10);
+		break;
+	}
+	target_start();
+
+	int rc;
+	switch (o.mode) {
+	case MODE_RATE: rc = run_rate(); break;
+	case MODE_BULK: rc = run_bulk(); break;
+	default: rc = run_idle(); break;
+	}
+	target_stop();
+	free(g_fds);
+	pthread_attr_destroy(&g_attr);
+	return rc;
+}
