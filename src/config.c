@@ -20,6 +20,7 @@ enum opt_type {
 	OPT_UINT,
 	OPT_DURATION,
 	OPT_LOGLEVEL,
+	OPT_LOGTARGET,
 	OPT_BOOL,
 	OPT_NAME,	/* a file-name-safe word, stored in a char array */
 };
@@ -43,6 +44,8 @@ static const struct option_def options[] = {
 	{ "idle_timeout", OPT_DURATION, OFF(idle_timeout_ms), 0, 7 * 86400000u },
 	{ "drain_timeout", OPT_DURATION, OFF(drain_timeout_ms), 0, 86400000 },
 	{ "log_level", OPT_LOGLEVEL, OFF(log_level), 0, 0 },
+	{ "log", OPT_LOGTARGET, OFF(log_target), 0, 0 },
+	{ "user", OPT_NAME, OFF(user), 1, CONFIG_NAME_MAX },
 	{ "pam_service", OPT_NAME, OFF(pam_service), 1, CONFIG_NAME_MAX },
 	{ "allow_unauthenticated", OPT_BOOL, OFF(allow_unauthenticated), 0, 0 },
 	{ "auth_fail_delay", OPT_DURATION, OFF(auth_fail_delay_ms), 0, 60000 },
@@ -68,6 +71,7 @@ struct config *config_new(void)
 	c->idle_timeout_ms = 3600000;
 	c->drain_timeout_ms = 10000;
 	c->log_level = LOG_INFO;
+	c->log_target = LOG_TARGET_AUTO;
 	snprintf(c->pam_service, sizeof(c->pam_service), "socksgate");
 	c->auth_fail_delay_ms = 1000;
 	c->auth_fail_limit = 10;
@@ -198,6 +202,14 @@ static int option_set(struct config *c, const char *key, const char *value, char
 			return -EINVAL;
 		}
 		c->log_level = r;
+		return 0;
+	case OPT_LOGTARGET:
+		r = log_target_parse(value);
+		if (r < 0) {
+			snprintf(err, errlen, "log: '%s' is not one of auto, stderr, journal", value);
+			return -EINVAL;
+		}
+		c->log_target = r;
 		return 0;
 	case OPT_BOOL:
 		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 || strcmp(value, "on") == 0) {
@@ -378,6 +390,11 @@ void config_dump(const struct config *c, FILE *out)
 	fprintf(out, "idle_timeout = %ums\n", c->idle_timeout_ms);
 	fprintf(out, "drain_timeout = %ums\n", c->drain_timeout_ms);
 	fprintf(out, "log_level = %s\n", log_level_name(c->log_level));
+	fprintf(out, "log = %s\n", log_target_name((enum log_target)c->log_target));
+	if (c->user[0] != '\0')
+		fprintf(out, "user = %s\n", c->user);
+	else
+		fprintf(out, "# user: not set (keeps the user it was started as)\n");
 	fprintf(out, "pam_service = %s\n", c->pam_service);
 	fprintf(out, "allow_unauthenticated = %s\n", c->allow_unauthenticated ? "yes" : "no");
 	fprintf(out, "auth_fail_delay = %ums\n", c->auth_fail_delay_ms);

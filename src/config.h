@@ -36,6 +36,8 @@ struct config {
 	unsigned idle_timeout_ms;	/* 0: never */
 	unsigned drain_timeout_ms;
 	int log_level;			/* syslog priority */
+	int log_target;			/* enum log_target */
+	char user[CONFIG_NAME_MAX + 1];	/* drop to this user after binding; "" keeps the uid */
 	char pam_service[CONFIG_NAME_MAX + 1];
 	bool allow_unauthenticated;	/* auth = none on a non-loopback listener */
 	unsigned auth_fail_delay_ms;	/* minimum time a failed login takes */

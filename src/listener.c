@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +68,51 @@ int listener_check_fd(int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0)
 		return -errno;
 	return v ? 0 : -EINVAL;
+}
+
+int listener_from_systemd(int *fds, size_t max)
+{
+	char a[ADDR_STRLEN];
+	int n = sd_listen_fds(1);
+	int r = 0;
+
+	if (n <= 0) {
+		if (n < 0)
+			log_msg(LOG_ERR, "socket activation: %s", strerror(-n));
+		return n;
+	}
+	if ((size_t)n > max) {
+		log_msg(LOG_ERR, "socket activation: %d sockets passed, at most %zu are supported",
+			n, max);
+		r = -E2BIG;
+		goto fail;
+	}
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		struct addr self;
+		self.len = sizeof(self.ss);
+		/* sd_is_socket() checks type and listening state; the family must be
+		 * IP because sessions log and rule on IP peer addresses. */
+		int ok = sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1);
+		if (ok > 0 && getsockname(fd, (struct sockaddr *)&self.ss, &self.len) == 0 &&
+		    (self.ss.ss_family == AF_INET || self.ss.ss_family == AF_INET6)) {
+			fds[i] = fd;
+			log_msg(LOG_NOTICE, "listening on %s (socket activation)",
+				addr_str((struct sockaddr *)&self.ss, a, sizeof(a)));
+			continue;
+		}
+		log_msg(LOG_ERR,
+			"socket activation: descriptor %d is not a listening TCP socket (%s); "
+			"check ListenStream= in the .socket unit",
+			fd, ok < 0 ? strerror(-ok) : "wrong type, family or state");
+		r = ok < 0 ? ok : -EINVAL;
+		goto fail;
+	}
+	return n;
+fail:
+	for (int i = 0; i < n; i++)
+		close(SD_LISTEN_FDS_START + i);
+	return r;
 }
 
 /* Accepts everything pending on fd. Returns true when out of descriptors. */

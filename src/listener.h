@@ -23,6 +23,13 @@ int listener_bind(const struct addr *a, int backlog);
  * Returns 0 or -errno (-ENOTSOCK, -EINVAL when not listening / not stream). */
 int listener_check_fd(int fd);
 
+/* Socket activation: takes the sockets the service manager passed (LISTEN_FDS,
+ * for this pid) into fds, at most max, logging each address. Call before any
+ * thread starts; the LISTEN_* variables are removed. Returns how many (0 when
+ * none were passed), or -errno when one is not a listening TCP socket or
+ * there are more than max (every passed socket is then closed). */
+int listener_from_systemd(int *fds, size_t max);
+
 /* Starts the acceptor thread over fds (ownership passes to the listener).
  * Returns 0 or -errno; on failure the fds are closed. */
 int listener_start(struct listener **ret, const int *fds, size_t nfds, listener_accept_fn fn,

@@ -1,25 +1,31 @@
 /* socksgate: command line, startup, the signal loop and an orderly shutdown.
- * Threads start only after the listeners exist; every signal is taken by
- * sigwait() here, so workers never see one. */
+ * Listeners come from systemd or are bound here, privileges are dropped, and
+ * only then do threads start; every signal is taken by sigtimedwait() here, so
+ * workers never see one, and the same loop keeps systemd informed (STATUS=,
+ * WATCHDOG=1). */
 #include "autoconf.h"
 
 #include "auth.h"
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "notify.h"
 #include "pool.h"
 #include "session.h"
 #include "timeutil.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 /* Worker stacks: a session needs a few KiB, but PAM modules can be greedy
@@ -33,6 +39,9 @@
 #define FDS_RESERVED 64
 #define WORKERS_AUTO_CAP 16384
 #define OVERRIDES_MAX 64
+/* The main thread waits this long at most for the pool's lock when checking
+ * that the pool is alive. */
+#define POOL_PING_MS 200
 
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct config *current;
@@ -60,6 +69,16 @@ static void report_stderr(const char *file, unsigned line, const char *msg, void
 		fprintf(stderr, "%s:%u: %s\n", file, line, msg);
 	else
 		fprintf(stderr, "%s: %s\n", file, msg);
+	(*(unsigned *)ctx)++;
+}
+
+/* Reload errors go where the other messages go (the journal under systemd). */
+static void report_log(const char *file, unsigned line, const char *msg, void *ctx)
+{
+	if (line > 0)
+		log_msg(LOG_ERR, "%s:%u: %s", file, line, msg);
+	else
+		log_msg(LOG_ERR, "%s: %s", file, msg);
 	(*(unsigned *)ctx)++;
 }
 
@@ -113,6 +132,8 @@ static void usage(FILE *out)
 		"  -l, --listen ADDR:PORT listen here; repeatable; IPv6 as [ADDR]:PORT\n"
 		"                         (default 127.0.0.1:1080)\n"
 		"  -a, --auth none|pam    authentication method\n"
+		"  -u, --user NAME        when started as root, switch to this user after\n"
+		"                         binding the listeners\n"
 		"  -t, --check-config     check the configuration, print it, and exit\n"
 		"  -V, --version          print the version and exit\n"
 		"  -h, --help             print this help and exit\n\n"
@@ -141,22 +162,155 @@ static int bind_all(const struct config *c, int *fds)
 	return (int)c->nlisten;
 }
 
+/* True when auth = none would be reachable from another host through one of
+ * the live listening sockets (which may come from systemd, not the config);
+ * names the first such address in which. */
+static bool unauth_exposed(const struct config *c, const int *fds, int nfds, char *which,
+			   size_t len)
+{
+	if (c->auth != CONFIG_AUTH_NONE || c->allow_unauthenticated)
+		return false;
+	for (int i = 0; i < nfds; i++) {
+		struct addr a;
+		a.len = sizeof(a.ss);
+		if (getsockname(fds[i], (struct sockaddr *)&a.ss, &a.len) < 0)
+			continue;
+		if (!addr_is_loopback((struct sockaddr *)&a.ss)) {
+			addr_str((struct sockaddr *)&a.ss, which, len);
+			return true;
+		}
+	}
+	return false;
+}
+
+static uint64_t monotonic_usec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void notify_status(void)
+{
+	struct session_stats st;
+	char status[256];
+
+	session_get_stats(&st);
+	(void)sd_notifyf(0, "STATUS=%s", notify_format_status(status, sizeof(status), &st));
+}
+
+/* SIGHUP: a valid new config serves new sessions, live ones keep theirs; an
+ * invalid one is reported line by line and changes nothing. The listeners,
+ * the user and the descriptor limit stay as they were at start. */
 static void reload(const char *path, const struct config_override *ov, size_t nov,
-		   struct pool *pool, rlim_t nofile)
+		   struct pool *pool, rlim_t nofile, const int *fds, int nfds)
 {
 	struct config *c;
 	unsigned errors = 0;
+	char which[ADDR_STRLEN];
 
+	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading the configuration",
+			 (unsigned long long)monotonic_usec());
 	log_msg(LOG_NOTICE, "reloading the configuration");
-	if (config_load(path, ov, nov, report_stderr, &errors, &c) < 0) {
-		log_msg(LOG_ERR, "reload failed with %u error(s); keeping the old configuration",
-			errors);
-		return;
+	if (config_load(path, ov, nov, report_log, &errors, &c) < 0) {
+		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
+			  "reload failed with %u error(s); keeping the old configuration", errors);
+		goto out;
 	}
+	if (unauth_exposed(c, fds, nfds, which, sizeof(which))) {
+		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
+			  "reload refused: auth = none on the non-loopback listener %s lets anyone "
+			  "who can reach it use the gateway (allow_unauthenticated = yes if intended); "
+			  "keeping the old configuration",
+			  which);
+		config_unref(c);
+		goto out;
+	}
+	struct config *old = config_current();
+	if (strcmp(old->user, c->user) != 0)
+		log_msg(LOG_WARNING, "user changed from '%s' to '%s': that takes a restart",
+			old->user, c->user);
+	config_unref(old);
 	log_set_level(c->log_level);
+	log_set_target((enum log_target)c->log_target);
 	pool_set_limits(pool, c->workers_min, workers_max_for(c, nofile));
 	config_swap(c);
-	log_msg(LOG_NOTICE, "configuration reloaded; new sessions use it");
+	log_event(LOG_ID_RELOAD, LOG_NOTICE, "configuration reloaded; new sessions use it");
+out:
+	(void)sd_notify(0, "READY=1");
+	notify_status();
+}
+
+/* Started as root with "user": switch to that user and its groups for good.
+ * Not root: "user" may only name the user it already runs as. Returns 0, or
+ * -1 after logging why the daemon must not start. */
+static int drop_privileges(const char *user)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	uid_t euid = geteuid();
+
+	if (user[0] == '\0') {
+		if (euid == 0)
+			log_msg(LOG_NOTICE,
+				"running as root: sessions and PAM run with full privileges; set "
+				"'user = socksgate' (a system user in the 'shadow' group) or -u to drop "
+				"them after binding");
+		return 0;
+	}
+	int r = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
+	if (res == NULL) {
+		log_msg(LOG_ERR, "user '%s': %s", user, r != 0 ? strerror(r) : "no such user");
+		return -1;
+	}
+	if (euid != 0) {
+		if (pw.pw_uid == euid)
+			return 0;
+		log_msg(LOG_ERR,
+			"cannot switch to user '%s': running as uid %u, and only root can change "
+			"user; start as root or drop the 'user' setting",
+			user, (unsigned)euid);
+		return -1;
+	}
+	if (pw.pw_uid == 0) {
+		log_msg(LOG_NOTICE, "user '%s' is root: nothing to drop", user);
+		return 0;
+	}
+	if (initgroups(pw.pw_name, pw.pw_gid) < 0 || setgid(pw.pw_gid) < 0 ||
+	    setuid(pw.pw_uid) < 0) {
+		log_msg(LOG_ERR, "cannot switch to user '%s': %s", user, strerror(errno));
+		return -1;
+	}
+	/* A setuid() that left a saved root uid behind would be undone here. */
+	if (setuid(0) == 0 || seteuid(0) == 0 || geteuid() != pw.pw_uid || getuid() != pw.pw_uid ||
+	    getegid() != pw.pw_gid) {
+		log_msg(LOG_ERR, "switching to user '%s' did not stick: root can be regained", user);
+		return -1;
+	}
+	log_msg(LOG_NOTICE, "running as user %s (uid %u, gid %u)", user, (unsigned)pw.pw_uid,
+		(unsigned)pw.pw_gid);
+	return 0;
+}
+
+/* The watchdog: pets systemd only while the acceptor turns and the pool's
+ * lock can be taken; says once when that changes. */
+static void watchdog_tick(struct listener *lst, struct pool *pool, bool *was_alive)
+{
+	int64_t now = monotonic_ms();
+	int64_t beat = listener_heartbeat(lst);
+	bool pool_ok = pool_ping(pool, POOL_PING_MS) == 0;
+	bool alive = notify_alive(now, beat, NOTIFY_ACCEPTOR_STALL_MS, pool_ok);
+
+	if (alive) {
+		(void)sd_notify(0, "WATCHDOG=1");
+		if (!*was_alive)
+			log_msg(LOG_NOTICE, "watchdog: healthy again, pings resumed");
+	} else if (*was_alive) {
+		log_msg(LOG_CRIT, "watchdog: %s; withholding pings so systemd restarts the service",
+			!pool_ok ? "the worker pool's lock is stuck"
+				 : "the acceptor thread has stopped turning");
+	}
+	*was_alive = alive;
 }
 
 /* Says once, at start, what an operator must know about authentication. */
@@ -183,6 +337,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "auth", required_argument, NULL, 'a' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "check-config", no_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -194,20 +349,23 @@ int main(int argc, char **argv)
 	bool check_only = false;
 	int opt, fds[CONFIG_LISTEN_MAX];
 	unsigned errors = 0;
+	char which[ADDR_STRLEN];
 
-	while ((opt = getopt_long(argc, argv, "c:l:a:tVh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:l:a:u:tVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
 			break;
 		case 'l':
 		case 'a':
+		case 'u':
 			if (nov == OVERRIDES_MAX) {
 				fprintf(stderr, "socksgate: too many options\n");
 				return 1;
 			}
-			ov[nov++] = (struct config_override){ opt == 'l' ? "listen" : "auth",
-							      optarg };
+			ov[nov++] = (struct config_override){
+				opt == 'l' ? "listen" : opt == 'a' ? "auth" : "user", optarg
+			};
 			break;
 		case 't':
 			check_only = true;
@@ -241,6 +399,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(cfg->log_level);
+	log_set_target((enum log_target)cfg->log_target);
 	current = cfg;
 
 	/* Every thread inherits this mask; the loop below takes the signals. */
@@ -253,46 +412,86 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	rlim_t nofile = raise_nofile();
-	int nfds = bind_all(cfg, fds);
-	if (nfds < 0) {
-		config_unref(cfg);
-		return 1;
+	/* Sockets from systemd win over the config: the .socket unit is where
+	 * the operator chose the addresses. */
+	int nfds = listener_from_systemd(fds, CONFIG_LISTEN_MAX);
+	if (nfds > 0)
+		log_msg(LOG_NOTICE, "serving the %d socket(s) passed by systemd; the 'listen' "
+				    "setting is ignored",
+			nfds);
+	else if (nfds == 0)
+		nfds = bind_all(cfg, fds);
+	if (nfds < 0)
+		goto fail_config;
+	if (unauth_exposed(cfg, fds, nfds, which, sizeof(which))) {
+		log_msg(LOG_ERR, "auth = none on the non-loopback listener %s lets anyone who can "
+				 "reach it use the gateway; set allow_unauthenticated = yes if that is "
+				 "intended",
+			which);
+		goto fail_fds;
 	}
+	/* Bound (ports below 1024 need root), so root is no longer needed. */
+	if (drop_privileges(cfg->user) < 0)
+		goto fail_fds;
+
 	unsigned wmax = workers_max_for(cfg, nofile);
 	struct pool *pool = pool_new(cfg->workers_min, wmax, cfg->queue_length, WORKER_STACK,
 				     WORKER_IDLE_EXIT_MS, session_run, NULL);
 	if (pool == NULL) {
 		log_msg(LOG_ERR, "cannot start the worker pool: %s", strerror(errno));
-		for (int i = 0; i < nfds; i++)
-			close(fds[i]);
-		config_unref(cfg);
-		return 1;
+		goto fail_fds;
 	}
 	struct listener *lst;
 	int r = listener_start(&lst, fds, (size_t)nfds, on_accept, pool);
 	if (r < 0) {
 		log_msg(LOG_ERR, "cannot start the acceptor: %s", strerror(-r));
 		pool_free(pool);
-		config_unref(cfg);
-		return 1;
+		goto fail_config;
 	}
 	announce_auth(cfg);
-	log_msg(LOG_NOTICE, "socksgate %s started: workers %u..%u, queue %u, descriptor limit %llu",
-		PACKAGE_VERSION, cfg->workers_min, wmax, cfg->queue_length,
-		(unsigned long long)nofile);
+	log_event(LOG_ID_START, LOG_NOTICE,
+		  "socksgate %s started: workers %u..%u, queue %u, descriptor limit %llu",
+		  PACKAGE_VERSION, cfg->workers_min, wmax, cfg->queue_length,
+		  (unsigned long long)nofile);
+	(void)sd_notify(0, "READY=1");
+	notify_status();
+
+	/* Watchdog pings at half the interval systemd asked for. */
+	uint64_t wd_usec = 0;
+	int64_t wd_ms = sd_watchdog_enabled(0, &wd_usec) > 0 ? (int64_t)(wd_usec / 2000) : 0;
+	if (wd_usec > 0 && wd_ms == 0)
+		wd_ms = 1;
+	bool wd_alive = true;
+	int64_t now = monotonic_ms();
+	int64_t next_status = now + NOTIFY_STATUS_INTERVAL_MS, next_wd = now;
 
 	for (;;) {
-		int sig;
-		if (sigwait(&sigs, &sig) != 0)
+		if (wd_ms > 0 && now >= next_wd) {
+			watchdog_tick(lst, pool, &wd_alive);
+			next_wd = now + wd_ms;
+		}
+		if (now >= next_status) {
+			notify_status();
+			next_status = now + NOTIFY_STATUS_INTERVAL_MS;
+		}
+		int64_t wake = wd_ms > 0 && next_wd < next_status ? next_wd : next_status;
+		int64_t left = wake - monotonic_ms();
+		if (left < 0)
+			left = 0;
+		struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000 };
+		int sig = sigtimedwait(&sigs, NULL, &ts);
+		now = monotonic_ms();
+		if (sig < 0)	/* EAGAIN: time for the periodic work; EINTR: likewise */
 			continue;
 		if (sig == SIGHUP) {
-			reload(path, ov, nov, pool, nofile);
+			reload(path, ov, nov, pool, nofile, fds, nfds);
 			continue;
 		}
 		log_msg(LOG_NOTICE, "received %s, no longer accepting", strsignal(sig));
 		break;
 	}
 
+	(void)sd_notify(0, "STOPPING=1\nSTATUS=Stopping: draining live sessions");
 	listener_stop(lst);
 	struct config *c = config_current();
 	unsigned left = pool_drain(pool, c->drain_timeout_ms);
@@ -303,6 +502,13 @@ int main(int argc, char **argv)
 	}
 	pool_free(pool);
 	config_swap(NULL);
-	log_msg(LOG_NOTICE, "stopped");
+	log_event(LOG_ID_STOP, LOG_NOTICE, "stopped");
 	return 0;
+
+fail_fds:
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+fail_config:
+	config_swap(NULL);
+	return 1;
 }

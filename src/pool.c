@@ -239,6 +239,18 @@ void pool_set_limits(struct pool *p, unsigned min, unsigned max)
 	pthread_mutex_unlock(&p->lock);
 }
 
+int pool_ping(struct pool *p, unsigned timeout_ms)
+{
+	struct timespec ts;
+
+	deadline_in(&ts, timeout_ms);
+	int r = pthread_mutex_clocklock(&p->lock, CLOCK_MONOTONIC, &ts);
+	if (r != 0)
+		return -r;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
 void pool_trim_stack(void)
 {
 	pthread_attr_t a;

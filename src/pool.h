@@ -45,6 +45,11 @@ void pool_free(struct pool *p);
 
 void pool_get_stats(struct pool *p, struct pool_stats *ret);
 
+/* Proof of life for the watchdog: takes and releases the pool's lock, waiting
+ * at most timeout_ms. Returns 0, or -ETIMEDOUT when the lock stayed held (a
+ * stuck pool). Thread-safe. */
+int pool_ping(struct pool *p, unsigned timeout_ms);
+
 /* Changes the bounds for the future (after a reload). Thread-safe. */
 void pool_set_limits(struct pool *p, unsigned min, unsigned max);
 

@@ -307,7 +307,7 @@ static int authenticate(struct session *s)
 
 	atomic_fetch_add(&counters.auth_failures, 1);
 	addr_host((struct sockaddr *)&s->peer.ss, host, sizeof(host));
-	log_msg(LOG_WARNING, "authentication failure for %s from %s", s->user, host);
+	log_auth_failure(s->user, (struct sockaddr *)&s->peer.ss);
 	int64_t now = monotonic_ms();
 	if (auth_limiter_fail(&limiter, (struct sockaddr *)&s->peer.ss, now,
 			      s->cfg->auth_fail_limit, s->cfg->auth_fail_window_ms,

@@ -96,7 +96,13 @@ class Daemon:
                                      stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=e)
         if wait:
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except BaseException:
+                # No "with" block owns the process yet: do not leave it running.
+                self.kill()
+                self.logf.close()
+                raise
 
     def addr_str(self):
         return ("[%s]:%d" if ":" in self.host else "%s:%d") % (self.host, self.port)

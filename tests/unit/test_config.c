@@ -4,6 +4,7 @@
 #include "autoconf.h"
 
 #include "config.h"
+#include "log.h"
 #include "unit.h"
 
 #include <CUnit/CUnit.h>
@@ -147,7 +148,9 @@ static void test_every_key(void)
 		"connect_timeout = 3s\n"
 		"idle_timeout = 2m\n"
 		"drain_timeout = 1h\n"
-		"log_level = debug\n";
+		"log_level = debug\n"
+		"log = journal\n"
+		"user = socksgate\n";
 	struct reports rs;
 	struct config *c;
 
@@ -167,6 +170,8 @@ static void test_every_key(void)
 	CHECK_INT(c->idle_timeout_ms, 120000);
 	CHECK_INT(c->drain_timeout_ms, 3600000);
 	CHECK_INT(c->log_level, LOG_DEBUG);
+	CHECK_INT(c->log_target, LOG_TARGET_JOURNAL);
+	CHECK(strcmp(c->user, "socksgate") == 0, "user is '%s'", c->user);
 	CHECK_INT(atomic_load(&c->refs), 1);
 	config_unref(c);
 }
@@ -670,6 +675,8 @@ static void test_new_ref_unref(void)
 	CHECK_INT(c->idle_timeout_ms, 3600000);
 	CHECK_INT(c->drain_timeout_ms, 10000);
 	CHECK_INT(c->log_level, LOG_INFO);
+	CHECK_INT(c->log_target, LOG_TARGET_AUTO);
+	CHECK(c->user[0] == '\0', "default user is '%s'", c->user);
 
 	CHECK(config_ref(c) == c, "config_ref returns another pointer");
 	CHECK_INT(atomic_load(&c->refs), 2);
@@ -721,6 +728,8 @@ static void check_dump_round_trip(const char *text)
 		CHECK_INT(b->idle_timeout_ms, a->idle_timeout_ms);
 		CHECK_INT(b->drain_timeout_ms, a->drain_timeout_ms);
 		CHECK_INT(b->log_level, a->log_level);
+		CHECK_INT(b->log_target, a->log_target);
+		CHECK(strcmp(b->user, a->user) == 0, "user '%s' became '%s'", a->user, b->user);
 		config_unref(b);
 	}
 	config_unref(a);
@@ -731,9 +740,45 @@ static void test_dump_round_trip(void)
 	check_dump_round_trip("listen = 127.0.0.1:1081\nlisten = [::1]:1082\nauth = pam\n"
 			      "workers_min = 2\nworkers_max = 50\nqueue_length = 7\n"
 			      "handshake_timeout = 250ms\nconnect_timeout = 3s\n"
-			      "idle_timeout = 0\ndrain_timeout = 1h\nlog_level = notice\n");
+			      "idle_timeout = 0\ndrain_timeout = 1h\nlog_level = notice\n"
+			      "log = stderr\nuser = nobody\n");
 	/* workers_max left to the descriptor limit. */
 	check_dump_round_trip("auth = pam\nworkers_min = 1\n");
+}
+
+/* log = auto|stderr|journal; user = a name. Bad values are errors with their line. */
+static void test_log_and_user(void)
+{
+	static const struct {
+		const char *text;
+		int target;
+	} ok[] = { { "log = auto\n", LOG_TARGET_AUTO },
+		   { "log = stderr\n", LOG_TARGET_STDERR },
+		   { "log = journal\n", LOG_TARGET_JOURNAL } };
+	static const char *const bad[] = { "log = syslog\n", "log = Journal\n",
+					   "user = ../root\n", "user = a b\n", "user = .hidden\n" };
+	struct reports rs;
+	struct config *c;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		CHECK_INT(load_text(ok[i].text, NULL, 0, &rs, &c, NULL), 0);
+		if (c == POISON)
+			continue;
+		CHECK(c->log_target == ok[i].target, "%s gave %d", ok[i].text, c->log_target);
+		config_unref(c);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(load_text(bad[i], NULL, 0, &rs, &c, NULL), -EINVAL);
+		CHECK(rs.n == 1, "%s: %u reports", bad[i], rs.n);
+		CHECK(c == POISON, "%s: config returned", bad[i]);
+	}
+	/* The command line's -u is the "user" override. */
+	struct config_override ov[] = { { "user", "proxy" } };
+	CHECK_INT(load_text("user = nobody\n", ov, 1, &rs, &c, NULL), 0);
+	if (c != POISON) {
+		CHECK(strcmp(c->user, "proxy") == 0, "user is '%s'", c->user);
+		config_unref(c);
+	}
 }
 
 int main(void)
@@ -754,6 +799,7 @@ int main(void)
 		{ "config_parse_duration", test_parse_duration },
 		{ "config_new, config_ref, config_unref", test_new_ref_unref },
 		{ "config_dump output loads back", test_dump_round_trip },
+		{ "log and user", test_log_and_user },
 	};
 	return UNIT_RUN("config", tests);
 }
