@@ -9,8 +9,13 @@ import sgtest
 
 
 def write_config(d, lines):
+    # Keep the PAM service the test harness may have set up.
+    with open(d.conf) as f:
+        keep = [l.rstrip("\n") for l in f if l.startswith("pam_service =")][:1]
+    head = ["listen = " + d.addr_str()] + keep
     with open(d.conf, "w") as f:
-        f.write("\n".join(["listen = " + d.addr_str()] + lines) + "\n")
+        f.write("\n".join(head + lines) + "\n")
+    return len(head)  # the line number before the first of lines
 
 
 def test():
@@ -36,14 +41,14 @@ def test():
             assert sgtest.recv_exact(live, 10) == b"still mine"
 
             # Two errors, each with its line; nothing changes.
-            write_config(d, ["auth = none", "workers_min = lots", "bogus_key = 1"])
+            n = write_config(d, ["auth = none", "workers_min = lots", "bogus_key = 1"])
             d.signal(signal.SIGHUP)
             d.wait_log(r"reload failed with 2 error\(s\); keeping the old configuration")
             log = d.log()
-            assert re.search(r"^error: %s:3: workers_min: 'lots'" % re.escape(d.conf), log,
-                             re.M), log
-            assert re.search(r"^error: %s:4: unknown key 'bogus_key'" % re.escape(d.conf), log,
-                             re.M), log
+            assert re.search(r"^error: %s:%d: workers_min: 'lots'" % (re.escape(d.conf), n + 2),
+                             log, re.M), log
+            assert re.search(r"^error: %s:%d: unknown key 'bogus_key'" % (re.escape(d.conf), n + 3),
+                             log, re.M), log
             s = sgtest.connect_proxy(d)
             assert sgtest.greet(s, b"\x00") == 0xFF, "the invalid config took effect"
             s.close()
