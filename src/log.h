@@ -37,6 +37,8 @@ struct log_session {
 	const struct sockaddr *dest;	/* as connected, or NULL */
 	int reply;			/* SOCKS reply code, or -1 if none was sent */
 	const char *reason;		/* why it ended early, or NULL */
+	bool refused_by_rule;		/* refused by an access rule or the default policy
+					 * (reason names which): its own event kind */
 	uint64_t bytes_up;		/* client -> destination */
 	uint64_t bytes_down;		/* destination -> client */
 	uint64_t duration_ms;

@@ -62,8 +62,13 @@ def log(*a):
 class Daemon:
     """socksgate in the foreground with a temporary config; stderr goes to a file."""
 
+    # Test targets listen on loopback, which the built-in default policy
+    # refuses; this rule goes last in every test config unless the test asks
+    # for loopback_targets=False (to test rules or the default policy itself).
+    LOOPBACK_RULE = "allow to 127.0.0.0/8,::1"
+
     def __init__(self, config=(), args=(), env=None, listen=True, port=None, host="127.0.0.1",
-                 wait=True, cmd_prefix=()):
+                 wait=True, cmd_prefix=(), loopback_targets=True):
         if not SOCKSGATE or not os.access(SOCKSGATE, os.X_OK):
             raise RuntimeError("SOCKSGATE does not name the built daemon: %r" % SOCKSGATE)
         self.dir = tempfile.mkdtemp(prefix="socksgate-test-")
@@ -75,6 +80,8 @@ class Daemon:
         if listen:
             lines.append("listen = %s" % self.addr_str())
         lines.extend(config)
+        if loopback_targets:
+            lines.append(self.LOOPBACK_RULE)
         self.conf = os.path.join(self.dir, "socksgate.conf")
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
