@@ -97,6 +97,22 @@ class Daemon:
         if wait:
             self.wait_ready()
 
+    def line_of(self, text):
+        """The 1-based line of the config file that is exactly text (for FILE:LINE)."""
+        with open(self.conf) as f:
+            for i, line in enumerate(f, 1):
+                if line.rstrip("\n") == text:
+                    return i
+        raise AssertionError("%r is not a line of %s" % (text, self.conf))
+
+    def rewrite(self, config, loopback_targets=True):
+        """Replaces the config file (keeping the listen line); SIGHUP applies it."""
+        lines = ["listen = %s" % self.addr_str()] + list(config)
+        if loopback_targets:
+            lines.append(self.LOOPBACK_RULE)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
     def addr_str(self):
         return ("[%s]:%d" if ":" in self.host else "%s:%d") % (self.host, self.port)
 
@@ -347,10 +363,13 @@ def read_reply(s, timeout=10):
     return head[1], host, struct.unpack("!H", a[-2:])[0]
 
 
-def connect_proxy(d, timeout=10):
+def connect_proxy(d, timeout=10, source=None):
+    """A TCP connection to the daemon, from the address source if given."""
     fam = socket.AF_INET6 if ":" in d.host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.settimeout(timeout)
+    if source is not None:
+        s.bind((source, 0))
     s.connect((d.host, d.port))
     return s
 
@@ -371,9 +390,10 @@ def userpass(s, user, password, version=1):
     return r
 
 
-def socks_request(d, host, port, cmd=1, methods=b"\x00", user=None, password=None, timeout=10):
+def socks_request(d, host, port, cmd=1, methods=b"\x00", user=None, password=None, timeout=10,
+                  source=None):
     """Handshake and one request; returns (sock, rep, bound_host, bound_port)."""
-    s = connect_proxy(d, timeout)
+    s = connect_proxy(d, timeout, source)
     if user is not None:
         methods = b"\x02"
     m = greet(s, methods)
