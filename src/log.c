@@ -40,6 +40,8 @@ const char *log_level_name(int prio)
 }
 
 static void log_write(int prio, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static void log_write(int prio, const char *fmt, va_list ap)
 {
 	char line[2048];
 	int n = snprintf(line, sizeof(line), "%s: ", level_names[prio]);
