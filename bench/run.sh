@@ -127,7 +127,9 @@ if [ "$AUTH" = 1 ] && [ "$(id -u)" = 0 ] && [ -z "$PASS_GIVEN" ]; then
 		MADE_PAM=/etc/pam.d/$PAM_SERVICE
 	fi
 fi
-printf 'listen = 127.0.0.1:1\npam_service = %s\nauth_fail_limit = 0\n' "$PAM_SERVICE" \
+# The targets are on loopback, which socksgate's default policy refuses.
+printf 'allow to 127.0.0.0/8,::1\n' >"$work/socksgate.conf"
+printf 'pam_service = %s\nauth_fail_limit = 0\nallow to 127.0.0.0/8,::1\n' "$PAM_SERVICE" \
 	>"$work/socksgate-auth.conf"
 
 read -r eph_lo _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph_lo=32768
@@ -204,9 +206,9 @@ launch() {
 			# shellcheck disable=SC2086
 			start_server socksgate "$port" "$SG" ${SOCKSGATE_ARGS//\{PORT\}/$port}
 		elif [ -n "${SG_NO_A:-}" ]; then
-			start_server socksgate "$port" "$SG" -l "127.0.0.1:$port"
+			start_server socksgate "$port" "$SG" -c "$work/socksgate.conf" -l "127.0.0.1:$port"
 		else
-			start_server socksgate "$port" "$SG" -l "127.0.0.1:$port" -a none && return 0
+			start_server socksgate "$port" "$SG" -c "$work/socksgate.conf" -l "127.0.0.1:$port" -a none && return 0
 			log "socksgate: retrying without '-a none'"
 			SG_NO_A=1
 			start_server socksgate "$port" "$SG" -l "127.0.0.1:$port"

@@ -7,6 +7,7 @@
 
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -52,6 +53,10 @@ static const struct option_def options[] = {
 	{ "auth_fail_limit", OPT_UINT, OFF(auth_fail_limit), 0, 1000000 },
 	{ "auth_fail_window", OPT_DURATION, OFF(auth_fail_window_ms), 1000, 86400000 },
 	{ "auth_block_time", OPT_DURATION, OFF(auth_block_time_ms), 1000, 7 * 86400000u },
+	{ "max_sessions", OPT_UINT, OFF(max_sessions), 0, 10000000 },
+	{ "max_sessions_per_user", OPT_UINT, OFF(max_sessions_per_user), 0, 10000000 },
+	{ "max_sessions_per_client", OPT_UINT, OFF(max_sessions_per_client), 0, 10000000 },
+	{ "max_connection_rate", OPT_UINT, OFF(max_connection_rate), 0, 1000000 },
 };
 
 struct config *config_new(void)
@@ -88,8 +93,47 @@ struct config *config_ref(struct config *c)
 
 void config_unref(struct config *c)
 {
-	if (c != NULL && atomic_fetch_sub(&c->refs, 1) == 1)
-		free(c);
+	if (c == NULL || atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < c->nrules; i++)
+		rule_free(&c->rules[i]);
+	free(c->rules);
+	free(c->self);
+	free(c);
+}
+
+void config_set_self(struct config *c, struct rule_net *self, size_t nself)
+{
+	free(c->self);
+	c->self = self;
+	c->nself = nself;
+}
+
+/* Is the line a rule ("allow ..." or "deny ...") rather than "key = value"? */
+static bool is_rule(const char *s)
+{
+	size_t n = strcspn(s, " \t");
+	return (n == 5 && strncmp(s, "allow", 5) == 0) || (n == 4 && strncmp(s, "deny", 4) == 0);
+}
+
+static int add_rule(struct config *c, const char *text, const char *path, unsigned lineno,
+		    char *err, size_t errlen)
+{
+	struct rule r;
+	int res = rule_parse(text, path, lineno, &r, err, errlen);
+	if (res == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	if (res < 0)
+		return res;
+	struct rule *v = realloc(c->rules, (c->nrules + 1) * sizeof(*v));
+	if (v == NULL) {
+		rule_free(&r);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c->rules = v;
+	c->rules[c->nrules++] = r;
+	return 0;
 }
 
 int config_parse_duration(const char *s, unsigned *ret_ms)
@@ -265,6 +309,13 @@ static unsigned parse_stream(struct config *c, FILE *f, const char *path, config
 		char *s = trim(line);
 		if (*s == '\0')
 			continue;
+		if (is_rule(s)) {
+			if (add_rule(c, s, path, lineno, err, sizeof(err)) < 0) {
+				report(path, lineno, err, ctx);
+				errors++;
+			}
+			continue;
+		}
 		char *eq = strchr(s, '=');
 		if (eq == NULL) {
 			snprintf(err, sizeof(err), "expected 'key = value', got '%s'", s);
@@ -401,4 +452,29 @@ void config_dump(const struct config *c, FILE *out)
 	fprintf(out, "auth_fail_limit = %u\n", c->auth_fail_limit);
 	fprintf(out, "auth_fail_window = %ums\n", c->auth_fail_window_ms);
 	fprintf(out, "auth_block_time = %ums\n", c->auth_block_time_ms);
+	fprintf(out, "max_sessions = %u\n", c->max_sessions);
+	fprintf(out, "max_sessions_per_user = %u\n", c->max_sessions_per_user);
+	fprintf(out, "max_sessions_per_client = %u\n", c->max_sessions_per_client);
+	fprintf(out, "max_connection_rate = %u\n", c->max_connection_rate);
+
+	char text[2048], net[INET6_ADDRSTRLEN + 8];
+	const char *why;
+	const struct rule_net *n;
+	fprintf(out, "\n# Access rules, first match wins (client rules, with only \"from\", are\n"
+		     "# checked when a connection is accepted; the others for each request):\n");
+	for (size_t i = 0; i < c->nrules; i++)
+		fprintf(out, "%s\t# %s%s:%u\n", rule_format(&c->rules[i], text, sizeof(text)),
+			rule_is_client_rule(&c->rules[i]) ? "client rule, " : "", c->rules[i].file,
+			c->rules[i].line);
+	if (c->nrules == 0)
+		fprintf(out, "# (none)\n");
+	fprintf(out, "# Built-in default when no rule matches: refuse protected destinations,\n"
+		     "# allow the rest. An allow rule opens a protected address only through\n"
+		     "# a \"to\" network inside its range (like \"allow to 127.0.0.0/8\").\n");
+	for (size_t i = 0; (n = rules_default_range(i, &why)) != NULL; i++)
+		fprintf(out, "#   deny to %s\t(%s)\n", rule_net_format(n, net, sizeof(net)), why);
+	for (size_t i = 0; i < c->nself; i++)
+		fprintf(out, "#   deny to %s\t(the gateway's own address)\n",
+			rule_net_format(&c->self[i], net, sizeof(net)));
+	fprintf(out, "#   allow\n");
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "addr.h"
+#include "rules.h"
 
 #define CONFIG_LISTEN_MAX 16
 #define CONFIG_NAME_MAX 63
@@ -44,6 +45,14 @@ struct config {
 	unsigned auth_fail_limit;	/* failures per address per window; 0: no blocking */
 	unsigned auth_fail_window_ms;
 	unsigned auth_block_time_ms;
+	unsigned max_sessions;		/* sessions past their request, gateway-wide; 0: no limit */
+	unsigned max_sessions_per_user;	/* 0: no limit */
+	unsigned max_sessions_per_client;	/* per client address; 0: no limit */
+	unsigned max_connection_rate;	/* new connections per second per client address; 0: off */
+	struct rule *rules;		/* "allow"/"deny" lines in file order */
+	size_t nrules;
+	struct rule_net *self;		/* the gateway's own addresses (config_set_self) */
+	size_t nself;
 };
 
 /* One "key = value" given on the command line. */
@@ -73,7 +82,12 @@ void config_unref(struct config *c);
  * Returns 0 or -EINVAL / -ERANGE. */
 int config_parse_duration(const char *s, unsigned *ret_ms);
 
-/* Writes the settings in file syntax to the stream (for -t and docs). */
+/* Gives c the gateway's own addresses (protected by the default policy); takes
+ * ownership of the malloc'd array. Only before c is shared with other threads. */
+void config_set_self(struct config *c, struct rule_net *self, size_t nself);
+
+/* Writes the settings in file syntax to the stream (for -t and docs): the keys,
+ * the rules each with its FILE:LINE, then the built-in default as comments. */
 void config_dump(const struct config *c, FILE *out);
 
 #endif

@@ -134,6 +134,7 @@ int connector_connect(const struct socks5_addr *dst, unsigned timeout_ms,
 	if (!tried && skipped) {
 		res->err = EACCES;
 		res->rep = SOCKS5_REP_NOT_ALLOWED;
+		res->refused = true;
 	} else {
 		res->err = tried ? err : EHOSTUNREACH;
 		res->rep = socks5_rep_from_errno(res->err);

@@ -18,6 +18,7 @@ struct connector_result {
 	uint8_t rep;		/* SOCKS5_REP_*: SUCCEEDED when a socket is returned */
 	int err;		/* errno or EAI_* of the last failure, for the log */
 	bool gai_failed;	/* err is an EAI_* code */
+	bool refused;		/* check refused every address (rep is NOT_ALLOWED) */
 	struct addr peer;	/* the address connected to (or last tried) */
 };
 

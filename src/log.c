@@ -326,6 +326,6 @@ void log_session_end(const struct log_session *s)
 	field_add(&f, "SOCKS_DURATION_MS=%llu", (unsigned long long)s->duration_ms);
 	if (s->reason != NULL)
 		field_add(&f, "SOCKS_REASON=%s", s->reason);
-	bool refused = s->kind == LOG_SESSION_RULE_REFUSAL || s->reply == SOCKS5_REP_NOT_ALLOWED;
+	bool refused = s->refused_by_rule || s->reply == SOCKS5_REP_NOT_ALLOWED;
 	emit(LOG_INFO, refused ? LOG_ID_RULE_REFUSAL : LOG_ID_SESSION_END, &f, msg);
 }

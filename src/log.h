@@ -66,13 +66,6 @@ struct log_ratelimit {
 void log_ratelimited(struct log_ratelimit *rl, int prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* What a session record reports; the journal MESSAGE_ID follows it (a reply
- * of 0x02, "not allowed by the rules", also counts as a rule refusal). */
-enum log_session_kind {
-	LOG_SESSION_END = 0,		/* the default: any finished session */
-	LOG_SESSION_RULE_REFUSAL,	/* the access rules refused the destination */
-};
-
 /* One finished session. Strings may be NULL ("-" is logged). Zero-initialise
  * (designated initialisers) so fields added later default to "absent". */
 struct log_session {
@@ -84,10 +77,12 @@ struct log_session {
 	const struct sockaddr *dest;	/* as connected, or NULL */
 	int reply;			/* SOCKS reply code, or -1 if none was sent */
 	const char *reason;		/* why it ended early, or NULL */
+	bool refused_by_rule;		/* refused by an access rule or the default policy
+					 * (reason names which): its own journal MESSAGE_ID,
+					 * as is any reply 0x02 (a limit) */
 	uint64_t bytes_up;		/* client -> destination */
 	uint64_t bytes_down;		/* destination -> client */
 	uint64_t duration_ms;
-	enum log_session_kind kind;
 };
 /* Logs the session record, once per session: a "session N key=value..." line
  * on stderr, or a journal entry with the SOCKS_* fields. */

@@ -7,6 +7,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "groups.h"
 #include "listener.h"
 #include "log.h"
 #include "notify.h"
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <ifaddrs.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -82,6 +84,36 @@ static void report_log(const char *file, unsigned line, const char *msg, void *c
 	(*(unsigned *)ctx)++;
 }
 
+/* Gives c the gateway's own addresses, which the default policy protects.
+ * Read at start and at each reload, so a new address counts after SIGHUP. */
+static void load_self(struct config *c)
+{
+	struct ifaddrs *ifa = NULL;
+	struct rule_net *v = NULL;
+	size_t n = 0, cap = 0;
+
+	if (getifaddrs(&ifa) < 0) {
+		log_msg(LOG_WARNING, "cannot list this host's addresses (%s): the default policy "
+				     "protects only loopback and the fixed ranges", strerror(errno));
+		return;
+	}
+	for (struct ifaddrs *i = ifa; i != NULL; i = i->ifa_next) {
+		struct rule_net net;
+		if (i->ifa_addr == NULL || !rule_net_from_sockaddr(i->ifa_addr, &net))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			struct rule_net *nv = realloc(v, cap * sizeof(*nv));
+			if (nv == NULL)
+				break;
+			v = nv;
+		}
+		v[n++] = net;
+	}
+	freeifaddrs(ifa);
+	config_set_self(c, v, n);
+}
+
 static int on_accept(int fd, const struct addr *peer, void *ctx)
 {
 	struct pool *pool = ctx;
@@ -91,6 +123,11 @@ static int on_accept(int fd, const struct addr *peer, void *ctx)
 		.accepted_ms = monotonic_ms(),
 		.cfg = config_current(),
 	};
+	if (!session_admit(peer, job.cfg)) {
+		close(fd);
+		config_unref(job.cfg);
+		return 0;	/* ours to close; session_admit() said why */
+	}
 	int r = pool_submit(pool, &job);
 	if (r < 0)
 		config_unref(job.cfg);
@@ -231,10 +268,12 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 		log_msg(LOG_WARNING, "user changed from '%s' to '%s': that takes a restart",
 			old->user, c->user);
 	config_unref(old);
+	load_self(c);
 	log_set_level(c->log_level);
 	log_set_target((enum log_target)c->log_target);
 	pool_set_limits(pool, c->workers_min, workers_max_for(c, nofile));
 	config_swap(c);
+	groups_flush();
 	log_event(LOG_ID_RELOAD, LOG_NOTICE, "configuration reloaded; new sessions use it");
 out:
 	(void)sd_notify(0, "READY=1");
@@ -392,6 +431,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "socksgate: configuration has %u error(s)\n", errors);
 		return 1;
 	}
+	load_self(cfg);
 	if (check_only) {
 		config_dump(cfg, stdout);
 		printf("# configuration OK\n");

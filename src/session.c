@@ -9,9 +9,12 @@
 #include "auth.h"
 #include "config.h"
 #include "connector.h"
+#include "groups.h"
+#include "quota.h"
 #include "log.h"
 #include "pool.h"
 #include "relay.h"
+#include "rules.h"
 #include "socks5.h"
 #include "text.h"
 #include "timeutil.h"
@@ -51,7 +54,12 @@ struct session {
 	bool have_dest;
 	struct relay_stats stats;
 	char user[256];		/* escaped for logs; empty before authentication */
-	char reason[160];
+	char login[256];	/* the name as authenticated, for rules and limits; or empty */
+	const char *dest_name;	/* the destination name that name rules see, or NULL */
+	char refusal[200];	/* why dest_allowed() last said no */
+	bool refused_by_rule;	/* the request was refused by a rule or the default policy */
+	bool held_user, held_session;	/* limits taken, to release at the end */
+	char reason[320];
 	/* the registry of live sessions */
 	struct session *prev, *next;
 };
@@ -61,6 +69,9 @@ static struct {
 } counters;
 
 static struct auth_limiter limiter = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static struct log_ratelimit client_rule_rl, rate_rl, client_limit_rl, user_limit_rl,
+	sessions_limit_rl;
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct session *registry;
@@ -295,6 +306,8 @@ static int authenticate(struct session *s)
 		pool_trim_stack();	/* PAM modules can touch a lot of stack */
 		if (st != AUTH_OK)
 			set_reason(s, "%s", why);
+		else
+			memcpy(s->login, up.user, (size_t)up.ulen + 1);
 	}
 	explicit_bzero(&up, sizeof(up));
 
@@ -363,14 +376,127 @@ static int negotiate(struct session *s)
 	return 0;
 }
 
+static unsigned rule_cmd(uint8_t cmd)
+{
+	switch (cmd) {
+	case SOCKS5_CMD_CONNECT:
+		return RULE_CMD_CONNECT;
+	case SOCKS5_CMD_BIND:
+		return RULE_CMD_BIND;
+	case SOCKS5_CMD_UDP_ASSOCIATE:
+		return RULE_CMD_UDP;
+	}
+	return 0;
+}
+
+/* The request as the rules see it; dest NULL before resolution. */
+static void rules_query_for(const struct session *s, const struct sockaddr *dest, uint16_t port,
+			    struct rules_query *q)
+{
+	*q = (struct rules_query){
+		.client = (const struct sockaddr *)&s->peer.ss,
+		.user = s->login[0] != '\0' ? s->login : NULL,
+		.cmd = rule_cmd(s->req.cmd),
+		.name = s->dest_name,
+		.dest = dest,
+		.port = port,
+		.group_member = groups_member,
+		.self = s->cfg->self,
+		.nself = s->cfg->nself,
+	};
+}
+
+static void note_refusal(struct session *s, const struct rules_verdict *v)
+{
+	if (v->rule != NULL)
+		snprintf(s->refusal, sizeof(s->refusal), "refused by rule %s:%u", v->rule->file,
+			 v->rule->line);
+	else
+		snprintf(s->refusal, sizeof(s->refusal),
+			 "refused by the built-in default policy (%s)", v->why);
+}
+
+/* Ends a request that the rules refused: the reason names the rule. */
+static void refuse_by_rule(struct session *s)
+{
+	s->refused_by_rule = true;
+	set_reason(s, "%s", s->refusal);
+	(void)send_reply(s, SOCKS5_REP_NOT_ALLOWED, NULL);
+}
+
 /* The rules seam for destinations: may this session reach sa (address and
- * port) with its command? Asked for every address a CONNECT tries, every BIND
- * peer and every UDP datagram destination. ctx is the struct session. The
- * access-rules issue fills this in; until then every destination is allowed. */
+ * port) with its command (s->req.cmd)? Asked for every address a CONNECT
+ * tries, every BIND peer and every UDP datagram destination, so the check
+ * holds on the address really used. ctx is the struct session; set
+ * s->dest_name first when the client named the destination, so name rules
+ * see it. On false, s->refusal says which rule (or the default) refused;
+ * refuse_by_rule() turns that into the reply and the session's reason.
+ * Called on the session's own thread; cheap (group answers are cached). */
 static bool dest_allowed(const struct sockaddr *sa, void *ctx)
 {
-	(void)sa;
-	(void)ctx;
+	struct session *s = ctx;
+	struct rules_query q;
+	struct rules_verdict v;
+
+	rules_query_for(s, sa, addr_port(sa), &q);
+	rules_check(s->cfg->rules, s->cfg->nrules, &q, &v);
+	if (!v.allow)
+		note_refusal(s, &v);
+	return v.allow;
+}
+
+/* The limits a request counts against: per user, then gateway-wide. Returns
+ * true when the request may go on; otherwise the reason is set. */
+static bool take_limits(struct session *s)
+{
+	char host[ADDR_HOSTLEN];
+	unsigned max;
+
+	if (s->login[0] != '\0') {
+		max = s->cfg->max_sessions_per_user;
+		if (!quota_user_acquire(s->login, max)) {
+			set_reason(s, "over max_sessions_per_user (%u)", max);
+			log_ratelimited(&user_limit_rl, LOG_WARNING,
+					"refusing a request of %s from %s: %u sessions of that user "
+					"already (max_sessions_per_user)", s->user,
+					addr_host((struct sockaddr *)&s->peer.ss, host, sizeof(host)),
+					max);
+			return false;
+		}
+		s->held_user = true;
+	}
+	max = s->cfg->max_sessions;
+	if (!quota_session_acquire(max)) {
+		set_reason(s, "over max_sessions (%u)", max);
+		log_ratelimited(&sessions_limit_rl, LOG_WARNING,
+				"refusing a request from %s: %u sessions already (max_sessions)",
+				addr_host((struct sockaddr *)&s->peer.ss, host, sizeof(host)), max);
+		return false;
+	}
+	s->held_session = true;
+	return true;
+}
+
+bool session_admit(const struct addr *peer, const struct config *cfg)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&peer->ss;
+	struct rules_verdict v;
+	char host[ADDR_HOSTLEN];
+
+	rules_check_client(cfg->rules, cfg->nrules, sa, &v);
+	if (!v.allow) {
+		log_ratelimited(&client_rule_rl, LOG_NOTICE,
+				"closing connection from %s: refused by client rule %s:%u",
+				addr_host(sa, host, sizeof(host)), v.rule->file, v.rule->line);
+		return false;
+	}
+	if (!quota_rate(sa, cfg->max_connection_rate, monotonic_ms())) {
+		log_ratelimited(&rate_rl, LOG_WARNING,
+				"closing connection from %s: more than %u new connections per "
+				"second from that address (max_connection_rate)",
+				addr_host(sa, host, sizeof(host)), cfg->max_connection_rate);
+		return false;
+	}
 	return true;
 }
 
@@ -379,8 +505,29 @@ static void handle_connect(struct session *s)
 	struct connector_result res;
 	struct addr bnd;
 
+	if (s->req.dst.atyp == SOCKS5_ATYP_DOMAIN) {
+		/* A name refused as a name costs no DNS query; the rest is decided
+		 * address by address below. */
+		struct rules_query q;
+		struct rules_verdict v;
+		s->dest_name = s->req.dst.u.domain;
+		rules_query_for(s, NULL, s->req.dst.port, &q);
+		if (rules_refuse_name(s->cfg->rules, s->cfg->nrules, &q, &v)) {
+			note_refusal(s, &v);
+			refuse_by_rule(s);
+			return;
+		}
+	}
 	int fd = connector_connect(&s->req.dst, s->cfg->connect_timeout_ms, dest_allowed, s,
 				   &res);
+	if (fd < 0 && res.refused) {
+		if (res.peer.len > 0) {
+			s->dest_addr = res.peer;
+			s->have_dest = true;
+		}
+		refuse_by_rule(s);
+		return;
+	}
 	if (fd < 0) {
 		if (res.gai_failed)
 			set_reason(s, "resolving: %s", gai_strerror(res.err));
@@ -437,6 +584,7 @@ static void session_log(struct session *s, const char *dest_asked)
 		.dest = s->have_dest ? (struct sockaddr *)&s->dest_addr.ss : NULL,
 		.reply = s->reply,
 		.reason = s->reason[0] != '\0' ? s->reason : NULL,
+		.refused_by_rule = s->refused_by_rule,
 		.bytes_up = s->stats.up,
 		.bytes_down = s->stats.down,
 		.duration_ms = (uint64_t)(monotonic_ms() - s->start_ms),
@@ -479,6 +627,18 @@ void session_run(struct pool_job *job, void *ctx)
 	s.reply = -1;
 	s.start_ms = job->accepted_ms;
 	s.deadline_ms = s.start_ms + s.cfg->handshake_timeout_ms;
+	/* Before any byte is read: a client over its share is closed at once. */
+	if (!quota_client_acquire((struct sockaddr *)&s.peer.ss, s.cfg->max_sessions_per_client)) {
+		char host[ADDR_HOSTLEN];
+		log_ratelimited(&client_limit_rl, LOG_WARNING,
+				"closing connection from %s: %u sessions from that address already "
+				"(max_sessions_per_client)",
+				addr_host((struct sockaddr *)&s.peer.ss, host, sizeof(host)),
+				s.cfg->max_sessions_per_client);
+		close(s.fd);
+		config_unref(s.cfg);
+		return;
+	}
 	atomic_fetch_add(&counters.active, 1);
 	atomic_fetch_add(&counters.total, 1);
 	registry_add(&s);
@@ -504,6 +664,10 @@ void session_run(struct pool_job *job, void *ctx)
 		goto out;
 	s.have_req = true;
 	socks5_addr_str(&s.req.dst, dest_asked, sizeof(dest_asked));
+	if (!take_limits(&s)) {
+		(void)send_reply(&s, SOCKS5_REP_NOT_ALLOWED, NULL);
+		goto out;
+	}
 
 	switch (s.req.cmd) {
 	case SOCKS5_CMD_CONNECT:
@@ -526,6 +690,12 @@ out:
 		close_gently(s.fd);
 	else
 		close(s.fd);
+	if (s.held_session)
+		quota_session_release();
+	if (s.held_user)
+		quota_user_release(s.login);
+	quota_client_release((struct sockaddr *)&s.peer.ss);
 	atomic_fetch_sub(&counters.active, 1);
+	explicit_bzero(s.login, sizeof(s.login));
 	config_unref(s.cfg);
 }

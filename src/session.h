@@ -3,9 +3,18 @@
 #ifndef SOCKSGATE_SESSION_H
 #define SOCKSGATE_SESSION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+struct addr;
+struct config;
 struct pool_job;
+
+/* At accept time, before any byte is read: may this client address open a
+ * session (client rules, max_connection_rate)? False: close it at once; the
+ * refusal is logged here (rate-limited). Cheap, no I/O: runs on the acceptor
+ * thread. Thread-safe. */
+bool session_admit(const struct addr *peer, const struct config *cfg);
 
 /* Serves one connection on the calling worker thread until it ends.
  * Takes ownership of job->fd and of the job's config reference. */

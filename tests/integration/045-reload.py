@@ -9,13 +9,9 @@ import sgtest
 
 
 def write_config(d, lines):
-    # Keep the PAM service the test harness may have set up.
-    with open(d.conf) as f:
-        keep = [l.rstrip("\n") for l in f if l.startswith("pam_service =")][:1]
-    head = ["listen = " + d.addr_str()] + keep
-    with open(d.conf, "w") as f:
-        f.write("\n".join(head + lines) + "\n")
-    return len(head)  # the line number before the first of lines
+    """Rewrites the config; returns the line number before the first of lines."""
+    d.rewrite(lines)
+    return len(d.head)
 
 
 def test():

@@ -67,8 +67,13 @@ PAM_SERVICE_ENV = "_SOCKSGATE_TEST_PAM_SERVICE"
 class Daemon:
     """socksgate in the foreground with a temporary config; stderr goes to a file."""
 
+    # Test targets listen on loopback, which the built-in default policy
+    # refuses; this rule goes last in every test config unless the test asks
+    # for loopback_targets=False (to test rules or the default policy itself).
+    LOOPBACK_RULE = "allow to 127.0.0.0/8,::1"
+
     def __init__(self, config=(), args=(), env=None, listen=True, port=None, host="127.0.0.1",
-                 wait=True, cmd_prefix=()):
+                 wait=True, cmd_prefix=(), loopback_targets=True):
         if not SOCKSGATE or not os.access(SOCKSGATE, os.X_OK):
             raise RuntimeError("SOCKSGATE does not name the built daemon: %r" % SOCKSGATE)
         self.dir = tempfile.mkdtemp(prefix="socksgate-test-")
@@ -82,7 +87,10 @@ class Daemon:
         env = dict(env or {})
         if PAM_SERVICE_ENV in env:  # a service pam_wrapper_env() installed
             lines.append("pam_service = %s" % env.pop(PAM_SERVICE_ENV))
+        self.head = list(lines)  # kept by rewrite()
         lines.extend(config)
+        if loopback_targets:
+            lines.append(self.LOOPBACK_RULE)
         self.conf = os.path.join(self.dir, "socksgate.conf")
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -103,6 +111,23 @@ class Daemon:
                 self.kill()
                 self.logf.close()
                 raise
+
+    def line_of(self, text):
+        """The 1-based line of the config file that is exactly text (for FILE:LINE)."""
+        with open(self.conf) as f:
+            for i, line in enumerate(f, 1):
+                if line.rstrip("\n") == text:
+                    return i
+        raise AssertionError("%r is not a line of %s" % (text, self.conf))
+
+    def rewrite(self, config, loopback_targets=True):
+        """Replaces the config file (keeping the listen line and the test PAM
+        service); SIGHUP applies it."""
+        lines = self.head + list(config)
+        if loopback_targets:
+            lines.append(self.LOOPBACK_RULE)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
     def addr_str(self):
         return ("[%s]:%d" if ":" in self.host else "%s:%d") % (self.host, self.port)
@@ -354,10 +379,13 @@ def read_reply(s, timeout=10):
     return head[1], host, struct.unpack("!H", a[-2:])[0]
 
 
-def connect_proxy(d, timeout=10):
+def connect_proxy(d, timeout=10, source=None):
+    """A TCP connection to the daemon, from the address source if given."""
     fam = socket.AF_INET6 if ":" in d.host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.settimeout(timeout)
+    if source is not None:
+        s.bind((source, 0))
     s.connect((d.host, d.port))
     return s
 
@@ -378,9 +406,10 @@ def userpass(s, user, password, version=1):
     return r
 
 
-def socks_request(d, host, port, cmd=1, methods=b"\x00", user=None, password=None, timeout=10):
+def socks_request(d, host, port, cmd=1, methods=b"\x00", user=None, password=None, timeout=10,
+                  source=None):
     """Handshake and one request; returns (sock, rep, bound_host, bound_port)."""
-    s = connect_proxy(d, timeout)
+    s = connect_proxy(d, timeout, source)
     if user is not None:
         methods = b"\x02"
     m = greet(s, methods)

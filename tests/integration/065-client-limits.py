@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""Per-client-address limits close a connection before the handshake, with a
+rate-limited log line, while other clients go on: max_sessions_per_client
+(two live sessions from 127.0.0.1, the third is closed, 127.0.0.3 is served,
+and after one ends 127.0.0.1 may open another) and max_connection_rate (a
+burst of connections from 127.0.0.4 is cut, 127.0.0.5 is served)."""
+import time
+
+import sgtest
+
+
+def session(d, source, echo):
+    s, rep, _, _ = sgtest.socks_request(d, "127.0.0.1", echo.port, source=source)
+    assert rep == 0, rep
+    s.sendall(b"a")
+    assert sgtest.recv_exact(s, 1) == b"a"
+    return s
+
+
+def closed_before_handshake(d, source):
+    s = sgtest.connect_proxy(d, source=source)
+    try:
+        s.sendall(b"\x05\x01\x00")
+        s.settimeout(10)
+        data = s.recv(16)
+    except (ConnectionResetError, BrokenPipeError):
+        data = b""
+    s.close()
+    return data == b""
+
+
+def test():
+    with sgtest.echo_server() as echo:
+        with sgtest.Daemon(["auth = none", "max_sessions_per_client = 2"]) as d:
+            a = session(d, "127.0.0.1", echo)
+            b = session(d, "127.0.0.1", echo)
+            assert closed_before_handshake(d, "127.0.0.1"), "third session was served"
+            d.wait_log(r"closing connection from 127\.0\.0\.1: 2 sessions from that address "
+                       r"already \(max_sessions_per_client\)")
+            c = session(d, "127.0.0.3", echo)
+            a.close()
+            d.wait_log(r"session \d+ ", count=1)
+            session(d, "127.0.0.1", echo).close()
+            for s in (b, c):
+                s.sendall(b"z")
+                assert sgtest.recv_exact(s, 1) == b"z"
+                s.close()
+
+        with sgtest.Daemon(["auth = none", "max_connection_rate = 3"]) as d:
+            socks = []
+            t0 = time.monotonic()
+            for _ in range(10):
+                socks.append(sgtest.connect_proxy(d, source="127.0.0.4"))
+            took = time.monotonic() - t0
+            cut = 0
+            for s in socks:
+                try:
+                    s.sendall(b"\x05\x01\x00")
+                    s.settimeout(10)
+                    r = s.recv(2)
+                except (ConnectionResetError, BrokenPipeError):
+                    r = b""
+                if r == b"":
+                    cut += 1
+                else:
+                    assert r == b"\x05\x00", r
+                s.close()
+            sgtest.log("10 connections in %.3fs: %d closed" % (took, cut))
+            if took < 0.9:
+                assert cut >= 6, "only %d of 10 connections were cut at 3/s" % cut
+            assert cut >= 1
+            d.wait_log(r"closing connection from 127\.0\.0\.4: more than 3 new connections "
+                       r"per second from that address \(max_connection_rate\)")
+            session(d, "127.0.0.5", echo).close()
+
+
+sgtest.main(test)
