@@ -42,6 +42,8 @@ static const struct option_def options[] = {
 	{ "connect_timeout", OPT_DURATION, OFF(connect_timeout_ms), 1, 3600000 },
 	{ "idle_timeout", OPT_DURATION, OFF(idle_timeout_ms), 0, 7 * 86400000u },
 	{ "drain_timeout", OPT_DURATION, OFF(drain_timeout_ms), 0, 86400000 },
+	{ "bind_timeout", OPT_DURATION, OFF(bind_timeout_ms), 1, 86400000 },
+	{ "udp_idle_timeout", OPT_DURATION, OFF(udp_idle_timeout_ms), 0, 7 * 86400000u },
 	{ "log_level", OPT_LOGLEVEL, OFF(log_level), 0, 0 },
 	{ "pam_service", OPT_NAME, OFF(pam_service), 1, CONFIG_NAME_MAX },
 	{ "allow_unauthenticated", OPT_BOOL, OFF(allow_unauthenticated), 0, 0 },
@@ -67,6 +69,8 @@ struct config *config_new(void)
 	c->connect_timeout_ms = 10000;
 	c->idle_timeout_ms = 3600000;
 	c->drain_timeout_ms = 10000;
+	c->bind_timeout_ms = 120000;
+	c->udp_idle_timeout_ms = 300000;
 	c->log_level = LOG_INFO;
 	snprintf(c->pam_service, sizeof(c->pam_service), "socksgate");
 	c->auth_fail_delay_ms = 1000;
@@ -377,6 +381,8 @@ void config_dump(const struct config *c, FILE *out)
 	fprintf(out, "connect_timeout = %ums\n", c->connect_timeout_ms);
 	fprintf(out, "idle_timeout = %ums\n", c->idle_timeout_ms);
 	fprintf(out, "drain_timeout = %ums\n", c->drain_timeout_ms);
+	fprintf(out, "bind_timeout = %ums\n", c->bind_timeout_ms);
+	fprintf(out, "udp_idle_timeout = %ums\n", c->udp_idle_timeout_ms);
 	fprintf(out, "log_level = %s\n", log_level_name(c->log_level));
 	fprintf(out, "pam_service = %s\n", c->pam_service);
 	fprintf(out, "allow_unauthenticated = %s\n", c->allow_unauthenticated ? "yes" : "no");

@@ -35,6 +35,8 @@ struct config {
 	unsigned connect_timeout_ms;
 	unsigned idle_timeout_ms;	/* 0: never */
 	unsigned drain_timeout_ms;
+	unsigned bind_timeout_ms;	/* BIND: wait for the inbound connection */
+	unsigned udp_idle_timeout_ms;	/* UDP ASSOCIATE: no datagram either way; 0: never */
 	int log_level;			/* syslog priority */
 	char pam_service[CONFIG_NAME_MAX + 1];
 	bool allow_unauthenticated;	/* auth = none on a non-loopback listener */
