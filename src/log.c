@@ -90,7 +90,7 @@ void log_ratelimited(struct log_ratelimit *rl, int prio, const char *fmt, ...)
 
 void log_session_end(const struct log_session *s)
 {
-	char client[ADDR_STRLEN], dest[ADDR_STRLEN], rep[40];
+	char client[ADDR_STRLEN], dest[ADDR_STRLEN], rep[40], dgrams[96] = "";
 
 	if (s->dest != NULL)
 		addr_str(s->dest, dest, sizeof(dest));
@@ -101,13 +101,17 @@ void log_session_end(const struct log_session *s)
 			 socks5_rep_str((uint8_t)s->reply));
 	else
 		snprintf(rep, sizeof(rep), "-");
+	if (s->udp)
+		snprintf(dgrams, sizeof(dgrams), " dgrams_up=%llu dgrams_down=%llu dgrams_dropped=%llu",
+			 (unsigned long long)s->dgrams_up, (unsigned long long)s->dgrams_down,
+			 (unsigned long long)s->dgrams_dropped);
 	log_msg(LOG_INFO,
-		"session %llu client=%s user=%s cmd=%s dest=%s addr=%s reply=%s up=%llu down=%llu "
+		"session %llu client=%s user=%s cmd=%s dest=%s addr=%s reply=%s up=%llu down=%llu%s "
 		"duration=%llu.%03llus%s%s",
 		(unsigned long long)s->id, addr_str(s->client, client, sizeof(client)),
 		s->user != NULL ? s->user : "-", s->command != NULL ? s->command : "-",
 		s->dest_asked != NULL ? s->dest_asked : "-", dest, rep,
-		(unsigned long long)s->bytes_up, (unsigned long long)s->bytes_down,
+		(unsigned long long)s->bytes_up, (unsigned long long)s->bytes_down, dgrams,
 		(unsigned long long)(s->duration_ms / 1000),
 		(unsigned long long)(s->duration_ms % 1000), s->reason != NULL ? " reason=" : "",
 		s->reason != NULL ? s->reason : "");

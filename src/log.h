@@ -40,6 +40,11 @@ struct log_session {
 	uint64_t bytes_up;		/* client -> destination */
 	uint64_t bytes_down;		/* destination -> client */
 	uint64_t duration_ms;
+	/* UDP ASSOCIATE only (udp set): datagrams relayed each way and dropped. */
+	bool udp;
+	uint64_t dgrams_up;
+	uint64_t dgrams_down;
+	uint64_t dgrams_dropped;
 };
 void log_session_end(const struct log_session *s);
 
