@@ -39,6 +39,7 @@ const char *log_level_name(int prio)
 	return prio >= 0 && prio <= LOG_DEBUG ? level_names[prio] : "?";
 }
 
+static void log_write(int prio, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void log_write(int prio, const char *fmt, va_list ap)
 {
 	char line[2048];
