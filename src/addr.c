@@ -127,3 +127,44 @@ void addr_set(struct addr *ret, const struct sockaddr *sa, socklen_t len)
 	memcpy(&ret->ss, sa, len);
 	ret->len = len;
 }
+
+void addr_unmap(struct addr *a)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a->ss;
+	struct sockaddr_in s4;
+
+	if (a->ss.ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		return;
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	s4.sin_port = s6->sin6_port;
+	memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+	addr_set(a, (const struct sockaddr *)&s4, sizeof(s4));
+}
+
+bool addr_same(const struct sockaddr *a, const struct sockaddr *b, bool with_port)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (with_port && addr_port(a) != addr_port(b))
+		return false;
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
+		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
+		return IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr) &&
+		       x->sin6_scope_id == y->sin6_scope_id;
+	}
+	return false;
+}
+
+bool addr_is_any(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return false;
+}

@@ -29,6 +29,15 @@ char *addr_host(const struct sockaddr *sa, char *buf, size_t len);
 uint16_t addr_port(const struct sockaddr *sa);
 /* True for 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
 bool addr_is_loopback(const struct sockaddr *sa);
+/* Turns an IPv4-mapped IPv6 address (::ffff:a.b.c.d, what a dual-stack
+ * listener reports for IPv4 clients) into the plain IPv4 address, port kept;
+ * anything else is left as it is. */
+void addr_unmap(struct addr *a);
+/* True when a and b are the same IP address (same family; IPv6 scope ids are
+ * compared too), and, when with_port, the same port. */
+bool addr_same(const struct sockaddr *a, const struct sockaddr *b, bool with_port);
+/* True for 0.0.0.0 and :: (the "any address" a client may name). */
+bool addr_is_any(const struct sockaddr *sa);
 /* Fills ret with sa (IPv4 or IPv6). */
 void addr_set(struct addr *ret, const struct sockaddr *sa, socklen_t len);
 

@@ -44,6 +44,8 @@ static const struct option_def options[] = {
 	{ "connect_timeout", OPT_DURATION, OFF(connect_timeout_ms), 1, 3600000 },
 	{ "idle_timeout", OPT_DURATION, OFF(idle_timeout_ms), 0, 7 * 86400000u },
 	{ "drain_timeout", OPT_DURATION, OFF(drain_timeout_ms), 0, 86400000 },
+	{ "bind_timeout", OPT_DURATION, OFF(bind_timeout_ms), 1, 86400000 },
+	{ "udp_idle_timeout", OPT_DURATION, OFF(udp_idle_timeout_ms), 0, 7 * 86400000u },
 	{ "log_level", OPT_LOGLEVEL, OFF(log_level), 0, 0 },
 	{ "log", OPT_LOGTARGET, OFF(log_target), 0, 0 },
 	{ "user", OPT_NAME, OFF(user), 1, CONFIG_NAME_MAX },
@@ -75,6 +77,8 @@ struct config *config_new(void)
 	c->connect_timeout_ms = 10000;
 	c->idle_timeout_ms = 3600000;
 	c->drain_timeout_ms = 10000;
+	c->bind_timeout_ms = 120000;
+	c->udp_idle_timeout_ms = 300000;
 	c->log_level = LOG_INFO;
 	c->log_target = LOG_TARGET_AUTO;
 	snprintf(c->pam_service, sizeof(c->pam_service), "socksgate");
@@ -440,6 +444,8 @@ void config_dump(const struct config *c, FILE *out)
 	fprintf(out, "connect_timeout = %ums\n", c->connect_timeout_ms);
 	fprintf(out, "idle_timeout = %ums\n", c->idle_timeout_ms);
 	fprintf(out, "drain_timeout = %ums\n", c->drain_timeout_ms);
+	fprintf(out, "bind_timeout = %ums\n", c->bind_timeout_ms);
+	fprintf(out, "udp_idle_timeout = %ums\n", c->udp_idle_timeout_ms);
 	fprintf(out, "log_level = %s\n", log_level_name(c->log_level));
 	fprintf(out, "log = %s\n", log_target_name((enum log_target)c->log_target));
 	if (c->user[0] != '\0')

@@ -36,6 +36,8 @@ struct config {
 	unsigned connect_timeout_ms;
 	unsigned idle_timeout_ms;	/* 0: never */
 	unsigned drain_timeout_ms;
+	unsigned bind_timeout_ms;	/* BIND: wait for the inbound connection */
+	unsigned udp_idle_timeout_ms;	/* UDP ASSOCIATE: no datagram either way; 0: never */
 	int log_level;			/* syslog priority */
 	int log_target;			/* enum log_target */
 	char user[CONFIG_NAME_MAX + 1];	/* drop to this user after binding; "" keeps the uid */

@@ -37,6 +37,44 @@ bool connector_sockaddr(const struct socks5_addr *a, struct addr *ret)
 	return false;
 }
 
+int connector_resolve(const struct socks5_addr *dst, int socktype, struct addr *ret, size_t max,
+		      struct connector_result *res)
+{
+	struct addrinfo hints, *list = NULL;
+	char port[8];
+	size_t n = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (max == 0)
+		return -1;
+	if (connector_sockaddr(dst, &ret[0]))
+		return 1;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = socktype;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%u", dst->port);
+	int g = getaddrinfo(dst->u.domain, port, &hints, &list);
+	if (g != 0) {
+		res->gai_failed = true;
+		res->err = g;
+		res->rep = socks5_rep_from_gai(g, errno);
+		return -1;
+	}
+	for (const struct addrinfo *ai = list; ai != NULL && n < max; ai = ai->ai_next)
+		if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+			addr_set(&ret[n++], ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(list);
+	if (n == 0) {
+		res->gai_failed = true;
+		res->err = EAI_ADDRFAMILY;
+		res->rep = SOCKS5_REP_HOST_UNREACHABLE;
+		return -1;
+	}
+	res->rep = SOCKS5_REP_SUCCEEDED;
+	return (int)n;
+}
+
 int connector_wait(int fd, unsigned timeout_ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLOUT };

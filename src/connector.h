@@ -29,6 +29,13 @@ struct connector_result {
 int connector_connect(const struct socks5_addr *dst, unsigned timeout_ms,
 		      connector_check_fn check, void *ctx, struct connector_result *res);
 
+/* Resolves dst into at most max IPv4/IPv6 addresses carrying dst's port, in
+ * getaddrinfo's order; an IP literal gives itself. socktype (SOCK_STREAM or
+ * SOCK_DGRAM) only deduplicates getaddrinfo's answers. Returns the count
+ * (> 0), or -1 with res->rep, res->err and res->gai_failed set. Blocking. */
+int connector_resolve(const struct socks5_addr *dst, int socktype, struct addr *ret, size_t max,
+		      struct connector_result *res);
+
 /* Fills ret from an IPv4/IPv6 socks5_addr; returns false for a domain name. */
 bool connector_sockaddr(const struct socks5_addr *a, struct addr *ret);
 

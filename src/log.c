@@ -272,7 +272,7 @@ static void split_hostport(const char *s, char *host, size_t hostlen, const char
 
 void log_session_end(const struct log_session *s)
 {
-	char client[ADDR_STRLEN], dest[ADDR_STRLEN], rep[40], msg[2048];
+	char client[ADDR_STRLEN], dest[ADDR_STRLEN], rep[40], msg[2048], dgrams[96] = "";
 
 	if (LOG_INFO > log_level)
 		return;
@@ -285,13 +285,17 @@ void log_session_end(const struct log_session *s)
 			 socks5_rep_str((uint8_t)s->reply));
 	else
 		snprintf(rep, sizeof(rep), "-");
+	if (s->udp)
+		snprintf(dgrams, sizeof(dgrams), " dgrams_up=%llu dgrams_down=%llu dgrams_dropped=%llu",
+			 (unsigned long long)s->dgrams_up, (unsigned long long)s->dgrams_down,
+			 (unsigned long long)s->dgrams_dropped);
 	snprintf(msg, sizeof(msg),
-		 "session %llu client=%s user=%s cmd=%s dest=%s addr=%s reply=%s up=%llu down=%llu "
+		 "session %llu client=%s user=%s cmd=%s dest=%s addr=%s reply=%s up=%llu down=%llu%s "
 		 "duration=%llu.%03llus%s%s",
 		 (unsigned long long)s->id, addr_str(s->client, client, sizeof(client)),
 		 s->user != NULL ? s->user : "-", s->command != NULL ? s->command : "-",
 		 s->dest_asked != NULL ? s->dest_asked : "-", dest, rep,
-		 (unsigned long long)s->bytes_up, (unsigned long long)s->bytes_down,
+		 (unsigned long long)s->bytes_up, (unsigned long long)s->bytes_down, dgrams,
 		 (unsigned long long)(s->duration_ms / 1000),
 		 (unsigned long long)(s->duration_ms % 1000), s->reason != NULL ? " reason=" : "",
 		 s->reason != NULL ? s->reason : "");
@@ -324,6 +328,11 @@ void log_session_end(const struct log_session *s)
 	field_add(&f, "SOCKS_BYTES_UP=%llu", (unsigned long long)s->bytes_up);
 	field_add(&f, "SOCKS_BYTES_DOWN=%llu", (unsigned long long)s->bytes_down);
 	field_add(&f, "SOCKS_DURATION_MS=%llu", (unsigned long long)s->duration_ms);
+	if (s->udp) {
+		field_add(&f, "SOCKS_DGRAMS_UP=%llu", (unsigned long long)s->dgrams_up);
+		field_add(&f, "SOCKS_DGRAMS_DOWN=%llu", (unsigned long long)s->dgrams_down);
+		field_add(&f, "SOCKS_DGRAMS_DROPPED=%llu", (unsigned long long)s->dgrams_dropped);
+	}
 	if (s->reason != NULL)
 		field_add(&f, "SOCKS_REASON=%s", s->reason);
 	bool refused = s->refused_by_rule || s->reply == SOCKS5_REP_NOT_ALLOWED;

@@ -83,6 +83,11 @@ struct log_session {
 	uint64_t bytes_up;		/* client -> destination */
 	uint64_t bytes_down;		/* destination -> client */
 	uint64_t duration_ms;
+	/* UDP ASSOCIATE only (udp set): datagrams relayed each way and dropped. */
+	bool udp;
+	uint64_t dgrams_up;
+	uint64_t dgrams_down;
+	uint64_t dgrams_dropped;
 };
 /* Logs the session record, once per session: a "session N key=value..." line
  * on stderr, or a journal entry with the SOCKS_* fields. */

@@ -7,6 +7,7 @@
 #include "session.h"
 
 #include "auth.h"
+#include "bind.h"
 #include "config.h"
 #include "connector.h"
 #include "groups.h"
@@ -18,6 +19,7 @@
 #include "socks5.h"
 #include "text.h"
 #include "timeutil.h"
+#include "udprelay.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -37,6 +39,8 @@
 #define SESSION_INBUF 1024
 /* How long a refused client gets to read its reply before the socket closes. */
 #define LINGER_MS 500
+/* Addresses of a BIND destination name that an inbound peer may come from. */
+#define BIND_ADDRS 16
 
 struct session {
 	uint64_t id;
@@ -53,6 +57,8 @@ struct session {
 	struct addr dest_addr;
 	bool have_dest;
 	struct relay_stats stats;
+	bool udp;		/* UDP ASSOCIATE: the record carries datagram counts */
+	struct udprelay_counts dgrams;
 	char user[256];		/* escaped for logs; empty before authentication */
 	char login[256];	/* the name as authenticated, for rules and limits; or empty */
 	const char *dest_name;	/* the destination name that name rules see, or NULL */
@@ -500,6 +506,18 @@ bool session_admit(const struct addr *peer, const struct config *cfg)
 	return true;
 }
 
+/* dest_allowed() for one UDP datagram, whose destination name (if any) the
+ * name rules must see as well. */
+static bool udp_dest_allowed(const struct sockaddr *sa, const char *name, void *ctx)
+{
+	struct session *s = ctx;
+
+	s->dest_name = name;
+	bool ok = dest_allowed(sa, ctx);
+	s->dest_name = NULL;
+	return ok;
+}
+
 static void handle_connect(struct session *s)
 {
 	struct connector_result res;
@@ -573,6 +591,141 @@ static void handle_connect(struct session *s)
 		set_reason(s, "relay: %s", strerror(err));
 }
 
+/* Is peer the host (and port, when the client named one) that the BIND
+ * request named? The any address (0.0.0.0, ::) stands for every host. */
+static bool bind_peer_expected(const struct addr *want, int nwant, uint16_t port,
+			       const struct addr *peer)
+{
+	const struct sockaddr *p = (const struct sockaddr *)&peer->ss;
+
+	if (port != 0 && addr_port(p) != port)
+		return false;
+	for (int i = 0; i < nwant; i++) {
+		const struct sockaddr *w = (const struct sockaddr *)&want[i].ss;
+		if (addr_is_any(w) || addr_same(w, p, false))
+			return true;
+	}
+	return false;
+}
+
+/* BIND: a listener on the address facing the destination, the first reply
+ * with it, one inbound connection from the expected peer, the second reply
+ * with the peer's address, then the relay as for CONNECT. */
+static void handle_bind(struct session *s)
+{
+	struct connector_result res;
+	struct addr want[BIND_ADDRS], bnd, peer;
+	char a[ADDR_STRLEN];
+
+	int nwant = connector_resolve(&s->req.dst, SOCK_STREAM, want, BIND_ADDRS, &res);
+	if (nwant < 0) {
+		set_reason(s, "resolving: %s", gai_strerror(res.err));
+		(void)send_reply(s, res.rep, NULL);
+		return;
+	}
+	/* The listener takes the family of the first address; a name's other
+	 * addresses still count as the expected peer. */
+	int lfd = bind_listen((struct sockaddr *)&want[0].ss, (struct sockaddr *)&s->local.ss,
+			      &bnd);
+	if (lfd < 0) {
+		set_reason(s, "bind: %s", strerror(-lfd));
+		(void)send_reply(s, socks5_rep_from_errno(-lfd), NULL);
+		return;
+	}
+	s->deadline_ms = monotonic_ms() + s->cfg->handshake_timeout_ms;
+	if (send_reply(s, SOCKS5_REP_SUCCEEDED, (struct sockaddr *)&bnd.ss) < 0) {
+		close(lfd);
+		return;
+	}
+	/* Bytes pipelined behind the request count as speaking too early. */
+	int fd = s->inlen > 0 ? -EPROTO : bind_wait(lfd, s->fd, s->cfg->bind_timeout_ms, &peer);
+	close(lfd);	/* one connection per BIND: the port is free from here on */
+	s->deadline_ms = monotonic_ms() + s->cfg->handshake_timeout_ms;
+	switch (fd) {
+	case -ETIMEDOUT:
+		set_reason(s, "no inbound connection within bind_timeout (%u ms)",
+			   s->cfg->bind_timeout_ms);
+		(void)send_reply(s, SOCKS5_REP_TTL_EXPIRED, NULL);
+		return;
+	case -ECONNRESET:
+		set_reason(s, "client closed while waiting for the inbound connection");
+		return;
+	case -EPROTO:
+		set_reason(s, "client sent data before the inbound connection");
+		(void)send_reply(s, SOCKS5_REP_GENERAL_FAILURE, NULL);
+		return;
+	default:
+		if (fd < 0) {
+			set_reason(s, "waiting for the inbound connection: %s", strerror(-fd));
+			(void)send_reply(s, socks5_rep_from_errno(-fd), NULL);
+			return;
+		}
+	}
+	s->dest_addr = peer;
+	s->have_dest = true;
+	bool expected = bind_peer_expected(want, nwant, s->req.dst.port, &peer);
+	if (!expected || !dest_allowed((struct sockaddr *)&peer.ss, s)) {
+		close(fd);	/* the wrong peer learns nothing and is gone at once */
+		if (!expected)
+			set_reason(s, "inbound connection from %s, not the requested peer",
+				   addr_str((struct sockaddr *)&peer.ss, a, sizeof(a)));
+		else
+			set_reason(s, "inbound connection from %s not allowed by the rules",
+				   addr_str((struct sockaddr *)&peer.ss, a, sizeof(a)));
+		(void)send_reply(s, SOCKS5_REP_NOT_ALLOWED, (struct sockaddr *)&peer.ss);
+		return;
+	}
+	set_dest(s, fd);
+	if (send_reply(s, SOCKS5_REP_SUCCEEDED, (struct sockaddr *)&peer.ss) < 0)
+		return;
+
+	int err = 0;
+	enum relay_end end = relay_run(s->fd, fd, s->cfg->idle_timeout_ms, &s->stats, &err);
+	if (end == RELAY_END_IDLE)
+		set_reason(s, "idle timeout");
+	else if (end == RELAY_END_ERROR)
+		set_reason(s, "relay: %s", strerror(err));
+}
+
+/* UDP ASSOCIATE: a relay socket on the address the client reached us on,
+ * the reply with it, then the relay until the control connection ends. The
+ * client's datagrams must come from the control connection's IP address,
+ * whatever DST.ADDR says; DST.PORT, when not zero, fixes their source port. */
+static void handle_udp(struct session *s)
+{
+	struct addr bnd;
+
+	s->udp = true;
+	int fd = udprelay_open((struct sockaddr *)&s->local.ss, &bnd);
+	if (fd < 0) {
+		set_reason(s, "udp socket: %s", strerror(-fd));
+		(void)send_reply(s, socks5_rep_from_errno(-fd), NULL);
+		return;
+	}
+	s->deadline_ms = monotonic_ms() + s->cfg->handshake_timeout_ms;
+	if (send_reply(s, SOCKS5_REP_SUCCEEDED, (struct sockaddr *)&bnd.ss) < 0) {
+		close(fd);
+		return;
+	}
+	s->inlen = 0;	/* the control connection carries nothing more */
+
+	const struct udprelay_params p = {
+		.ctl = s->fd,
+		.fd = fd,	/* udprelay_run() closes it */
+		.client = (struct sockaddr *)&s->peer.ss,
+		.client_port = s->req.dst.port,
+		.idle_timeout_ms = s->cfg->udp_idle_timeout_ms,
+		.check = udp_dest_allowed,
+		.ctx = s,
+	};
+	int err = 0;
+	enum udprelay_end end = udprelay_run(&p, &s->stats, &s->dgrams, &err);
+	if (end == UDPRELAY_END_IDLE)
+		set_reason(s, "udp idle timeout");
+	else if (end == UDPRELAY_END_ERROR)
+		set_reason(s, "udp relay: %s", strerror(err));
+}
+
 static void session_log(struct session *s, const char *dest_asked)
 {
 	struct log_session rec = {
@@ -588,6 +741,10 @@ static void session_log(struct session *s, const char *dest_asked)
 		.bytes_up = s->stats.up,
 		.bytes_down = s->stats.down,
 		.duration_ms = (uint64_t)(monotonic_ms() - s->start_ms),
+		.udp = s->udp,
+		.dgrams_up = s->dgrams.up,
+		.dgrams_down = s->dgrams.down,
+		.dgrams_dropped = s->dgrams.dropped,
 	};
 	log_session_end(&rec);
 }
@@ -672,6 +829,12 @@ void session_run(struct pool_job *job, void *ctx)
 	switch (s.req.cmd) {
 	case SOCKS5_CMD_CONNECT:
 		handle_connect(&s);
+		break;
+	case SOCKS5_CMD_BIND:
+		handle_bind(&s);
+		break;
+	case SOCKS5_CMD_UDP_ASSOCIATE:
+		handle_udp(&s);
 		break;
 	default:
 		set_reason(&s, "command 0x%02x not supported", s.req.cmd);

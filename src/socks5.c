@@ -116,6 +116,24 @@ int socks5_parse_request(const uint8_t *buf, size_t len, struct socks5_request *
 	return 3 + r;
 }
 
+int socks5_parse_udp_header(const uint8_t *buf, size_t len, struct socks5_udp_header *ret)
+{
+	struct socks5_addr dst;
+
+	if (len < 4)
+		return S5_ERR_PROTO;
+	if (buf[0] != 0x00 || buf[1] != 0x00)
+		return S5_ERR_PROTO;
+	int r = parse_addr(buf + 3, len - 3, &dst);
+	if (r == S5_ERR_NEED_MORE)	/* the datagram is all there is */
+		return S5_ERR_PROTO;
+	if (r < 0)
+		return r;
+	ret->frag = buf[2];
+	ret->dst = dst;
+	return 3 + r;
+}
+
 uint8_t socks5_select_method(const struct socks5_greeting *g, const uint8_t *allowed,
 			     size_t nallowed)
 {
@@ -164,6 +182,23 @@ size_t socks5_build_reply(uint8_t *out, uint8_t rep, const struct sockaddr *bnd)
 		n = 10;
 	}
 	return n;
+}
+
+size_t socks5_build_udp_header(uint8_t *out, size_t outlen, const struct sockaddr *src)
+{
+	size_t need;
+
+	if (src == NULL || (src->sa_family != AF_INET && src->sa_family != AF_INET6))
+		return 0;
+	need = src->sa_family == AF_INET ? 10 : 22;
+	if (outlen < need)
+		return 0;
+	/* The same layout as a reply with RSV RSV FRAG in place of VER REP RSV. */
+	socks5_build_reply(out, 0, src);
+	out[0] = 0x00;
+	out[1] = 0x00;
+	out[2] = 0x00;
+	return need;
 }
 
 uint8_t socks5_rep_from_errno(int err)

@@ -67,6 +67,13 @@ struct socks5_addr {
 	} u;
 };
 
+/* The header RFC 1928 section 7 puts before every relayed UDP datagram:
+ * RSV(2, zero) FRAG(1) ATYP DST.ADDR DST.PORT, then the payload. */
+struct socks5_udp_header {
+	uint8_t frag;		/* 0: a whole datagram; anything else is a fragment */
+	struct socks5_addr dst;
+};
+
 struct socks5_greeting {
 	uint8_t nmethods;
 	uint8_t methods[255];
@@ -90,6 +97,14 @@ int socks5_parse_greeting(const uint8_t *buf, size_t len, struct socks5_greeting
 int socks5_parse_userpass(const uint8_t *buf, size_t len, struct socks5_userpass *ret);
 int socks5_parse_request(const uint8_t *buf, size_t len, struct socks5_request *ret);
 
+/* Parses the UDP request header at the start of a whole datagram. Returns the
+ * header length (the payload starts there; it may be empty) and fills *ret, or
+ * S5_ERR_PROTO (short datagram, RSV not zero, empty or NUL-bearing name) or
+ * S5_ERR_ATYP (unknown address type). A datagram is complete as received, so
+ * there is no "need more". FRAG is reported, not judged: the caller drops
+ * fragments. */
+int socks5_parse_udp_header(const uint8_t *buf, size_t len, struct socks5_udp_header *ret);
+
 /* Returns the first method in methods_allowed order that the client offered,
  * or SOCKS5_METHOD_NO_ACCEPTABLE. */
 uint8_t socks5_select_method(const struct socks5_greeting *g, const uint8_t *allowed,
@@ -100,6 +115,12 @@ uint8_t socks5_select_method(const struct socks5_greeting *g, const uint8_t *all
 size_t socks5_build_method(uint8_t *out, uint8_t method);
 size_t socks5_build_userpass_reply(uint8_t *out, uint8_t status);
 size_t socks5_build_reply(uint8_t *out, uint8_t rep, const struct sockaddr *bnd);
+
+/* Largest header socks5_build_udp_header() writes: an IPv6 address. */
+#define SOCKS5_UDP_HEADER_MAX 22
+/* Writes the UDP header for a datagram from src (FRAG 0) into out. Returns its
+ * length (10 or 22), or 0 when src is not IPv4/IPv6 or outlen is too small. */
+size_t socks5_build_udp_header(uint8_t *out, size_t outlen, const struct sockaddr *src);
 
 /* Maps an errno from socket()/connect()/bind() to a reply code. */
 uint8_t socks5_rep_from_errno(int err);

@@ -303,6 +303,51 @@ static void test_set(void)
 	CHECK_INT(a.len, sizeof(a.ss));
 }
 
+static void test_unmap_same_any(void)
+{
+	struct addr a, b;
+	char buf[ADDR_STRLEN];
+
+	/* A dual-stack listener's view of an IPv4 client becomes plain IPv4. */
+	CHECK_INT(addr_parse("[::ffff:192.0.2.1]:53", &a), 0);
+	addr_unmap(&a);
+	CHECK_INT(a.ss.ss_family, AF_INET);
+	CHECK_INT(a.len, sizeof(struct sockaddr_in));
+	CHECK_STR(addr_str(sa_of(&a), buf, sizeof(buf)), "192.0.2.1:53");
+	/* Everything else stays. */
+	static const char *const keep[] = { "[::1]:5", "[::192.0.2.1]:6", "[2001:db8::1]:7",
+					    "10.0.0.1:8" };
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		CHECK_INT(addr_parse(keep[i], &a), 0);
+		b = a;
+		addr_unmap(&a);
+		CHECK(a.len == b.len && memcmp(&a.ss, &b.ss, a.len) == 0, "%s changed", keep[i]);
+	}
+
+	CHECK_INT(addr_parse("127.0.0.1:1", &a), 0);
+	CHECK_INT(addr_parse("127.0.0.1:2", &b), 0);
+	CHECK(addr_same(sa_of(&a), sa_of(&b), false), "same IPv4 host");
+	CHECK(!addr_same(sa_of(&a), sa_of(&b), true), "different ports compared equal");
+	CHECK_INT(addr_parse("127.0.0.2:1", &b), 0);
+	CHECK(!addr_same(sa_of(&a), sa_of(&b), false), "127.0.0.1 equals 127.0.0.2");
+	CHECK_INT(addr_parse("[::ffff:127.0.0.1]:1", &b), 0);
+	CHECK(!addr_same(sa_of(&a), sa_of(&b), false), "families differ yet equal");
+	CHECK_INT(addr_parse("[::1]:9", &a), 0);
+	CHECK_INT(addr_parse("[::1]:9", &b), 0);
+	CHECK(addr_same(sa_of(&a), sa_of(&b), true), "same IPv6 address and port");
+	((struct sockaddr_in6 *)&b.ss)->sin6_scope_id = 3;
+	CHECK(!addr_same(sa_of(&a), sa_of(&b), true), "scope ids differ yet equal");
+
+	CHECK_INT(addr_parse("0.0.0.0:0", &a), 0);
+	CHECK(addr_is_any(sa_of(&a)), "0.0.0.0");
+	CHECK_INT(addr_parse("[::]:7", &a), 0);
+	CHECK(addr_is_any(sa_of(&a)), "::");
+	CHECK_INT(addr_parse("0.0.0.1:0", &a), 0);
+	CHECK(!addr_is_any(sa_of(&a)), "0.0.0.1");
+	CHECK_INT(addr_parse("[::1]:0", &a), 0);
+	CHECK(!addr_is_any(sa_of(&a)), "::1");
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -312,6 +357,7 @@ int main(void)
 		{ "addr_str, addr_host, addr_port round trips", test_round_trip },
 		{ "addr_is_loopback", test_loopback },
 		{ "addr_set", test_set },
+		{ "addr_unmap, addr_same, addr_is_any", test_unmap_same_any },
 	};
 	return UNIT_RUN("addr", tests);
 }

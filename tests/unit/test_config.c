@@ -148,6 +148,8 @@ static void test_every_key(void)
 		"connect_timeout = 3s\n"
 		"idle_timeout = 2m\n"
 		"drain_timeout = 1h\n"
+		"bind_timeout = 30s\n"
+		"udp_idle_timeout = 0\n"
 		"log_level = debug\n"
 		"log = journal\n"
 		"user = socksgate\n";
@@ -169,6 +171,8 @@ static void test_every_key(void)
 	CHECK_INT(c->connect_timeout_ms, 3000);
 	CHECK_INT(c->idle_timeout_ms, 120000);
 	CHECK_INT(c->drain_timeout_ms, 3600000);
+	CHECK_INT(c->bind_timeout_ms, 30000);
+	CHECK_INT(c->udp_idle_timeout_ms, 0);
 	CHECK_INT(c->log_level, LOG_DEBUG);
 	CHECK_INT(c->log_target, LOG_TARGET_JOURNAL);
 	CHECK(strcmp(c->user, "socksgate") == 0, "user is '%s'", c->user);
@@ -348,6 +352,10 @@ static void test_each_error(void)
 		{ "idle_timeout = 8d\n", 1, "idle_timeout" },
 		{ "idle_timeout = 99999999999d\n", 1, "idle_timeout" },
 		{ "drain_timeout = 2d\n", 1, "drain_timeout" },
+		{ "bind_timeout = 0\n", 1, "bind_timeout" },
+		{ "bind_timeout = 2d\n", 1, "bind_timeout" },
+		{ "udp_idle_timeout = 8d\n", 1, "udp_idle_timeout" },
+		{ "udp_idle_timeout = soon\n", 1, "udp_idle_timeout" },
 		{ "listen = localhost:1080\n", 1, "localhost:1080" },
 		{ "listen = 127.0.0.1\n", 1, "listen" },
 		{ "listen = [::1]\n", 1, "listen" },
@@ -674,6 +682,8 @@ static void test_new_ref_unref(void)
 	CHECK_INT(c->connect_timeout_ms, 10000);
 	CHECK_INT(c->idle_timeout_ms, 3600000);
 	CHECK_INT(c->drain_timeout_ms, 10000);
+	CHECK_INT(c->bind_timeout_ms, 120000);
+	CHECK_INT(c->udp_idle_timeout_ms, 300000);
 	CHECK_INT(c->log_level, LOG_INFO);
 	CHECK_INT(c->log_target, LOG_TARGET_AUTO);
 	CHECK(c->user[0] == '\0', "default user is '%s'", c->user);
@@ -727,6 +737,8 @@ static void check_dump_round_trip(const char *text)
 		CHECK_INT(b->connect_timeout_ms, a->connect_timeout_ms);
 		CHECK_INT(b->idle_timeout_ms, a->idle_timeout_ms);
 		CHECK_INT(b->drain_timeout_ms, a->drain_timeout_ms);
+		CHECK_INT(b->bind_timeout_ms, a->bind_timeout_ms);
+		CHECK_INT(b->udp_idle_timeout_ms, a->udp_idle_timeout_ms);
 		CHECK_INT(b->log_level, a->log_level);
 		CHECK_INT(b->log_target, a->log_target);
 		CHECK(strcmp(b->user, a->user) == 0, "user '%s' became '%s'", a->user, b->user);
@@ -741,7 +753,8 @@ static void test_dump_round_trip(void)
 			      "workers_min = 2\nworkers_max = 50\nqueue_length = 7\n"
 			      "handshake_timeout = 250ms\nconnect_timeout = 3s\n"
 			      "idle_timeout = 0\ndrain_timeout = 1h\nlog_level = notice\n"
-			      "log = stderr\nuser = nobody\n");
+			      "log = stderr\nuser = nobody\n"
+			      "bind_timeout = 45s\nudp_idle_timeout = 90s\n");
 	/* workers_max left to the descriptor limit. */
 	check_dump_round_trip("auth = pam\nworkers_min = 1\n");
 }

@@ -655,6 +655,248 @@ static void test_select_method(void)
 	CHECK_INT(socks5_select_method(&g, none, 1), SOCKS5_METHOD_NO_ACCEPTABLE);
 }
 
+/* ---- UDP request header (RFC 1928 section 7) ---- */
+
+/* Parses a heap copy of exactly len bytes; *ret is pre-filled with 0xa5 so a
+ * write on error shows. */
+static int parse_udp(const uint8_t *buf, size_t len, struct socks5_udp_header *ret)
+{
+	uint8_t *p = dup_exact(buf, len);
+	memset(ret, 0xa5, sizeof(*ret));
+	int r = socks5_parse_udp_header(p, len, ret);
+	free(p);
+	return r;
+}
+
+/* Every proper prefix of a header is malformed (a datagram does not grow) and
+ * leaves *ret alone. */
+static void check_udp_truncations(const uint8_t *msg, size_t hdrlen)
+{
+	struct socks5_udp_header h;
+
+	for (size_t cut = 0; cut < hdrlen; cut++) {
+		int r = parse_udp(msg, cut, &h);
+		CHECK(r == S5_ERR_PROTO, "header cut at %zu of %zu gives %d", cut, hdrlen, r);
+		CHECK(all_bytes(&h, 0xa5, sizeof(h)), "*ret written for a header cut at %zu", cut);
+	}
+}
+
+static void test_udp_header_ipv4(void)
+{
+	static const uint8_t msg[] = { 0, 0, 0, 0x01, 10, 1, 2, 3, 0x00, 0x35, 'a', 'b', 'c' };
+	struct socks5_udp_header h;
+
+	CHECK_INT(parse_udp(msg, sizeof(msg), &h), 10);
+	CHECK_INT(h.frag, 0);
+	CHECK_INT(h.dst.atyp, SOCKS5_ATYP_IPV4);
+	CHECK(memcmp(h.dst.u.ipv4, (uint8_t[]){ 10, 1, 2, 3 }, 4) == 0, "IPv4 address differs");
+	CHECK_INT(h.dst.port, 53);
+	/* An empty payload is a datagram like any other. */
+	CHECK_INT(parse_udp(msg, 10, &h), 10);
+	check_udp_truncations(msg, 10);
+}
+
+static void test_udp_header_ipv6(void)
+{
+	uint8_t msg[22 + 4] = { 0, 0, 0, 0x04 };
+	struct socks5_udp_header h;
+
+	CU_ASSERT_FATAL(inet_pton(AF_INET6, "2001:db8::7", msg + 4) == 1);
+	msg[20] = 0xff;
+	msg[21] = 0xfe;
+	memcpy(msg + 22, "data", 4);
+	CHECK_INT(parse_udp(msg, sizeof(msg), &h), 22);
+	CHECK_INT(h.dst.atyp, SOCKS5_ATYP_IPV6);
+	CHECK(memcmp(h.dst.u.ipv6, msg + 4, 16) == 0, "IPv6 address differs");
+	CHECK_INT(h.dst.port, 0xfffe);
+	check_udp_truncations(msg, 22);
+}
+
+static void test_udp_header_domain(void)
+{
+	uint8_t msg[3 + 1 + 1 + 255 + 2 + 1];
+	struct socks5_udp_header h;
+
+	static const uint8_t small[] = { 0, 0, 0, 0x03, 9, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't',
+					 0x1f, 0x90, 'x' };
+	CHECK_INT(parse_udp(small, sizeof(small), &h), 16);
+	CHECK_INT(h.dst.atyp, SOCKS5_ATYP_DOMAIN);
+	CHECK_INT(h.dst.domain_len, 9);
+	CHECK_STR(h.dst.u.domain, "localhost");
+	CHECK_INT(h.dst.port, 8080);
+	check_udp_truncations(small, 16);
+
+	/* The longest name a length byte allows. */
+	memset(msg, 0, 4);
+	msg[3] = 0x03;
+	msg[4] = 255;
+	memset(msg + 5, 'n', 255);
+	msg[260] = 0x00;
+	msg[261] = 0x07;
+	msg[262] = '!';
+	CHECK_INT(parse_udp(msg, sizeof(msg), &h), 262);
+	CHECK_INT(h.dst.domain_len, 255);
+	CHECK_INT(strlen(h.dst.u.domain), 255);
+	CHECK_INT(h.dst.port, 7);
+	check_udp_truncations(msg, 262);
+
+	/* A length byte that claims more than the datagram holds. */
+	static const uint8_t oversized[] = { 0, 0, 0, 0x03, 200, 'a', 'b', 0, 80 };
+	CHECK_INT(parse_udp(oversized, sizeof(oversized), &h), S5_ERR_PROTO);
+	/* An empty name, and names with a NUL byte. */
+	static const uint8_t empty[] = { 0, 0, 0, 0x03, 0, 0, 80, 'x' };
+	CHECK_INT(parse_udp(empty, sizeof(empty), &h), S5_ERR_PROTO);
+	CHECK(all_bytes(&h, 0xa5, sizeof(h)), "*ret written for an empty name");
+	static const uint8_t nul[] = { 0, 0, 0, 0x03, 3, 'a', 0, 'c', 0, 80 };
+	CHECK_INT(parse_udp(nul, sizeof(nul), &h), S5_ERR_PROTO);
+}
+
+static void test_udp_header_errors(void)
+{
+	struct socks5_udp_header h;
+
+	/* RSV must be zero. */
+	static const uint8_t rsv1[] = { 0, 1, 0, 0x01, 127, 0, 0, 1, 0, 80 };
+	static const uint8_t rsv2[] = { 5, 0, 0, 0x01, 127, 0, 0, 1, 0, 80 };
+	CHECK_INT(parse_udp(rsv1, sizeof(rsv1), &h), S5_ERR_PROTO);
+	CHECK_INT(parse_udp(rsv2, sizeof(rsv2), &h), S5_ERR_PROTO);
+	/* Unknown address types, whatever follows them. */
+	static const uint8_t atyps[] = { 0x00, 0x02, 0x05, 0x7f, 0xff };
+	for (size_t i = 0; i < sizeof(atyps); i++) {
+		uint8_t m[] = { 0, 0, 0, atyps[i], 127, 0, 0, 1, 0, 80, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+				11, 12, 13, 14, 15, 16 };
+		CHECK(parse_udp(m, sizeof(m), &h) == S5_ERR_ATYP, "ATYP 0x%02x accepted", atyps[i]);
+		CHECK(all_bytes(&h, 0xa5, sizeof(h)), "*ret written for ATYP 0x%02x", atyps[i]);
+	}
+	CHECK_INT(socks5_parse_udp_header(NULL, 0, &h), S5_ERR_PROTO);
+}
+
+static void test_udp_header_frag(void)
+{
+	struct socks5_udp_header h;
+	static const uint8_t frags[] = { 0x00, 0x01, 0x7f, 0x80, 0x81, 0xff };
+
+	/* FRAG is reported as sent; dropping fragments is the relay's decision. */
+	for (size_t i = 0; i < sizeof(frags); i++) {
+		uint8_t m[] = { 0, 0, frags[i], 0x01, 192, 0, 2, 1, 0x01, 0xbb, 'p' };
+		CHECK_INT(parse_udp(m, sizeof(m), &h), 10);
+		CHECK(h.frag == frags[i], "FRAG 0x%02x parsed as 0x%02x", frags[i], h.frag);
+		CHECK_INT(h.dst.port, 443);
+	}
+}
+
+static void test_udp_header_garbage(void)
+{
+	uint8_t buf[300];
+	struct socks5_udp_header h;
+	unsigned accepted = 0;
+
+	rng_state = 0x5eed0dd;
+	for (unsigned iter = 0; iter < 200000; iter++) {
+		size_t len = rng_next() % sizeof(buf);
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)rng_next();
+		/* Shape some of them so the parser gets past the first checks. */
+		if (len > 4 && (iter & 1)) {
+			buf[0] = buf[1] = 0;
+			buf[3] = (uint8_t[]){ 1, 3, 4, 3 }[rng_next() % 4];
+			if (buf[3] == 3)
+				buf[4] = (uint8_t)(rng_next() % 64);
+		}
+		int r = parse_udp(buf, len, &h);
+		/* 8 bytes is the shortest header: a one-byte name. */
+		CHECK(r == S5_ERR_PROTO || r == S5_ERR_ATYP || (r >= 8 && (size_t)r <= len),
+		      "garbage of %zu bytes gives %d", len, r);
+		if (r > 0) {
+			accepted++;
+			if (h.dst.atyp == SOCKS5_ATYP_DOMAIN)
+				CHECK(strlen(h.dst.u.domain) == h.dst.domain_len && h.dst.domain_len > 0,
+				      "domain length %u", h.dst.domain_len);
+		}
+	}
+	CHECK(accepted > 1000, "only %u garbage datagrams parsed", accepted);
+}
+
+static void test_build_udp_header(void)
+{
+	uint8_t out[SOCKS5_UDP_HEADER_MAX + 8];
+	struct sockaddr_in s4;
+	struct sockaddr_in6 s6;
+	struct socks5_udp_header h;
+
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	s4.sin_port = htons(5353);
+	s4.sin_addr.s_addr = htonl(0xc0000201);
+	memset(out, 0xee, sizeof(out));
+	static const uint8_t want4[] = { 0, 0, 0, 0x01, 192, 0, 2, 1, 0x14, 0xe9 };
+	CHECK_INT(socks5_build_udp_header(out, sizeof(out), (struct sockaddr *)&s4), 10);
+	CHECK(memcmp(out, want4, sizeof(want4)) == 0, "IPv4 header bytes differ");
+	CHECK(all_bytes(out + 10, 0xee, sizeof(out) - 10), "IPv4 header wrote past its length");
+	/* What the gateway builds, a client's parser reads back. */
+	CHECK_INT(socks5_parse_udp_header(out, 10, &h), 10);
+	CHECK_INT(h.dst.port, 5353);
+
+	memset(&s6, 0, sizeof(s6));
+	s6.sin6_family = AF_INET6;
+	s6.sin6_port = htons(1);
+	CU_ASSERT_FATAL(inet_pton(AF_INET6, "::1", &s6.sin6_addr) == 1);
+	memset(out, 0xee, sizeof(out));
+	static const uint8_t want6[] = { 0, 0, 0, 0x04, 0, 0, 0, 0, 0, 0, 0, 0,
+					 0, 0, 0, 0, 0, 0, 0, 1, 0x00, 0x01 };
+	CHECK_INT(socks5_build_udp_header(out, sizeof(out), (struct sockaddr *)&s6), 22);
+	CHECK(memcmp(out, want6, sizeof(want6)) == 0, "IPv6 header bytes differ");
+	CHECK(all_bytes(out + 22, 0xee, sizeof(out) - 22), "IPv6 header wrote past its length");
+
+	/* Too little room or no IP address: nothing written. */
+	memset(out, 0xee, sizeof(out));
+	CHECK_INT(socks5_build_udp_header(out, 9, (struct sockaddr *)&s4), 0);
+	CHECK_INT(socks5_build_udp_header(out, 21, (struct sockaddr *)&s6), 0);
+	CHECK_INT(socks5_build_udp_header(out, sizeof(out), NULL), 0);
+	struct sockaddr_un su;
+	memset(&su, 0, sizeof(su));
+	su.sun_family = AF_UNIX;
+	CHECK_INT(socks5_build_udp_header(out, sizeof(out), (struct sockaddr *)&su), 0);
+	CHECK(all_bytes(out, 0xee, sizeof(out)), "a refused header wrote bytes");
+}
+
+/* BIND answers twice on one stream: the listening address, then the peer that
+ * connected. The two replies follow each other byte for byte. */
+static void test_bind_replies(void)
+{
+	uint8_t out[2 * SOCKS5_REPLY_MAX];
+	struct sockaddr_in bnd, peer4;
+	struct sockaddr_in6 peer6;
+	size_t n;
+
+	memset(&bnd, 0, sizeof(bnd));
+	bnd.sin_family = AF_INET;
+	bnd.sin_port = htons(40000);
+	bnd.sin_addr.s_addr = htonl(0x7f000001);
+	memset(&peer4, 0, sizeof(peer4));
+	peer4.sin_family = AF_INET;
+	peer4.sin_port = htons(51515);
+	peer4.sin_addr.s_addr = htonl(0x7f000002);
+	n = socks5_build_reply(out, SOCKS5_REP_SUCCEEDED, (struct sockaddr *)&bnd);
+	n += socks5_build_reply(out + n, SOCKS5_REP_SUCCEEDED, (struct sockaddr *)&peer4);
+	static const uint8_t want[] = { 5, 0, 0, 1, 127, 0, 0, 1, 0x9c, 0x40,
+					5, 0, 0, 1, 127, 0, 0, 2, 0xc9, 0x3b };
+	CHECK_INT(n, sizeof(want));
+	CHECK(memcmp(out, want, sizeof(want)) == 0, "BIND reply pair differs");
+
+	/* An IPv6 listener and peer; then a refused peer (0x02) after the first reply. */
+	memset(&peer6, 0, sizeof(peer6));
+	peer6.sin6_family = AF_INET6;
+	peer6.sin6_port = htons(2);
+	CU_ASSERT_FATAL(inet_pton(AF_INET6, "::1", &peer6.sin6_addr) == 1);
+	n = socks5_build_reply(out, SOCKS5_REP_SUCCEEDED, (struct sockaddr *)&peer6);
+	n += socks5_build_reply(out + n, SOCKS5_REP_NOT_ALLOWED, (struct sockaddr *)&peer6);
+	CHECK_INT(n, 44);
+	CHECK(out[22] == 5 && out[23] == SOCKS5_REP_NOT_ALLOWED && out[25] == SOCKS5_ATYP_IPV6 &&
+		      out[43] == 2,
+	      "second IPv6 reply %02x %02x .. %02x", out[22], out[23], out[43]);
+}
+
 /* ---- mappings and text ---- */
 
 static void test_rep_from_errno(void)
@@ -799,6 +1041,14 @@ int main(void)
 		{ "rep_from_gai", test_rep_from_gai },
 		{ "rep_str and cmd_str", test_rep_cmd_str },
 		{ "addr_str and escaping", test_addr_str },
+		{ "udp header: IPv4, every truncation", test_udp_header_ipv4 },
+		{ "udp header: IPv6, every truncation", test_udp_header_ipv6 },
+		{ "udp header: domain names, oversized and empty", test_udp_header_domain },
+		{ "udp header: RSV and ATYP errors", test_udp_header_errors },
+		{ "udp header: FRAG reported", test_udp_header_frag },
+		{ "udp header: random garbage", test_udp_header_garbage },
+		{ "build_udp_header bytes", test_build_udp_header },
+		{ "bind: two replies", test_bind_replies },
 	};
 	return UNIT_RUN("socks5", tests);
 }

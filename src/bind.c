@@ -1,0 +1,127 @@
+/* BIND: the listening side of the protocol. The listener is bound to the
+ * address the routing table picks for the destination, so the address in
+ * the reply is one the destination can reach; the wait watches the control
+ * connection too, so a client that gives up frees the port at once. */
+#include "autoconf.h"
+
+#include "bind.h"
+
+#include "timeutil.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* The local address a packet to dst would leave from: connect() on a UDP
+ * socket asks the routing table without sending anything. */
+static int facing_address(const struct sockaddr *dst, struct addr *ret)
+{
+	struct addr to;
+
+	addr_set(&to, dst, dst->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						      : sizeof(struct sockaddr_in));
+	/* Port 0 is not a valid UDP destination; the port does not change the route. */
+	if (addr_port(dst) == 0) {
+		if (to.ss.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&to.ss)->sin6_port = htons(9);
+		else
+			((struct sockaddr_in *)&to.ss)->sin_port = htons(9);
+	}
+	int fd = socket(dst->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int r = 0;
+	ret->len = sizeof(ret->ss);
+	if (connect(fd, (struct sockaddr *)&to.ss, to.len) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ret->ss, &ret->len) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int bind_listen(const struct sockaddr *dst, const struct sockaddr *fallback,
+		struct addr *ret_bound)
+{
+	struct addr local;
+	int r;
+
+	if (addr_is_any(dst)) {
+		addr_set(&local, fallback, fallback->sa_family == AF_INET6
+						   ? sizeof(struct sockaddr_in6)
+						   : sizeof(struct sockaddr_in));
+		addr_unmap(&local);
+	} else if ((r = facing_address(dst, &local)) < 0) {
+		return r;
+	}
+	if (local.ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&local.ss)->sin6_port = 0;
+	else
+		((struct sockaddr_in *)&local.ss)->sin_port = 0;
+
+	int fd = socket(local.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	if (local.ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	ret_bound->len = sizeof(ret_bound->ss);
+	if (bind(fd, (struct sockaddr *)&local.ss, local.len) < 0 || listen(fd, 1) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ret_bound->ss, &ret_bound->len) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int bind_wait(int lfd, int ctl, unsigned timeout_ms, struct addr *ret_peer)
+{
+	int64_t deadline = monotonic_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = lfd, .events = POLLIN },
+			{ .fd = ctl, .events = POLLIN },
+		};
+		int64_t left = deadline - monotonic_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		int n = poll(p, 2, left > 3600000 ? 3600000 : (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			continue;	/* the deadline check above decides */
+		if (p[1].revents != 0) {
+			char c;
+			ssize_t k = recv(ctl, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+			if (k > 0)
+				return -EPROTO;
+			if (k == 0)
+				return -ECONNRESET;
+			if (errno != EAGAIN && errno != EINTR)
+				return errno == ECONNRESET ? -ECONNRESET : -errno;
+		}
+		if (p[0].revents != 0) {
+			struct addr peer;
+			peer.len = sizeof(peer.ss);
+			int fd = accept4(lfd, (struct sockaddr *)&peer.ss, &peer.len,
+					 SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd >= 0) {
+				int one = 1;
+				(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+				*ret_peer = peer;
+				return fd;
+			}
+			/* The connection went away before it was accepted: keep waiting. */
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED &&
+			    errno != EPROTO)
+				return -errno;
+		}
+	}
+}
