@@ -426,6 +426,23 @@ out:
 	return 0;
 }
 
+/* Writes a duration in the largest unit that states it exactly ("1h", "250ms"). */
+static void dump_duration(FILE *out, const char *key, unsigned ms)
+{
+	static const struct {
+		const char *unit;
+		unsigned ms;
+	} units[] = { { "d", 86400000 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 } };
+
+	for (size_t i = 0; ms != 0 && i < sizeof(units) / sizeof(units[0]); i++) {
+		if (ms % units[i].ms == 0) {
+			fprintf(out, "%s = %u%s\n", key, ms / units[i].ms, units[i].unit);
+			return;
+		}
+	}
+	fprintf(out, "%s = %ums\n", key, ms);
+}
+
 void config_dump(const struct config *c, FILE *out)
 {
 	char a[ADDR_STRLEN];
@@ -440,12 +457,12 @@ void config_dump(const struct config *c, FILE *out)
 	else
 		fprintf(out, "# workers_max: derived from the descriptor limit\n");
 	fprintf(out, "queue_length = %u\n", c->queue_length);
-	fprintf(out, "handshake_timeout = %ums\n", c->handshake_timeout_ms);
-	fprintf(out, "connect_timeout = %ums\n", c->connect_timeout_ms);
-	fprintf(out, "idle_timeout = %ums\n", c->idle_timeout_ms);
-	fprintf(out, "drain_timeout = %ums\n", c->drain_timeout_ms);
-	fprintf(out, "bind_timeout = %ums\n", c->bind_timeout_ms);
-	fprintf(out, "udp_idle_timeout = %ums\n", c->udp_idle_timeout_ms);
+	dump_duration(out, "handshake_timeout", c->handshake_timeout_ms);
+	dump_duration(out, "connect_timeout", c->connect_timeout_ms);
+	dump_duration(out, "idle_timeout", c->idle_timeout_ms);
+	dump_duration(out, "drain_timeout", c->drain_timeout_ms);
+	dump_duration(out, "bind_timeout", c->bind_timeout_ms);
+	dump_duration(out, "udp_idle_timeout", c->udp_idle_timeout_ms);
 	fprintf(out, "log_level = %s\n", log_level_name(c->log_level));
 	fprintf(out, "log = %s\n", log_target_name((enum log_target)c->log_target));
 	if (c->user[0] != '\0')
@@ -454,10 +471,10 @@ void config_dump(const struct config *c, FILE *out)
 		fprintf(out, "# user: not set (keeps the user it was started as)\n");
 	fprintf(out, "pam_service = %s\n", c->pam_service);
 	fprintf(out, "allow_unauthenticated = %s\n", c->allow_unauthenticated ? "yes" : "no");
-	fprintf(out, "auth_fail_delay = %ums\n", c->auth_fail_delay_ms);
+	dump_duration(out, "auth_fail_delay", c->auth_fail_delay_ms);
 	fprintf(out, "auth_fail_limit = %u\n", c->auth_fail_limit);
-	fprintf(out, "auth_fail_window = %ums\n", c->auth_fail_window_ms);
-	fprintf(out, "auth_block_time = %ums\n", c->auth_block_time_ms);
+	dump_duration(out, "auth_fail_window", c->auth_fail_window_ms);
+	dump_duration(out, "auth_block_time", c->auth_block_time_ms);
 	fprintf(out, "max_sessions = %u\n", c->max_sessions);
 	fprintf(out, "max_sessions_per_user = %u\n", c->max_sessions_per_user);
 	fprintf(out, "max_sessions_per_client = %u\n", c->max_sessions_per_client);
