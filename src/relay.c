@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -82,6 +83,14 @@ static int dir_read(struct dir *d)
 			return -ENOMEM;
 		if (d->off > 0 && d->pending == 0)
 			d->off = 0;
+		/* After partial writes the held bytes can end at the buffer's end
+		 * with room only in front: move them down. Otherwise recv() would
+		 * be asked for 0 bytes, return 0, and that reads as EOF: the rest
+		 * of the stream was silently dropped (seen when pipes ran out). */
+		if (d->off > 0 && d->off + d->pending == RELAY_CHUNK) {
+			memmove(d->buf, d->buf + d->off, d->pending);
+			d->off = 0;
+		}
 		n = recv(d->in, d->buf + d->off + d->pending, RELAY_CHUNK - d->off - d->pending, 0);
 	}
 	if (n > 0)
