@@ -149,6 +149,7 @@ enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_st
 {
 	struct dir dirs[2];
 	enum relay_end end = RELAY_END_CLOSED;
+	bool hung[2] = { false, false };	/* fd i hung up: no longer polled */
 	int r = 0;
 
 	dir_init(&dirs[0], a, b, &stats->up);
@@ -156,8 +157,8 @@ enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_st
 
 	while (!(dirs[0].done && dirs[1].done)) {
 		struct pollfd p[2] = {
-			{ .fd = a, .events = want_in(&dirs[0]) | want_out(&dirs[1]) },
-			{ .fd = b, .events = want_in(&dirs[1]) | want_out(&dirs[0]) },
+			{ .fd = hung[0] ? -1 : a, .events = want_in(&dirs[0]) | want_out(&dirs[1]) },
+			{ .fd = hung[1] ? -1 : b, .events = want_in(&dirs[1]) | want_out(&dirs[0]) },
 		};
 		int n = poll(p, 2, idle_timeout_ms > 0 ? (int)idle_timeout_ms : -1);
 		if (n < 0) {
@@ -177,11 +178,21 @@ enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_st
 				r = dir_read(d);
 			if (r == 0)
 				r = dir_write(d);
-			/* Hung up with nothing left to read from it, while the other
-			 * direction still has to write to it: that write can never land. */
-			if (r == 0 && (rev & (POLLHUP | POLLERR)) && d->eof && !dirs[1 - i].done &&
-			    !(rev & POLLIN))
-				r = (rev & POLLERR) ? -ECONNRESET : -EPIPE;
+			/* Hung up or reset with nothing left to read from it: either
+			 * EOF was read, or the direction out of it is full and did not
+			 * ask for POLLIN (a client that resets while its destination
+			 * is not reading). poll() reports that on every call whatever
+			 * the events asked, so it must not stay in the set: the loop
+			 * would spin and the idle timeout never fire. When the other
+			 * direction still has to write to it, that write can never
+			 * land: the session ends. Otherwise what this direction holds
+			 * may still be delivered, under the idle timeout. */
+			if (r == 0 && (rev & (POLLHUP | POLLERR)) && !(rev & POLLIN)) {
+				d->eof = true;
+				hung[i] = true;
+				if (!dirs[1 - i].done)
+					r = (rev & POLLERR) ? -ECONNRESET : -EPIPE;
+			}
 		}
 		if (r < 0)
 			break;
