@@ -122,6 +122,51 @@ out:
 	return st;
 }
 
+static int refuse_conversation(int n, const struct pam_message **msg,
+			       struct pam_response **resp, void *appdata)
+{
+	(void)n;
+	(void)msg;
+	(void)resp;
+	(void)appdata;
+	return PAM_CONV_ERR;
+}
+
+static pthread_mutex_t pinned_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char service[64];
+	pam_handle_t *pamh;	/* never used again, never ended */
+} pinned[AUTH_PINNED_MAX];
+static size_t npinned;
+
+int auth_pam_pin(const char *service, char *why, size_t whylen)
+{
+	static const struct pam_conv conv = { .conv = refuse_conversation };
+	int ret = 0;
+
+	pthread_mutex_lock(&pinned_lock);
+	for (size_t i = 0; i < npinned; i++)
+		if (strcmp(pinned[i].service, service) == 0)
+			goto out;
+	if (npinned == AUTH_PINNED_MAX || strlen(service) >= sizeof(pinned[0].service))
+		goto out;	/* only an optimisation: logins work regardless */
+	pam_handle_t *pamh = NULL;
+	int r = pam_start(service, NULL, &conv, &pamh);
+	if (r != PAM_SUCCESS) {
+		snprintf(why, whylen, "PAM service '%s': %s", service,
+			 pamh != NULL ? pam_strerror(pamh, r) : "pam_start failed");
+		if (pamh != NULL)
+			pam_end(pamh, r);
+		ret = -1;
+		goto out;
+	}
+	snprintf(pinned[npinned].service, sizeof(pinned[0].service), "%s", service);
+	pinned[npinned++].pamh = pamh;
+out:
+	pthread_mutex_unlock(&pinned_lock);
+	return ret;
+}
+
 static void ip_key(const struct sockaddr *sa, uint8_t key[16])
 {
 	memset(key, 0, 16);

@@ -25,6 +25,16 @@ enum auth_status {
 enum auth_status auth_pam(const char *service, const char *user, const char *password,
 			  const struct sockaddr *client, char *reason, size_t reasonlen);
 
+/* Keeps the modules of a PAM service loaded for the life of the process with
+ * one idle handle that every login's handle shares them with. Without it the
+ * pam_end() of the last running login unloads the modules and the next
+ * pam_start() loads them again: slower, and dlclose() running beside
+ * dlopen() on other workers is where the dynamic loader is weakest. Pinning
+ * a service again is a no-op; at most AUTH_PINNED_MAX services are pinned.
+ * Returns 0, or -1 with PAM's complaint in why (logins will report it too). */
+#define AUTH_PINNED_MAX 8
+int auth_pam_pin(const char *service, char *why, size_t whylen);
+
 /* Per-address failure counting: limit failures within window_ms block the
  * address for block_ms. A fixed-size table: when full, the entry idle longest
  * is reused, so memory is bounded whatever the attacker does. */

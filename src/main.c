@@ -272,6 +272,11 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	log_set_level(c->log_level);
 	log_set_target((enum log_target)c->log_target);
 	pool_set_limits(pool, c->workers_min, workers_max_for(c, nofile));
+	if (c->auth == CONFIG_AUTH_PAM) {
+		char why[256];
+		if (auth_pam_pin(c->pam_service, why, sizeof(why)) < 0)
+			log_msg(LOG_WARNING, "%s", why);
+	}
 	config_swap(c);
 	groups_flush();
 	log_event(LOG_ID_RELOAD, LOG_NOTICE, "configuration reloaded; new sessions use it");
@@ -358,6 +363,8 @@ static void announce_auth(const struct config *c)
 	char why[256];
 
 	if (c->auth == CONFIG_AUTH_PAM) {
+		if (auth_pam_pin(c->pam_service, why, sizeof(why)) < 0)
+			log_msg(LOG_WARNING, "%s", why);
 		if (!auth_can_read_shadow(why, sizeof(why)))
 			log_msg(LOG_WARNING, "%s", why);
 		log_msg(LOG_INFO, "authentication: username/password through PAM service '%s'",

@@ -100,6 +100,8 @@ class Daemon:
         e.setdefault("ASAN_OPTIONS", "detect_leaks=1")
         if env:
             e.update(env)
+        supp = "suppressions=" + os.path.join(TOP_SRCDIR, "tests", "tsan.supp")
+        e["TSAN_OPTIONS"] = (e["TSAN_OPTIONS"] + ":" + supp) if e.get("TSAN_OPTIONS") else supp
         self.proc = subprocess.Popen(list(cmd_prefix) + [SOCKSGATE, "-c", self.conf] + list(args),
                                      stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=e)
