@@ -239,6 +239,8 @@ static void notify_status(void)
 /* SIGHUP: a valid new config serves new sessions, live ones keep theirs; an
  * invalid one is reported line by line and changes nothing. The listeners,
  * the user and the descriptor limit stay as they were at start. */
+static bool listeners_passed;	/* by systemd: the config's listen never applied */
+
 static void reload(const char *path, const struct config_override *ov, size_t nov,
 		   struct pool *pool, rlim_t nofile, const int *fds, int nfds)
 {
@@ -267,6 +269,13 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	if (strcmp(old->user, c->user) != 0)
 		log_msg(LOG_WARNING, "user changed from '%s' to '%s': that takes a restart",
 			old->user, c->user);
+	bool same_listen = old->nlisten == c->nlisten;
+	for (size_t i = 0; same_listen && i < c->nlisten; i++)
+		same_listen = old->listen[i].len == c->listen[i].len &&
+			      memcmp(&old->listen[i].ss, &c->listen[i].ss, c->listen[i].len) == 0;
+	if (!same_listen && !listeners_passed)
+		log_msg(LOG_WARNING, "listen addresses changed: that takes a restart; the "
+				     "gateway keeps listening where it did");
 	config_unref(old);
 	load_self(c);
 	log_set_level(c->log_level);
@@ -462,6 +471,7 @@ int main(int argc, char **argv)
 	/* Sockets from systemd win over the config: the .socket unit is where
 	 * the operator chose the addresses. */
 	int nfds = listener_from_systemd(fds, CONFIG_LISTEN_MAX);
+	listeners_passed = nfds > 0;
 	if (nfds > 0)
 		log_msg(LOG_NOTICE, "serving the %d socket(s) passed by systemd; the 'listen' "
 				    "setting is ignored",

@@ -4,6 +4,7 @@ keeps relaying under the one it started with; an invalid config is reported
 with FILE:LINE for every error and the running config stays in force."""
 import re
 import signal
+import time
 
 import sgtest
 
@@ -20,9 +21,17 @@ def test():
         live, rep, _, _ = sgtest.socks_request(d, "127.0.0.1", echo.port)
         assert rep == 0, rep
         with live:
-            write_config(d, ["auth = pam", "auth_fail_delay = 0"])
+            write_config(d, ["auth = pam", "auth_fail_delay = 0", "handshake_timeout = 1s"])
             d.signal(signal.SIGHUP)
             d.wait_log(r"^notice: configuration reloaded; new sessions use it$")
+
+            # The new handshake timeout (was 10 s) closes a silent new client.
+            t0 = time.monotonic()
+            s = sgtest.connect_proxy(d)
+            assert sgtest.closed_by_peer(s, timeout=8), "the silent client was not closed"
+            took = time.monotonic() - t0
+            assert 0.8 < took < 4, "closed after %.1f s, the new timeout is 1 s" % took
+            s.close()
 
             # New sessions: only username/password now.
             s = sgtest.connect_proxy(d)
