@@ -704,6 +704,30 @@ bool rules_refuse_name(const struct rule *rules, size_t n, const struct rules_qu
 	return false;
 }
 
+bool rules_refuse_command(const struct rule *rules, size_t n, const struct rules_query *q,
+			  struct rules_verdict *ret)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct rule *r = &rules[i];
+		if (rule_is_client_rule(r))
+			continue;
+		struct rules_query any = *q;
+		if (r->nports > 0)
+			any.port = r->ports[0].lo;	/* some port it covers */
+		if (!match_but_dest(r, &any))
+			continue;
+		bool every_dest = (!r->has_to || r->to_any) && r->nports == 0;
+		if (!every_dest)
+			return false;	/* allows or refuses some destinations only */
+		if (r->action == RULE_DENY) {
+			*ret = (struct rules_verdict){ false, r, NULL };
+			return true;
+		}
+		return false;
+	}
+	return false;
+}
+
 void rules_check_client(const struct rule *rules, size_t n, const struct sockaddr *client,
 			struct rules_verdict *ret)
 {

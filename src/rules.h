@@ -129,6 +129,14 @@ void rules_check(const struct rule *rules, size_t n, const struct rules_query *q
 bool rules_refuse_name(const struct rule *rules, size_t n, const struct rules_query *q,
 		       struct rules_verdict *ret);
 
+/* For a BIND or UDP ASSOCIATE request, whose destinations are not known yet:
+ * returns true and fills *ret when a deny rule refuses every destination of
+ * the command for this client and user (it matches them and has no "to" but
+ * "to any", and no "port") before any rule that could allow one. Otherwise
+ * false: each destination is checked as it comes. */
+bool rules_refuse_command(const struct rule *rules, size_t n, const struct rules_query *q,
+			  struct rules_verdict *ret);
+
 /* At accept time: the first client rule matching client decides; none: admit. */
 void rules_check_client(const struct rule *rules, size_t n, const struct sockaddr *client,
 			struct rules_verdict *ret);

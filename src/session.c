@@ -518,6 +518,22 @@ static bool udp_dest_allowed(const struct sockaddr *sa, const char *name, void *
 	return ok;
 }
 
+/* BIND and UDP ASSOCIATE learn their destinations later, one by one; a rule
+ * that refuses the command outright answers 0x02 now instead of opening a
+ * socket whose every use would be refused. */
+static bool command_refused(struct session *s)
+{
+	struct rules_query q;
+	struct rules_verdict v;
+
+	rules_query_for(s, NULL, 0, &q);
+	if (!rules_refuse_command(s->cfg->rules, s->cfg->nrules, &q, &v))
+		return false;
+	note_refusal(s, &v);
+	refuse_by_rule(s);
+	return true;
+}
+
 static void handle_connect(struct session *s)
 {
 	struct connector_result res;
@@ -831,10 +847,13 @@ void session_run(struct pool_job *job, void *ctx)
 		handle_connect(&s);
 		break;
 	case SOCKS5_CMD_BIND:
-		handle_bind(&s);
-		break;
 	case SOCKS5_CMD_UDP_ASSOCIATE:
-		handle_udp(&s);
+		if (command_refused(&s))
+			break;
+		if (s.req.cmd == SOCKS5_CMD_BIND)
+			handle_bind(&s);
+		else
+			handle_udp(&s);
 		break;
 	default:
 		set_reason(&s, "command 0x%02x not supported", s.req.cmd);

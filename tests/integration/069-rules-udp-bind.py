@@ -4,7 +4,8 @@ for CONNECT: under the built-in default a datagram to a loopback echo server
 is dropped (and counted) while the association goes on; an explicit rule for
 one port lets that port through and no other; a name rule refuses datagrams
 sent by name even though the address would be allowed; a BIND peer that the
-rules refuse gets reply 0x02."""
+rules refuse gets reply 0x02; a rule that refuses the UDP or BIND command
+outright answers the request itself with 0x02."""
 import socket
 
 import sgcmds
@@ -79,7 +80,25 @@ def test_bind_peer_refused():
         d.wait_log(r"session \d+ .*cmd=bind .*reply=0x02")
 
 
+def test_command_rules():
+    # "deny command udp" refuses the association itself (0x02) instead of
+    # opening a relay whose every datagram would be dropped; BIND likewise.
+    conf = ["auth = none", "deny command udp,bind"]
+    with sgtest.echo_server() as echo, sgtest.Daemon(conf) as d:
+        for cmd in (3, 2):
+            s, rep, _, _ = sgtest.socks_request(d, "0.0.0.0", 0, cmd=cmd)
+            assert rep == 0x02, "command %d: reply 0x%02x" % (cmd, rep)
+            s.close()
+        d.wait_log(r"session \d+ .*cmd=udp .*reply=0x02.*refused by rule %s:%d" %
+                   (d.conf.replace(".", r"\."), d.line_of("deny command udp,bind")))
+        d.wait_log(r"session \d+ .*cmd=bind .*reply=0x02")
+        s, rep, _, _ = sgtest.socks_request(d, "127.0.0.1", echo.port)
+        assert rep == 0, "CONNECT was refused by a udp/bind rule: 0x%02x" % rep
+        s.close()
+
+
 def test():
+    test_command_rules()
     test_udp_default_policy()
     test_udp_port_rule()
     test_udp_name_rule()

@@ -495,6 +495,34 @@ static void test_protected_needs_named_network(void)
 	unload(&s);
 }
 
+static void test_refuse_command(void)
+{
+	static const char *const lines[] = {
+		"deny user bob command udp",		/* 1 */
+		"allow user carol command bind to 10.0.0.0/8",	/* 2 */
+		"deny command bind",			/* 3 */
+		"deny command udp port 53",		/* 4 */
+		NULL,
+	};
+	struct set s;
+	struct rules_verdict v;
+
+	load(&s, lines);
+	struct rules_query q = query("bob", RULE_CMD_UDP, NULL, NULL, 0);
+	CU_ASSERT(rules_refuse_command(s.r, s.n, &q, &v));
+	CU_ASSERT(!v.allow && v.rule == &s.r[0]);
+	q = query("alice", RULE_CMD_UDP, NULL, NULL, 0);	/* only port 53 is refused */
+	CU_ASSERT(!rules_refuse_command(s.r, s.n, &q, &v));
+	q = query("alice", RULE_CMD_BIND, NULL, NULL, 0);
+	CU_ASSERT(rules_refuse_command(s.r, s.n, &q, &v));
+	CU_ASSERT(v.rule == &s.r[2]);
+	q = query("carol", RULE_CMD_BIND, NULL, NULL, 0);	/* rule 2 may allow a peer */
+	CU_ASSERT(!rules_refuse_command(s.r, s.n, &q, &v));
+	q = query("bob", RULE_CMD_CONNECT, NULL, NULL, 0);
+	CU_ASSERT(!rules_refuse_command(s.r, s.n, &q, &v));
+	unload(&s);
+}
+
 static void test_refuse_name(void)
 {
 	static const char *const lines[] = {
@@ -677,6 +705,7 @@ int main(void)
 		{ "group rules through the lookup function", test_groups },
 		{ "the built-in default policy", test_default_policy },
 		{ "protected addresses need a named network", test_protected_needs_named_network },
+		{ "a whole command refused", test_refuse_command },
 		{ "names refused before resolution", test_refuse_name },
 		{ "client rules at accept time", test_client_rules },
 		{ "rules and limits in the config file", test_config_rules },
