@@ -16,6 +16,7 @@
 #include "timeutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <ifaddrs.h>
@@ -236,13 +237,90 @@ static void notify_status(void)
 	(void)sd_notifyf(0, "STATUS=%s", notify_format_status(status, sizeof(status), &st));
 }
 
-/* SIGHUP: a valid new config serves new sessions, live ones keep theirs; an
- * invalid one is reported line by line and changes nothing. The listeners,
- * the user and the descriptor limit stay as they were at start. */
 static bool listeners_passed;	/* by systemd: the config's listen never applied */
 
+/* The live listening sockets and the acceptor thread that serves them. */
+struct listening {
+	struct listener *lst;
+	int fds[CONFIG_LISTEN_MAX];	/* owned by lst; here for getsockname() */
+	int nfds;
+};
+
+/* A reload changed the listen list: keeps the sockets of addresses that stay
+ * (so their queued connections survive), binds the new ones, starts an
+ * acceptor over the new set and only then stops the old one, which closes
+ * the sockets of addresses that went. Returns 0, or -1 after logging why
+ * with nothing changed. */
+static int relisten(const struct config *old, const struct config *c, struct listening *L,
+		    struct pool *pool)
+{
+	int fds[CONFIG_LISTEN_MAX];
+	char a[ADDR_STRLEN], which[ADDR_STRLEN];
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nlisten; i++) {
+		const struct addr *want = &c->listen[i];
+		int fd = -1, err = 0;
+		bool kept = false;
+		for (size_t j = 0; j < old->nlisten && j < (size_t)L->nfds && !kept; j++) {
+			if (old->listen[j].len == want->len &&
+			    memcmp(&old->listen[j].ss, &want->ss, want->len) == 0) {
+				kept = true;
+				fd = fcntl(L->fds[j], F_DUPFD_CLOEXEC, 0);
+				err = fd < 0 ? errno : 0;
+			}
+		}
+		if (!kept) {
+			fd = listener_bind(want, SOMAXCONN);
+			err = fd < 0 ? -fd : 0;
+			if (fd >= 0)
+				log_msg(LOG_NOTICE, "listening on %s",
+					addr_str((const struct sockaddr *)&want->ss, a, sizeof(a)));
+		}
+		if (fd < 0) {
+			log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
+				  "reload refused: cannot listen on %s: %s; keeping the old "
+				  "configuration",
+				  addr_str((const struct sockaddr *)&want->ss, a, sizeof(a)),
+				  strerror(err));
+			goto fail;
+		}
+		fds[n++] = fd;
+	}
+	if (unauth_exposed(c, fds, (int)n, which, sizeof(which))) {
+		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
+			  "reload refused: auth = none on the non-loopback listener %s lets anyone "
+			  "who can reach it use the gateway (allow_unauthenticated = yes if intended); "
+			  "keeping the old configuration",
+			  which);
+		goto fail;
+	}
+	struct listener *nl;
+	int r = listener_start(&nl, fds, n, on_accept, pool);	/* closes fds on failure */
+	if (r < 0) {
+		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
+			  "reload refused: cannot start the acceptor: %s; keeping the old "
+			  "configuration",
+			  strerror(-r));
+		return -1;
+	}
+	listener_stop(L->lst);
+	L->lst = nl;
+	memcpy(L->fds, fds, n * sizeof(fds[0]));
+	L->nfds = (int)n;
+	return 0;
+fail:
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	return -1;
+}
+
+/* SIGHUP: a valid new config serves new sessions, live ones keep theirs; an
+ * invalid one is reported line by line and changes nothing. A changed listen
+ * list is applied (unless systemd passed the sockets); the user and the
+ * descriptor limit stay as they were at start. */
 static void reload(const char *path, const struct config_override *ov, size_t nov,
-		   struct pool *pool, rlim_t nofile, const int *fds, int nfds)
+		   struct pool *pool, rlim_t nofile, struct listening *L)
 {
 	struct config *c;
 	unsigned errors = 0;
@@ -256,26 +334,30 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 			  "reload failed with %u error(s); keeping the old configuration", errors);
 		goto out;
 	}
-	if (unauth_exposed(c, fds, nfds, which, sizeof(which))) {
+	struct config *old = config_current();
+	bool same_listen = old->nlisten == c->nlisten;
+	for (size_t i = 0; same_listen && i < c->nlisten; i++)
+		same_listen = old->listen[i].len == c->listen[i].len &&
+			      memcmp(&old->listen[i].ss, &c->listen[i].ss, c->listen[i].len) == 0;
+	if (!same_listen && !listeners_passed) {
+		if (relisten(old, c, L, pool) < 0) {
+			config_unref(old);
+			config_unref(c);
+			goto out;
+		}
+	} else if (unauth_exposed(c, L->fds, L->nfds, which, sizeof(which))) {
 		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
 			  "reload refused: auth = none on the non-loopback listener %s lets anyone "
 			  "who can reach it use the gateway (allow_unauthenticated = yes if intended); "
 			  "keeping the old configuration",
 			  which);
+		config_unref(old);
 		config_unref(c);
 		goto out;
 	}
-	struct config *old = config_current();
 	if (strcmp(old->user, c->user) != 0)
 		log_msg(LOG_WARNING, "user changed from '%s' to '%s': that takes a restart",
 			old->user, c->user);
-	bool same_listen = old->nlisten == c->nlisten;
-	for (size_t i = 0; same_listen && i < c->nlisten; i++)
-		same_listen = old->listen[i].len == c->listen[i].len &&
-			      memcmp(&old->listen[i].ss, &c->listen[i].ss, c->listen[i].len) == 0;
-	if (!same_listen && !listeners_passed)
-		log_msg(LOG_WARNING, "listen addresses changed: that takes a restart; the "
-				     "gateway keeps listening where it did");
 	config_unref(old);
 	load_self(c);
 	log_set_level(c->log_level);
@@ -498,8 +580,9 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "cannot start the worker pool: %s", strerror(errno));
 		goto fail_fds;
 	}
-	struct listener *lst;
-	int r = listener_start(&lst, fds, (size_t)nfds, on_accept, pool);
+	struct listening L = { .nfds = nfds };
+	memcpy(L.fds, fds, (size_t)nfds * sizeof(fds[0]));
+	int r = listener_start(&L.lst, fds, (size_t)nfds, on_accept, pool);
 	if (r < 0) {
 		log_msg(LOG_ERR, "cannot start the acceptor: %s", strerror(-r));
 		pool_free(pool);
@@ -524,7 +607,7 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		if (wd_ms > 0 && now >= next_wd) {
-			watchdog_tick(lst, pool, &wd_alive);
+			watchdog_tick(L.lst, pool, &wd_alive);
 			next_wd = now + wd_ms;
 		}
 		if (now >= next_status) {
@@ -541,7 +624,7 @@ int main(int argc, char **argv)
 		if (sig < 0)	/* EAGAIN: time for the periodic work; EINTR: likewise */
 			continue;
 		if (sig == SIGHUP) {
-			reload(path, ov, nov, pool, nofile, fds, nfds);
+			reload(path, ov, nov, pool, nofile, &L);
 			continue;
 		}
 		log_msg(LOG_NOTICE, "received %s, no longer accepting", strsignal(sig));
@@ -549,7 +632,7 @@ int main(int argc, char **argv)
 	}
 
 	(void)sd_notify(0, "STOPPING=1\nSTATUS=Stopping: draining live sessions");
-	listener_stop(lst);
+	listener_stop(L.lst);
 	struct config *c = config_current();
 	unsigned left = pool_drain(pool, c->drain_timeout_ms);
 	config_unref(c);

@@ -47,17 +47,6 @@ def settings(text):
     return out
 
 
-def refused(host, port):
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_STREAM) as s:
-        s.settimeout(2)
-        try:
-            s.connect((host, port))
-        except ConnectionRefusedError:
-            return True
-    return False
-
-
 def test_version_help(tmp):
     rc, out, err = run("-V")
     assert rc == 0, (rc, err)
@@ -185,7 +174,7 @@ def test_listen_override():
     try:
         with sgtest.Daemon(["auth = none"], args=args) as d:
             # The file's listen address is replaced, not added to.
-            assert refused("127.0.0.1", d.port), "the file's listen address is still bound"
+            assert sgtest.tcp_refused("127.0.0.1", d.port), "the file's listen address is still bound"
             d.wait_log(r"listening on 127\.0\.0\.1:%d$" % p4)
             targets = [("127.0.0.1", p4)]
             if v6:

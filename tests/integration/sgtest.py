@@ -381,6 +381,18 @@ def read_reply(s, timeout=10):
     return head[1], host, struct.unpack("!H", a[-2:])[0]
 
 
+def tcp_refused(host, port):
+    """True when nothing listens on host:port (the connection is refused)."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.settimeout(2)
+        try:
+            s.connect((host, port))
+        except ConnectionRefusedError:
+            return True
+    return False
+
+
 def connect_proxy(d, timeout=10, source=None):
     """A TCP connection to the daemon, from the address source if given."""
     fam = socket.AF_INET6 if ":" in d.host else socket.AF_INET
