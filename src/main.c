@@ -468,6 +468,24 @@ static void announce_auth(const struct config *c)
 	}
 }
 
+/* A daemon started with stdin, stdout or stderr closed would hand those
+ * numbers to its first sockets, and a log line would then go to a client.
+ * Fill any that are closed with /dev/null before opening anything else. */
+static void std_fds_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (n < 0)
+			_exit(1);
+		if (n != fd) {	/* a lower one was open: put it where it belongs */
+			dup2(n, fd);
+			close(n);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -488,6 +506,7 @@ int main(int argc, char **argv)
 	unsigned errors = 0;
 	char which[ADDR_STRLEN];
 
+	std_fds_open();
 	while ((opt = getopt_long(argc, argv, "c:l:a:u:tVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':

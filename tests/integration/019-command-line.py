@@ -6,7 +6,10 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import tempfile
+import time
+import types
 
 import sgtest
 
@@ -192,6 +195,49 @@ def test_listen_override():
         echo.close()
 
 
+def test_closed_std_fds(tmp):
+    """Started with stdin, stdout and stderr closed, the daemon must not hand
+    those numbers to its sockets: no log line may reach a client."""
+    echo = sgtest.echo_server()
+    port = sgtest.free_port()
+    conf = os.path.join(tmp, "closed.conf")
+    with open(conf, "w") as f:
+        f.write("listen = 127.0.0.1:%d\nauth = none\nlog_level = debug\n%s\n"
+                % (port, sgtest.Daemon.LOOPBACK_RULE))
+    proc = subprocess.Popen(["sh", "-c", 'exec "$@" <&- >&- 2>&-', "sh",
+                             sgtest.SOCKSGATE, "-c", conf])
+    d = types.SimpleNamespace(host="127.0.0.1", port=port)
+    try:
+        deadline = time.monotonic() + 10
+        while sgtest.tcp_refused("127.0.0.1", port):
+            assert proc.poll() is None, "the daemon exited with %r" % proc.returncode
+            assert time.monotonic() < deadline, "the daemon did not start listening"
+            time.sleep(0.05)
+        for i in range(4):
+            # A bad greeting makes the daemon log while another client is live.
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as bad:
+                bad.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                assert sgtest.recv_all(bad) == b"", "the bad client got bytes back"
+            s, rep, _, _ = sgtest.socks_request(d, "127.0.0.1", echo.port)
+            with s:
+                assert rep == 0, rep
+                msg = b"session %d" % i
+                s.sendall(msg)
+                assert sgtest.recv_exact(s, len(msg)) == msg
+                s.shutdown(socket.SHUT_WR)
+                assert sgtest.recv_all(s) == b"", "log text reached a client"
+        assert proc.poll() is None, "the daemon died"
+        sgtest.log("served with closed standard descriptors")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        echo.close()
+
+
 def test():
     tmp = tempfile.mkdtemp(prefix="socksgate-test-")
     try:
@@ -199,6 +245,7 @@ def test():
         test_check_config(tmp)
         test_listen_override()
         test_config_errors(tmp)
+        test_closed_std_fds(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
