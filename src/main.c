@@ -45,6 +45,8 @@
 /* The main thread waits this long at most for the pool's lock when checking
  * that the pool is alive. */
 #define POOL_PING_MS 200
+/* At shutdown, how long workers get to end once their sessions are closed. */
+#define STOP_GRACE_MS 3000
 
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct config *current;
@@ -658,6 +660,18 @@ int main(int argc, char **argv)
 	if (left > 0) {
 		log_msg(LOG_NOTICE, "drain period over, closing %u live session(s)", left);
 		session_shutdown_all();
+	}
+	/* Closed sessions end at once; a worker blocked where a closed socket
+	 * cannot reach it (a PAM module, the resolver) does not hold up the
+	 * exit for longer than STOP_GRACE_MS. */
+	unsigned stuck = pool_stop(pool, STOP_GRACE_MS);
+	if (stuck > 0) {
+		log_msg(LOG_WARNING, "%u worker(s) still busy (in PAM, name resolution or connect) "
+			"%u ms after their sessions were closed; exiting without them",
+			stuck, STOP_GRACE_MS);
+		log_event(LOG_ID_STOP, LOG_NOTICE, "stopped");
+		fflush(NULL);
+		_exit(0);	/* exit() would run library destructors under their feet */
 	}
 	pool_free(pool);
 	config_swap(NULL);

@@ -195,10 +195,12 @@ unsigned pool_drain(struct pool *p, unsigned timeout_ms)
 	return left;
 }
 
-void pool_free(struct pool *p)
+unsigned pool_stop(struct pool *p, unsigned timeout_ms)
 {
-	if (p == NULL)
-		return;
+	struct timespec ts;
+	unsigned left;
+
+	deadline_in(&ts, timeout_ms);
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
 	/* Jobs nobody started: close them instead of serving them late. */
@@ -210,6 +212,21 @@ void pool_free(struct pool *p)
 		p->count--;
 	}
 	pthread_cond_broadcast(&p->work);
+	while (p->threads > 0) {
+		if (pthread_cond_timedwait(&p->quiet, &p->lock, &ts) == ETIMEDOUT)
+			break;
+	}
+	left = p->threads;
+	pthread_mutex_unlock(&p->lock);
+	return left;
+}
+
+void pool_free(struct pool *p)
+{
+	if (p == NULL)
+		return;
+	(void)pool_stop(p, 0);
+	pthread_mutex_lock(&p->lock);
 	while (p->threads > 0)
 		pthread_cond_wait(&p->quiet, &p->lock);
 	pthread_mutex_unlock(&p->lock);

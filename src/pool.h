@@ -40,7 +40,12 @@ int pool_submit(struct pool *p, const struct pool_job *job);
  * number still running. Thread-safe. */
 unsigned pool_drain(struct pool *p, unsigned timeout_ms);
 
-/* Refuses new jobs, closes queued ones, waits for every worker to exit, frees. */
+/* Refuses new jobs, closes queued ones and waits up to timeout_ms for every
+ * worker to exit; returns the number still running (a job that does not end,
+ * such as one blocked inside a PAM module). Thread-safe. */
+unsigned pool_stop(struct pool *p, unsigned timeout_ms);
+
+/* pool_stop() without a time limit, then frees. */
 void pool_free(struct pool *p);
 
 void pool_get_stats(struct pool *p, struct pool_stats *ret);

@@ -2,7 +2,11 @@
 """SIGTERM drains: the gateway stops accepting at once, live sessions go on
 working, and the daemon exits 0 as soon as the last one closes. With
 drain_timeout = 1s a session that stays open is closed about a second after
-the signal and the daemon exits 0."""
+the signal and the daemon exits 0. A login stuck inside a PAM module (which a
+closed socket cannot interrupt) holds up the exit only for the grace period
+after the drain, and the daemon says so."""
+import os
+import re
 import signal
 import socket
 import time
@@ -82,10 +86,62 @@ def test_drain_timeout(echo):
         assert "drain period over" in d.log(), d.log()
 
 
+PAM_EXEC = "/lib/x86_64-linux-gnu/security/pam_exec.so"
+STOP_GRACE = 3  # seconds; STOP_GRACE_MS in main.c
+
+
+def test_stuck_in_pam(echo):
+    if not os.path.exists(PAM_EXEC):
+        sgtest.log("pam_exec.so not found: stuck-login case not run")
+        return
+    tmp = os.environ.get("TMPDIR", "/tmp")
+    script = os.path.join(tmp, "socksgate-stuck-%d.sh" % os.getpid())
+    pidfile = script + ".pid"
+    with open(script, "w") as f:
+        f.write('#!/bin/sh\necho $$ > "%s"\nexec sleep 60\n' % pidfile)
+    os.chmod(script, 0o755)
+    try:
+        env = sgtest.pam_wrapper_env({"alice": "pw"},
+                                     extra_auth=["auth required %s %s" % (PAM_EXEC, script)])
+        with sgtest.Daemon(["auth = pam", "drain_timeout = 1s", "handshake_timeout = 2m"],
+                           env=env) as d:
+            s = sgtest.connect_proxy(d)
+            with s:
+                assert sgtest.greet(s, b"\x02") == 2
+                s.sendall(b"\x01\x05alice\x02pw")
+                deadline = time.monotonic() + 10
+                while not os.path.exists(pidfile):
+                    assert time.monotonic() < deadline, "the PAM script never ran"
+                    time.sleep(0.05)
+                t0 = time.monotonic()
+                d.signal(signal.SIGTERM)
+                rc, _ = exits_within(d, 1 + STOP_GRACE + 6)
+                took = time.monotonic() - t0
+                sgtest.log("exited %d, %.2f s after SIGTERM with a login stuck in PAM" % (rc, took))
+                assert rc == 0, (rc, d.log())
+                assert took >= 1 + STOP_GRACE - 0.5, took
+                assert sgtest.closed_by_peer(s, timeout=2), "client connection still open"
+            log = d.log()
+            assert re.search(r"1 worker\(s\) still busy", log), log
+            assert "stopped" in log, log
+    finally:
+        try:
+            with open(pidfile) as f:
+                os.kill(int(f.read().strip()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+        for p in (script, pidfile):
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+
+
 def test():
     with sgtest.echo_server() as echo:
         test_drain_until_closed(echo)
         test_drain_timeout(echo)
+        test_stuck_in_pam(echo)
 
 
 sgtest.main(test)

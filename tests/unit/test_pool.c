@@ -146,6 +146,31 @@ static void test_free_closes_queued_jobs(void)
 	close(fds[1]);
 }
 
+/* pool_stop() does not wait past its limit for a job that will not end, and
+ * reports how many workers are still in one. */
+static void test_stop_reports_stuck_workers(void)
+{
+	atomic_store(&ran, 0);
+	pthread_mutex_lock(&gate_lock);
+	gate_open = false;
+	waiting = 0;
+	pthread_mutex_unlock(&gate_lock);
+	struct pool *p = pool_new(0, 2, 4, 64 * 1024, 60000, gated_job, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	for (int i = 0; i < 2; i++) {
+		struct pool_job j = job();
+		CU_ASSERT_EQUAL(pool_submit(p, &j), 0);
+	}
+	wait_for_waiting(2);
+	CU_ASSERT_EQUAL(pool_stop(p, 0), 2);
+	struct pool_job j = job();
+	CU_ASSERT_EQUAL(pool_submit(p, &j), -ESHUTDOWN);
+	open_gate();
+	CU_ASSERT_EQUAL(pool_stop(p, 10000), 0);
+	CU_ASSERT_EQUAL(atomic_load(&ran), 2);
+	pool_free(p);
+}
+
 static void test_set_limits(void)
 {
 	struct pool *p = pool_new(1, 2, 4, 64 * 1024, 60000, count_job, NULL);
@@ -163,6 +188,7 @@ int main(void)
 		{ "every job runs once", test_every_job_runs_once },
 		{ "queue bound and maximum workers", test_queue_bound_and_max_workers },
 		{ "free closes queued jobs", test_free_closes_queued_jobs },
+		{ "stop reports stuck workers", test_stop_reports_stuck_workers },
 		{ "limits can change", test_set_limits },
 	};
 	return UNIT_RUN("pool", tests);
