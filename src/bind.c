@@ -103,9 +103,9 @@ int bind_wait(int lfd, int ctl, unsigned timeout_ms, struct addr *ret_peer)
 			if (k > 0)
 				return -EPROTO;
 			if (k == 0)
-				return -ECONNRESET;
+				return -ESHUTDOWN;
 			if (errno != EAGAIN && errno != EINTR)
-				return errno == ECONNRESET ? -ECONNRESET : -errno;
+				return -errno;
 		}
 		if (p[0].revents != 0) {
 			struct addr peer;

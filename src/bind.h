@@ -19,7 +19,8 @@ int bind_listen(const struct sockaddr *dst, const struct sockaddr *fallback,
  * socket (non-blocking, close-on-exec, owned by the caller) with the peer's
  * address in *ret_peer, or:
  *   -ETIMEDOUT   nobody connected in time;
- *   -ECONNRESET  the client closed (or shut down) the control connection;
+ *   -ESHUTDOWN   the client closed (or shut down) the control connection;
+ *   -ECONNRESET  the client reset it;
  *   -EPROTO      the client sent data before the inbound connection came;
  *   -errno       poll() or accept() failed.
  * lfd stays open and owned by the caller. */

@@ -168,7 +168,11 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
 	}
 }
 
-/* Reads more handshake bytes. Returns >0, -ECONNRESET on EOF, or -errno. */
+/* recv_more()'s answer when the client closed its side (EOF), told apart
+ * from a reset (-ECONNRESET) so the record says which it was. */
+#define CLIENT_EOF (-ENODATA)
+
+/* Reads more handshake bytes. Returns >0, CLIENT_EOF, or -errno. */
 static int recv_more(struct session *s)
 {
 	if (s->inlen == sizeof(s->in))
@@ -180,7 +184,7 @@ static int recv_more(struct session *s)
 			return (int)n;
 		}
 		if (n == 0)
-			return -ECONNRESET;
+			return CLIENT_EOF;
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN)
@@ -239,8 +243,10 @@ static int read_message(struct session *s, parse_fn parse, void *ret, const char
 		if (r < 0) {
 			if (r == -ETIMEDOUT)
 				set_reason(s, "handshake timeout waiting for the %s", what);
-			else if (r == -ECONNRESET)
+			else if (r == CLIENT_EOF)
 				set_reason(s, "client closed during the %s", what);
+			else if (r == -ECONNRESET)
+				set_reason(s, "client reset the connection during the %s", what);
 			else
 				set_reason(s, "reading the %s: %s", what, strerror(-r));
 			return r;
@@ -663,8 +669,11 @@ static void handle_bind(struct session *s)
 			   s->cfg->bind_timeout_ms);
 		(void)send_reply(s, SOCKS5_REP_TTL_EXPIRED, NULL);
 		return;
-	case -ECONNRESET:
+	case -ESHUTDOWN:
 		set_reason(s, "client closed while waiting for the inbound connection");
+		return;
+	case -ECONNRESET:
+		set_reason(s, "client reset the connection while waiting for the inbound connection");
 		return;
 	case -EPROTO:
 		set_reason(s, "client sent data before the inbound connection");
