@@ -114,6 +114,8 @@ bool log_to_journal(void)
 
 /* Journal fields of one entry, each "NAME=value", formatted into one buffer. */
 #define FIELDS_MAX 24
+/* Where sd_journal_sendv() sends (systemd's fixed path). */
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
 struct fields {
 	struct iovec iov[FIELDS_MAX];
 	size_t n, used;
@@ -174,7 +176,9 @@ static void emit(int prio, const char *message_id, const struct fields *extra, c
 		}
 		for (size_t i = 0; extra != NULL && i < extra->n; i++)
 			iov[n++] = extra->iov[i];
-		if (sd_journal_sendv(iov, (int)n) >= 0)
+		/* sd_journal_sendv() reports success when the journal's socket is
+		 * absent (journald not running), dropping the message: look first. */
+		if (access(JOURNAL_SOCKET, F_OK) == 0 && sd_journal_sendv(iov, (int)n) >= 0)
 			return;
 	}
 	write_stderr(prio, msg);

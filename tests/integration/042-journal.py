@@ -2,8 +2,9 @@
 """The journal: with log = journal every event is a journal entry with its
 MESSAGE_ID, and session records and failed logins carry the SOCKS_* fields.
 Runs as root against the system journald, or a systemd-journald it starts
-itself when none is running (and stops again, by pid). Reads the entries
-back with journalctl -o json."""
+itself when none is running (and stops again, by pid, removing the files it
+made). Reads the entries back with journalctl -o json. Without a journal (a
+private, empty /run), log = journal falls back to standard error."""
 import json
 import os
 import shutil
@@ -38,6 +39,49 @@ def journald_listening():
             return True
         except OSError:
             return False
+
+
+JOURNALD_DIRS = ("/run/systemd/journal", "/run/log/journal")
+
+
+def paths_under(dirs):
+    found = set()
+    for top in dirs:
+        for root, subdirs, files in os.walk(top):
+            found.add(root)
+            found.update(os.path.join(root, n) for n in subdirs + files)
+    return found
+
+
+def remove_new(before):
+    """Removes what appeared under JOURNALD_DIRS since before was taken."""
+    for path in sorted(paths_under(JOURNALD_DIRS) - before, key=len, reverse=True):
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+        except OSError as e:
+            sgtest.log("cannot remove %s: %s" % (path, e))
+
+
+def test_no_journal():
+    """With no journald (an empty private /run), log = journal must not drop
+    messages: they go to standard error."""
+    if not shutil.which("unshare"):
+        sgtest.log("unshare missing: no-journal case not run")
+        return
+    prefix = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+              'mount -t tmpfs none /run && exec "$@"', "sh"]
+    with sgtest.echo_server() as echo, sgtest.Daemon(["auth = none", "log = journal"],
+                                                     cmd_prefix=prefix) as d:
+        s, rep, _, _ = sgtest.socks_request(d, "127.0.0.1", echo.port)
+        assert rep == 0, rep
+        s.close()
+        d.wait_log(r"session 1 ", timeout=10)
+        d.stop()
+        assert "stopped" in d.log(), d.log()
+    sgtest.log("no journal: messages went to standard error")
 
 
 def start_journald(tmp):
@@ -88,8 +132,11 @@ def test():
     env = sgtest.pam_wrapper_env({"alice": "secret"})
     journald = None
     tmp = tempfile.mkdtemp(prefix="socksgate-journal-")
+    before = None
     try:
+        test_no_journal()
         if not journald_listening():
+            before = paths_under(JOURNALD_DIRS)
             journald, jout = start_journald(tmp)
             sgtest.log("started systemd-journald, pid %d" % journald.pid)
         closed_port = sgtest.free_port()
@@ -185,6 +232,7 @@ def test():
                 journald.kill()
                 journald.wait()
             jout.close()
+            remove_new(before)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

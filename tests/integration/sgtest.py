@@ -471,13 +471,16 @@ def pam_matrix_path():
     return None
 
 
-_pam_services = []
+_pam_services = []  # files and directories pam_wrapper_env() made
 
 
 def _remove_pam_services():
     for path in _pam_services:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 def pam_wrapper_env(users, service="socksgate", extra_auth=()):
@@ -496,6 +499,10 @@ def pam_wrapper_env(users, service="socksgate", extra_auth=()):
         service = "socksgate-test-%d-%d" % (os.getpid(), len(_pam_services))
     d = tempfile.mkdtemp(prefix="socksgate-pam-")
     os.chmod(d, 0o755)
+    if not _pam_services:
+        import atexit
+        atexit.register(_remove_pam_services)
+    _pam_services.append(d)
     passdb = os.path.join(d, "passdb")
     with open(passdb, "wb") as f:
         for u, p in users.items():
@@ -508,9 +515,6 @@ def pam_wrapper_env(users, service="socksgate", extra_auth=()):
     svc += "account required %s passdb=%s\n" % (matrix, passdb)
     if root:
         path = os.path.join("/etc/pam.d", service)
-        if not _pam_services:
-            import atexit
-            atexit.register(_remove_pam_services)
         _pam_services.append(path)
         with open(path, "w") as f:
             f.write(svc)
