@@ -71,6 +71,26 @@ static void no_delay(int retval, unsigned usec_delay, void *appdata)
 	(void)appdata;
 }
 
+/* Whether a PAM failure is the user's (wrong password, unknown or locked
+ * account) or the system's: a broken service file, a missing module, an
+ * authentication backend that cannot be reached. The latter must not count
+ * against the client's address. */
+static enum auth_status pam_failure_status(int r)
+{
+	switch (r) {
+	case PAM_ABORT:
+	case PAM_BUF_ERR:
+	case PAM_SYSTEM_ERR:
+	case PAM_SERVICE_ERR:
+	case PAM_MODULE_UNKNOWN:
+	case PAM_SYMBOL_ERR:
+	case PAM_AUTHINFO_UNAVAIL:
+		return AUTH_ERROR;
+	default:
+		return AUTH_DENIED;
+	}
+}
+
 enum auth_status auth_pam(const char *service, const char *user, const char *password,
 			  const struct sockaddr *client, char *reason, size_t reasonlen)
 {
@@ -100,8 +120,7 @@ enum auth_status auth_pam(const char *service, const char *user, const char *pas
 	r = pam_authenticate(pamh, flags);
 	if (r != PAM_SUCCESS) {
 		snprintf(reason, reasonlen, "pam_authenticate: %s", pam_strerror(pamh, r));
-		st = (r == PAM_ABORT || r == PAM_BUF_ERR || r == PAM_SYSTEM_ERR) ? AUTH_ERROR
-										 : AUTH_DENIED;
+		st = pam_failure_status(r);
 		goto out;
 	}
 	r = pam_acct_mgmt(pamh, flags);
@@ -112,6 +131,7 @@ enum auth_status auth_pam(const char *service, const char *user, const char *pas
 	}
 	if (r != PAM_SUCCESS) {
 		snprintf(reason, reasonlen, "pam_acct_mgmt: %s", pam_strerror(pamh, r));
+		st = pam_failure_status(r);
 		goto out;
 	}
 	st = AUTH_OK;
@@ -198,16 +218,25 @@ static struct auth_limiter_entry *find(struct auth_limiter *l, const uint8_t key
 	return NULL;
 }
 
-bool auth_limiter_blocked(struct auth_limiter *l, const struct sockaddr *client, int64_t now_ms)
+/* Called with the lock held. */
+static bool entry_blocked(const struct auth_limiter_entry *e, int64_t now_ms, unsigned block_ms)
+{
+	return e->blocked && now_ms - e->blocked_since_ms < (int64_t)block_ms;
+}
+
+bool auth_limiter_blocked(struct auth_limiter *l, const struct sockaddr *client, int64_t now_ms,
+			  unsigned limit, unsigned block_ms)
 {
 	uint8_t key[16];
 	bool blocked = false;
 
+	if (limit == 0)
+		return false;
 	ip_key(client, key);
 	pthread_mutex_lock(&l->lock);
 	struct auth_limiter_entry *e = find(l, key);
-	if (e != NULL && e->blocked_until_ms > now_ms)
-		blocked = true;
+	if (e != NULL)
+		blocked = entry_blocked(e, now_ms, block_ms);
 	pthread_mutex_unlock(&l->lock);
 	return blocked;
 }
@@ -242,8 +271,9 @@ bool auth_limiter_fail(struct auth_limiter *l, const struct sockaddr *client, in
 	}
 	e->last_ms = now_ms;
 	e->failures++;
-	if (e->failures >= limit && e->blocked_until_ms <= now_ms) {
-		e->blocked_until_ms = now_ms + block_ms;
+	if (e->failures >= limit && !entry_blocked(e, now_ms, block_ms)) {
+		e->blocked = true;
+		e->blocked_since_ms = now_ms;
 		e->failures = 0;
 		e->window_start_ms = now_ms;
 		started = true;

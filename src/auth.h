@@ -43,7 +43,8 @@ int auth_pam_pin(const char *service, char *why, size_t whylen);
 struct auth_limiter_entry {
 	uint8_t ip[16];		/* IPv6 or IPv4-mapped */
 	unsigned failures;
-	int64_t window_start_ms, blocked_until_ms, last_ms;
+	bool blocked;		/* a block started at blocked_since_ms */
+	int64_t window_start_ms, blocked_since_ms, last_ms;
 };
 
 struct auth_limiter {
@@ -54,8 +55,11 @@ struct auth_limiter {
 
 void auth_limiter_init(struct auth_limiter *l);
 void auth_limiter_fini(struct auth_limiter *l);
-/* True while client is blocked at now_ms. Thread-safe. */
-bool auth_limiter_blocked(struct auth_limiter *l, const struct sockaddr *client, int64_t now_ms);
+/* True while client is blocked at now_ms. The current limit and block_ms
+ * decide, so a reload that disables blocking (limit 0) or shortens the block
+ * time lifts blocks already started. Thread-safe. */
+bool auth_limiter_blocked(struct auth_limiter *l, const struct sockaddr *client, int64_t now_ms,
+			  unsigned limit, unsigned block_ms);
 /* Counts a failure; returns true when this failure starts a block.
  * limit 0 disables blocking. Thread-safe. */
 bool auth_limiter_fail(struct auth_limiter *l, const struct sockaddr *client, int64_t now_ms,

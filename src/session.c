@@ -75,6 +75,7 @@ static struct {
 } counters;
 
 static struct auth_limiter limiter = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct log_ratelimit pam_error_rl;
 
 static struct log_ratelimit client_rule_rl, rate_rl, client_limit_rl, user_limit_rl,
 	sessions_limit_rl;
@@ -330,18 +331,24 @@ static int authenticate(struct session *s)
 		return r;
 	}
 
-	atomic_fetch_add(&counters.auth_failures, 1);
-	addr_host((struct sockaddr *)&s->peer.ss, host, sizeof(host));
-	log_auth_failure(s->user, (struct sockaddr *)&s->peer.ss);
-	int64_t now = monotonic_ms();
-	if (auth_limiter_fail(&limiter, (struct sockaddr *)&s->peer.ss, now,
-			      s->cfg->auth_fail_limit, s->cfg->auth_fail_window_ms,
-			      s->cfg->auth_block_time_ms))
-		log_msg(LOG_WARNING,
-			"blocking %s for %u s after %u authentication failures within %u s", host,
-			s->cfg->auth_block_time_ms / 1000, s->cfg->auth_fail_limit,
-			s->cfg->auth_fail_window_ms / 1000);
-	/* Unknown user or wrong password: the same time either way. */
+	if (st == AUTH_ERROR) {
+		/* The PAM stack is broken or its backend unreachable: the operator
+		 * must hear of it, and the client's address is not to blame. */
+		log_ratelimited(&pam_error_rl, LOG_ERR, "PAM service '%s' failed: %s",
+				s->cfg->pam_service, s->reason);
+	} else {
+		atomic_fetch_add(&counters.auth_failures, 1);
+		addr_host((struct sockaddr *)&s->peer.ss, host, sizeof(host));
+		log_auth_failure(s->user, (struct sockaddr *)&s->peer.ss);
+		if (auth_limiter_fail(&limiter, (struct sockaddr *)&s->peer.ss, monotonic_ms(),
+				      s->cfg->auth_fail_limit, s->cfg->auth_fail_window_ms,
+				      s->cfg->auth_block_time_ms))
+			log_msg(LOG_WARNING,
+				"blocking %s for %u s after %u authentication failures within %u s",
+				host, s->cfg->auth_block_time_ms / 1000, s->cfg->auth_fail_limit,
+				s->cfg->auth_fail_window_ms / 1000);
+	}
+	/* Unknown user, wrong password or broken stack: the same time every way. */
 	sleep_until(started + s->cfg->auth_fail_delay_ms);
 	s->replied = true;
 	(void)send_all(s->fd, out, socks5_build_userpass_reply(out, 0x01), monotonic_ms() + 1000);
@@ -369,7 +376,8 @@ static int negotiate(struct session *s)
 								     : SOCKS5_METHOD_NONE };
 	uint8_t method = socks5_select_method(&g, allowed, sizeof(allowed));
 	bool blocked = s->cfg->auth == CONFIG_AUTH_PAM &&
-		       auth_limiter_blocked(&limiter, (struct sockaddr *)&s->peer.ss, monotonic_ms());
+		       auth_limiter_blocked(&limiter, (struct sockaddr *)&s->peer.ss, monotonic_ms(),
+					    s->cfg->auth_fail_limit, s->cfg->auth_block_time_ms);
 	if (blocked)
 		method = SOCKS5_METHOD_NO_ACCEPTABLE;
 	r = send_all(s->fd, out, socks5_build_method(out, method), s->deadline_ms);
