@@ -160,38 +160,46 @@ enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_st
 			{ .fd = hung[0] ? -1 : a, .events = want_in(&dirs[0]) | want_out(&dirs[1]) },
 			{ .fd = hung[1] ? -1 : b, .events = want_in(&dirs[1]) | want_out(&dirs[0]) },
 		};
-		int n = poll(p, 2, idle_timeout_ms > 0 ? (int)idle_timeout_ms : -1);
+		/* A hung-up fd is read without poll(): once its peer's FIN is in,
+		 * a read never blocks, it returns data or EOF. */
+		bool unpolled = (hung[0] && want_in(&dirs[0])) || (hung[1] && want_in(&dirs[1]));
+		int n = poll(p, 2, unpolled ? 0 : idle_timeout_ms > 0 ? (int)idle_timeout_ms : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			r = -errno;
 			break;
 		}
-		if (n == 0) {
+		if (n == 0 && !unpolled) {
 			end = RELAY_END_IDLE;
 			break;
 		}
 		for (int i = 0; i < 2 && r == 0; i++) {
 			struct dir *d = &dirs[i];
 			short rev = p[i].revents;	/* p[i].fd == d->in */
-			if (rev & (POLLIN | POLLHUP | POLLERR))
+			if ((rev & (POLLIN | POLLHUP | POLLERR)) || hung[i])
 				r = dir_read(d);
 			if (r == 0)
 				r = dir_write(d);
-			/* Hung up or reset with nothing left to read from it: either
-			 * EOF was read, or the direction out of it is full and did not
-			 * ask for POLLIN (a client that resets while its destination
-			 * is not reading). poll() reports that on every call whatever
-			 * the events asked, so it must not stay in the set: the loop
-			 * would spin and the idle timeout never fire. When the other
-			 * direction still has to write to it, that write can never
-			 * land: the session ends. Otherwise what this direction holds
-			 * may still be delivered, under the idle timeout. */
+			/* Hung up or reset while the direction out of it did not ask
+			 * for POLLIN (it is full, or EOF was read). poll() reports
+			 * that on every call whatever the events asked, so the fd must
+			 * leave the set: the loop would spin and the idle timeout
+			 * never fire. When the other direction still has to write to
+			 * it, that write can never land: the session ends. A hang-up
+			 * (both halves shut, after our own shutdown) can still hold
+			 * unread bytes: they are read as room frees up, EOF after
+			 * them. A reset holds nothing more: EOF now, and what this
+			 * direction holds may still be delivered, under the idle
+			 * timeout. */
 			if (r == 0 && (rev & (POLLHUP | POLLERR)) && !(rev & POLLIN)) {
-				d->eof = true;
 				hung[i] = true;
 				if (!dirs[1 - i].done)
 					r = (rev & POLLERR) ? -ECONNRESET : -EPIPE;
+				else if (rev & POLLERR) {
+					d->eof = true;
+					r = dir_write(d);	/* passes EOF on if drained */
+				}
 			}
 		}
 		if (r < 0)
