@@ -204,6 +204,13 @@ static int option_set(struct config *c, const char *key, const char *value, char
 				 value);
 			return -EINVAL;
 		}
+		for (size_t i = 0; i < c->nlisten; i++) {
+			if (addr_same((const struct sockaddr *)&c->listen[i].ss,
+				      (const struct sockaddr *)&c->listen[c->nlisten].ss, true)) {
+				snprintf(err, errlen, "listen: '%s' is already listed", value);
+				return -EINVAL;
+			}
+		}
 		c->nlisten++;
 		return 0;
 	case OPT_AUTH:

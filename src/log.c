@@ -339,6 +339,7 @@ void log_session_end(const struct log_session *s)
 	}
 	if (s->reason != NULL)
 		field_add(&f, "SOCKS_REASON=%s", s->reason);
-	bool refused = s->refused_by_rule || s->reply == SOCKS5_REP_NOT_ALLOWED;
-	emit(LOG_INFO, refused ? LOG_ID_RULE_REFUSAL : LOG_ID_SESSION_END, &f, msg);
+	/* Only a rule's refusal has its own ID; a session limit, a BIND peer
+	 * from the wrong address and the like end as any session does. */
+	emit(LOG_INFO, s->refused_by_rule ? LOG_ID_RULE_REFUSAL : LOG_ID_SESSION_END, &f, msg);
 }

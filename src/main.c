@@ -248,6 +248,11 @@ struct listening {
 	int nfds;
 };
 
+static bool listen_same(const struct addr *a, const struct addr *b)
+{
+	return addr_same((const struct sockaddr *)&a->ss, (const struct sockaddr *)&b->ss, true);
+}
+
 /* A reload changed the listen list: keeps the sockets of addresses that stay
  * (so their queued connections survive), binds the new ones, starts an
  * acceptor over the new set and only then stops the old one, which closes
@@ -265,8 +270,7 @@ static int relisten(const struct config *old, const struct config *c, struct lis
 		int fd = -1, err = 0;
 		bool kept = false;
 		for (size_t j = 0; j < old->nlisten && j < (size_t)L->nfds && !kept; j++) {
-			if (old->listen[j].len == want->len &&
-			    memcmp(&old->listen[j].ss, &want->ss, want->len) == 0) {
+			if (listen_same(&old->listen[j], want)) {
 				kept = true;
 				fd = fcntl(L->fds[j], F_DUPFD_CLOEXEC, 0);
 				err = fd < 0 ? errno : 0;
@@ -308,6 +312,14 @@ static int relisten(const struct config *old, const struct config *c, struct lis
 	}
 	listener_stop(L->lst);
 	L->lst = nl;
+	for (size_t j = 0; j < old->nlisten && j < (size_t)L->nfds; j++) {
+		bool stays = false;
+		for (size_t i = 0; i < c->nlisten && !stays; i++)
+			stays = listen_same(&old->listen[j], &c->listen[i]);
+		if (!stays)
+			log_msg(LOG_NOTICE, "no longer listening on %s",
+				addr_str((const struct sockaddr *)&old->listen[j].ss, a, sizeof(a)));
+	}
 	memcpy(L->fds, fds, n * sizeof(fds[0]));
 	L->nfds = (int)n;
 	return 0;
@@ -331,6 +343,15 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading the configuration",
 			 (unsigned long long)monotonic_usec());
 	log_msg(LOG_NOTICE, "reloading the configuration");
+	/* At start an absent default file means the built-in defaults; at a
+	 * reload it more likely means a file removed by mistake, and falling
+	 * back to the defaults would drop every rule. */
+	if (path == NULL && access(CONFIG_DEFAULT_PATH, F_OK) < 0 && errno == ENOENT) {
+		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
+			  "reload failed: %s is missing; keeping the running configuration",
+			  CONFIG_DEFAULT_PATH);
+		goto out;
+	}
 	if (config_load(path, ov, nov, report_log, &errors, &c) < 0) {
 		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
 			  "reload failed with %u error(s); keeping the old configuration", errors);
@@ -339,8 +360,7 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	struct config *old = config_current();
 	bool same_listen = old->nlisten == c->nlisten;
 	for (size_t i = 0; same_listen && i < c->nlisten; i++)
-		same_listen = old->listen[i].len == c->listen[i].len &&
-			      memcmp(&old->listen[i].ss, &c->listen[i].ss, c->listen[i].len) == 0;
+		same_listen = listen_same(&old->listen[i], &c->listen[i]);
 	if (!same_listen && !listeners_passed) {
 		if (relisten(old, c, L, pool) < 0) {
 			config_unref(old);
@@ -360,6 +380,9 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	if (strcmp(old->user, c->user) != 0)
 		log_msg(LOG_WARNING, "user changed from '%s' to '%s': that takes a restart",
 			old->user, c->user);
+	if (old->queue_length != c->queue_length)
+		log_msg(LOG_WARNING, "queue_length changed from %u to %u: that takes a restart",
+			old->queue_length, c->queue_length);
 	config_unref(old);
 	load_self(c);
 	log_set_level(c->log_level);
@@ -552,6 +575,13 @@ int main(int argc, char **argv)
 	}
 	load_self(cfg);
 	if (check_only) {
+		/* What start would refuse, -t refuses too. */
+		if (cfg->user[0] != '\0' && getpwnam(cfg->user) == NULL) {
+			fprintf(stderr, "%s: user '%s': no such user\n",
+				path != NULL ? path : CONFIG_DEFAULT_PATH, cfg->user);
+			config_unref(cfg);
+			return 1;
+		}
 		config_dump(cfg, stdout);
 		printf("# configuration OK\n");
 		config_unref(cfg);

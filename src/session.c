@@ -477,8 +477,8 @@ static bool take_limits(struct session *s)
 		if (!quota_user_acquire(s->login, max)) {
 			set_reason(s, "over max_sessions_per_user (%u)", max);
 			log_ratelimited(&user_limit_rl, LOG_WARNING,
-					"refusing a request of %s from %s: %u sessions of that user "
-					"already (max_sessions_per_user)", s->user,
+					"refusing a request of %s from %s: that user is at "
+					"max_sessions_per_user (%u)", s->user,
 					addr_host((struct sockaddr *)&s->peer.ss, host, sizeof(host)),
 					max);
 			return false;
@@ -489,7 +489,7 @@ static bool take_limits(struct session *s)
 	if (!quota_session_acquire(max)) {
 		set_reason(s, "over max_sessions (%u)", max);
 		log_ratelimited(&sessions_limit_rl, LOG_WARNING,
-				"refusing a request from %s: %u sessions already (max_sessions)",
+				"refusing a request from %s: the gateway is at max_sessions (%u)",
 				addr_host((struct sockaddr *)&s->peer.ss, host, sizeof(host)), max);
 		return false;
 	}
@@ -821,8 +821,8 @@ void session_run(struct pool_job *job, void *ctx)
 	if (!quota_client_acquire((struct sockaddr *)&s.peer.ss, s.cfg->max_sessions_per_client)) {
 		char host[ADDR_HOSTLEN];
 		log_ratelimited(&client_limit_rl, LOG_WARNING,
-				"closing connection from %s: %u sessions from that address already "
-				"(max_sessions_per_client)",
+				"closing connection from %s: that address is at "
+				"max_sessions_per_client (%u)",
 				addr_host((struct sockaddr *)&s.peer.ss, host, sizeof(host)),
 				s.cfg->max_sessions_per_client);
 		close(s.fd);

@@ -111,6 +111,13 @@ def test_check_config(tmp):
     assert rc == 0, (rc, err)
     assert settings(out2) == s, (out, out2)
 
+    # What start would refuse, -t refuses: a user that does not exist, an
+    # address listed twice.
+    rc, out, err = run("-t", "-c", conf, "-u", "socksgate-no-such-user")
+    assert rc == 1 and "socksgate-no-such-user': no such user" in err, (rc, out, err)
+    rc, out, err = run("-t", "-c", conf, "-l", "127.0.0.1:%d" % port, "-l", "127.0.0.1:%d" % port)
+    assert rc == 1 and "command line" in err and "already listed" in err, (rc, out, err)
+
     # Command-line overrides show in the check too.
     rc, out, err = run("-t", "-c", conf, "-l", "127.0.0.1:%d" % (port + 1))
     assert rc == 0, (rc, err)

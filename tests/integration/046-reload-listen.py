@@ -48,6 +48,8 @@ def test():
         write(d, [b])
         d.signal(signal.SIGHUP)
         d.wait_log(r"configuration reloaded", count=2)
+        assert len(d.wait_log(r"no longer listening on 127\.0\.0\.1:%d$" % a)) == 1
+        assert "no longer listening on 127.0.0.1:%d" % b not in d.log(), d.log()
         assert sgtest.tcp_refused("127.0.0.1", a), "the dropped listen address still accepts"
         assert served(b, echo.port)
         live.sendall(b"still here")

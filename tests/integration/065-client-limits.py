@@ -35,8 +35,8 @@ def test():
             a = session(d, "127.0.0.1", echo)
             b = session(d, "127.0.0.1", echo)
             assert closed_before_handshake(d, "127.0.0.1"), "third session was served"
-            d.wait_log(r"closing connection from 127\.0\.0\.1: 2 sessions from that address "
-                       r"already \(max_sessions_per_client\)")
+            d.wait_log(r"closing connection from 127\.0\.0\.1: that address is at "
+                       r"max_sessions_per_client \(2\)")
             c = session(d, "127.0.0.3", echo)
             a.close()
             d.wait_log(r"session \d+ ", count=1)

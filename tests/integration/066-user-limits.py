@@ -28,11 +28,11 @@ def test():
         a1 = session(d, "alice", echo)
         a2 = session(d, "alice", echo)
         session(d, "alice", echo, 0x02)
-        d.wait_log(r"refusing a request of alice from 127\.0\.0\.1: 2 sessions of that user "
-                   r"already \(max_sessions_per_user\)")
+        d.wait_log(r"refusing a request of alice from 127\.0\.0\.1: that user is at "
+                   r"max_sessions_per_user \(2\)")
         b1 = session(d, "bob", echo)
         session(d, "bob", echo, 0x02)		# the gateway is full
-        d.wait_log(r"refusing a request from 127\.0\.0\.1: 3 sessions already \(max_sessions\)")
+        d.wait_log(r"refusing a request from 127\.0\.0\.1: the gateway is at max_sessions \(3\)")
         a1.close()
         d.wait_log(r"session \d+ .*user=alice .*reply=0x00", count=1)
         b2 = session(d, "bob", echo)

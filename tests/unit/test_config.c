@@ -358,6 +358,7 @@ static void test_each_error(void)
 		{ "udp_idle_timeout = soon\n", 1, "udp_idle_timeout" },
 		{ "listen = localhost:1080\n", 1, "localhost:1080" },
 		{ "listen = 127.0.0.1\n", 1, "listen" },
+		{ "listen = [::1]:1080\nlisten = [0:0::1]:1080\n", 2, "already listed" },
 		{ "listen = [::1]\n", 1, "listen" },
 		{ "listen = ::1:1080\n", 1, "listen" },
 		{ "listen = 127.0.0.1:65536\n", 1, "listen" },
