@@ -145,6 +145,10 @@ static bool accept_all(struct listener *l, int fd)
 				return false;
 			}
 		}
+		/* An IPv4 client on a dual-stack socket (systemd's ListenStream=1080)
+		 * arrives as ::ffff:a.b.c.d: logs, PAM_RHOST, limits and rules see
+		 * the a.b.c.d that the client and the firewall know. */
+		addr_unmap(&peer);
 		int r = l->fn(c, &peer, l->ctx);
 		if (r < 0) {
 			char a[ADDR_STRLEN];

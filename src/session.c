@@ -838,6 +838,7 @@ void session_run(struct pool_job *job, void *ctx)
 		set_reason(&s, "getsockname: %s", strerror(errno));
 		goto out;
 	}
+	addr_unmap(&s.local);	/* as the peer is: one family per session */
 	if (negotiate(&s) < 0)
 		goto out;
 

@@ -2,13 +2,16 @@
 """Socket activation: under systemd-socket-activate the daemon serves the
 socket it was passed, binds none of its own (the config's listen port stays
 closed), and says so; a passed socket that is not a listening TCP socket
-stops the start with a clear error."""
+stops the start with a clear error. On a dual-stack [::] socket (what
+ListenStream=1080 gives) an IPv4 client is named a.b.c.d, not ::ffff:a.b.c.d,
+and its UDP association works."""
 import os
 import re
 import shutil
 import socket
 import subprocess
 
+import sgcmds
 import sgtest
 
 
@@ -52,6 +55,36 @@ def refused(port):
     return False
 
 
+def dual_stack(activate, echo):
+    port = sgtest.free_port(socket.AF_INET6, "::")
+    with sgcmds.UdpEcho() as uecho, sgtest.Daemon(
+            # [::] is not loopback: admit only loopback clients, without a password.
+            ["auth = none", "allow_unauthenticated = yes", "allow from 127.0.0.0/8,::1",
+             "deny from any"],
+            wait=False, cmd_prefix=[activate, "-l", "[::]:%d" % port]) as d:
+        d.wait_log(r"Listening on \[::\]:%d" % port)
+        d.port = port
+        s, rep, _, _ = sgtest.socks_request(d, "127.0.0.1", echo.port)
+        with s:
+            assert rep == 0, rep
+            s.sendall(b"v4 on v6")
+            assert sgtest.recv_exact(s, 8) == b"v4 on v6"
+        ctl, relay = sgcmds.associate(d)
+        with ctl, sgcmds.udp_socket() as u:
+            assert relay[0] == "127.0.0.1", relay
+            u.sendto(sgcmds.udp_header("127.0.0.1", uecho.port) + b"dgram", relay)
+            got = sgcmds.recv_dgram(u)
+            assert got is not None, "no answer through the UDP relay"
+            assert sgcmds.parse_udp(got[0]) == ("127.0.0.1", uecho.port, b"dgram"), got
+        d.wait_log(r"session \d+ ", count=2)
+        recs = d.sessions()
+        assert len(recs) == 2, recs
+        for r in recs:
+            assert r["client"].startswith("127.0.0.1:"), recs
+        assert "::ffff:" not in d.log(), d.log()
+    sgtest.log("dual-stack socket: IPv4 client named as such, CONNECT and UDP work")
+
+
 def test():
     activate = sgtest.require_tool("systemd-socket-activate")
     port = sgtest.free_port()
@@ -81,6 +114,9 @@ def test():
             assert refused(cfg_port), "the config's listen port %d is bound" % cfg_port
             recs = d.sessions()
             assert len(recs) == 1 and recs[0]["reply"].startswith("0x00"), recs
+
+        if sgtest.have_ipv6():
+            dual_stack(activate, echo)
 
         # A datagram socket is not something the gateway can serve.
         udp_port = sgtest.free_port()

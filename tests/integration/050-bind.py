@@ -82,6 +82,10 @@ def test_mode(mode, conf, env, creds):
             both_ways(d, creds, mode + " localhost", host="localhost")
             n += 1
 
+        # An IPv4-mapped IPv6 DST.ADDR is the IPv4 address it maps.
+        both_ways(d, creds, mode + " v4-mapped", host="::ffff:127.0.0.1")
+        n += 1
+
         # The wrong peer: refused with 0x02, and closed.
         s, bp = bind_request(d, "127.0.0.2", 0, creds)
         peer = connect_from(bp)
