@@ -229,7 +229,9 @@ void log_auth_failure(const char *user, const struct sockaddr *client)
 	field_add(&f, "SOCKS_USER=%s", user);
 	field_add(&f, "SOCKS_CLIENT_ADDR=%s", host);
 	field_add(&f, "SOCKS_CLIENT_PORT=%u", (unsigned)addr_port(client));
-	snprintf(msg, sizeof(msg), "authentication failure for %s from %s", user, host);
+	/* An empty name still leaves a word for a "for \S+ from" pattern. */
+	snprintf(msg, sizeof(msg), "authentication failure for %s from %s",
+		 user[0] != '\0' ? user : "\"\"", host);
 	emit(LOG_WARNING, LOG_ID_AUTH_FAILURE, &f, msg);
 }
 

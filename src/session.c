@@ -702,9 +702,11 @@ static void handle_bind(struct session *s)
 		if (!expected)
 			set_reason(s, "inbound connection from %s, not the requested peer",
 				   addr_str((struct sockaddr *)&peer.ss, a, sizeof(a)));
-		else
-			set_reason(s, "inbound connection from %s not allowed by the rules",
-				   addr_str((struct sockaddr *)&peer.ss, a, sizeof(a)));
+		else {
+			s->refused_by_rule = true;
+			set_reason(s, "inbound connection from %s %s",
+				   addr_str((struct sockaddr *)&peer.ss, a, sizeof(a)), s->refusal);
+		}
 		(void)send_reply(s, SOCKS5_REP_NOT_ALLOWED, (struct sockaddr *)&peer.ss);
 		return;
 	}

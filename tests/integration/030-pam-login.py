@@ -102,6 +102,7 @@ def test():
 
         d.wait_log(r"authentication failure for alice from 127\.0\.0\.1$")
         d.wait_log(r"authentication failure for nosuchuser from 127\.0\.0\.1$")
+        d.wait_log(r'authentication failure for "" from 127\.0\.0\.1$')  # the empty name
         recs = d.sessions()
         ok = [r for r in recs if r["user"] == "alice" and r["reply"].startswith("0x00")]
         assert ok, recs

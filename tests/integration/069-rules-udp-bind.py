@@ -6,6 +6,7 @@ one port lets that port through and no other; a name rule refuses datagrams
 sent by name even though the address would be allowed; a BIND peer that the
 rules refuse gets reply 0x02; a rule that refuses the UDP or BIND command
 outright answers the request itself with 0x02."""
+import re
 import socket
 
 import sgcmds
@@ -78,6 +79,23 @@ def test_bind_peer_refused():
         peer.close()
         s.close()
         d.wait_log(r"session \d+ .*cmd=bind .*reply=0x02")
+        rec = d.sessions()[-1]
+        assert re.search(r"inbound connection from 127\.0\.0\.1:\d+ refused by the built-in "
+                         r"default policy", rec["reason"]), rec
+
+    # A rule that refuses the peer is named by FILE:LINE.
+    with sgtest.Daemon(["auth = none", "deny to 127.0.0.2"]) as d:
+        s, rep, bh, bp = sgtest.socks_request(d, "127.0.0.2", 0, cmd=2)
+        assert rep == 0, "first BIND reply 0x%02x" % rep
+        with socket.create_connection((bh, bp), timeout=5,
+                                      source_address=("127.0.0.2", 0)) as peer:
+            rep2, _, _ = sgtest.read_reply(s)
+            assert rep2 == 0x02, rep2
+        s.close()
+        d.wait_log(r"session \d+ .*cmd=bind .*reply=0x02")
+        rec = d.sessions()[-1]
+        where = "%s:%d" % (d.conf, d.line_of("deny to 127.0.0.2"))
+        assert "refused by rule " + where in rec["reason"], (where, rec)
 
 
 def test_command_rules():
