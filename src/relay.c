@@ -24,10 +24,11 @@ struct dir {
 	size_t off, pending;	/* bytes held, waiting for out */
 	bool eof, done;
 	bool full;		/* the pipe took no more though input was ready */
-	uint64_t *bytes;
+	struct relay_stats *stats;
+	bool up;		/* counts as stats->up */
 };
 
-static void dir_init(struct dir *d, int in, int out, uint64_t *bytes)
+static void dir_init(struct dir *d, int in, int out, struct relay_stats *stats, bool up)
 {
 	d->in = in;
 	d->out = out;
@@ -35,7 +36,8 @@ static void dir_init(struct dir *d, int in, int out, uint64_t *bytes)
 	d->buf = NULL;
 	d->off = d->pending = 0;
 	d->eof = d->done = d->full = false;
-	d->bytes = bytes;
+	d->stats = stats;
+	d->up = up;
 	if (pipe2(d->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		d->pipe[0] = d->pipe[1] = -1;
 }
@@ -121,7 +123,7 @@ static int dir_write(struct dir *d)
 		}
 		d->pending -= (size_t)n;
 		d->full = false;
-		*d->bytes += (uint64_t)n;
+		relay_count(d->stats, d->up, (uint64_t)n);
 		if (d->pipe[0] < 0)
 			d->off = d->pending == 0 ? 0 : d->off + (size_t)n;
 	}
@@ -152,8 +154,8 @@ enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_st
 	bool hung[2] = { false, false };	/* fd i hung up: no longer polled */
 	int r = 0;
 
-	dir_init(&dirs[0], a, b, &stats->up);
-	dir_init(&dirs[1], b, a, &stats->down);
+	dir_init(&dirs[0], a, b, stats, true);
+	dir_init(&dirs[1], b, a, stats, false);
 
 	while (!(dirs[0].done && dirs[1].done)) {
 		struct pollfd p[2] = {

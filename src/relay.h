@@ -3,12 +3,27 @@
 #ifndef SOCKSGATE_RELAY_H
 #define SOCKSGATE_RELAY_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct relay_stats {
 	uint64_t up;		/* a -> b (client -> destination) */
 	uint64_t down;		/* b -> a */
+	/* When set, the same bytes are added here as they move: the gateway's
+	 * totals, which sd_notify STATUS= shows while sessions are live. */
+	atomic_uint_fast64_t *total_up, *total_down;
 };
+
+/* Counts n bytes moved one way. */
+static inline void relay_count(struct relay_stats *st, bool up, uint64_t n)
+{
+	atomic_uint_fast64_t *total = up ? st->total_up : st->total_down;
+	*(up ? &st->up : &st->down) += n;
+	if (total != NULL)
+		atomic_fetch_add_explicit(total, n, memory_order_relaxed);
+}
 
 enum relay_end {
 	RELAY_END_CLOSED,	/* both directions reached EOF and were passed on */

@@ -609,7 +609,7 @@ static void handle_connect(struct session *s)
 			set_reason(s, "forwarding early data: %s", strerror(-r));
 			return;
 		}
-		s->stats.up += s->inlen;
+		relay_count(&s->stats, true, s->inlen);
 		s->inlen = 0;
 	}
 
@@ -814,6 +814,8 @@ void session_run(struct pool_job *job, void *ctx)
 	s.id = atomic_fetch_add(&counters.next_id, 1) + 1;
 	s.fd = job->fd;
 	s.dest = -1;
+	s.stats.total_up = &counters.bytes_up;
+	s.stats.total_down = &counters.bytes_down;
 	s.peer = job->peer;
 	s.cfg = job->cfg;
 	s.reply = -1;
@@ -882,9 +884,7 @@ void session_run(struct pool_job *job, void *ctx)
 	}
 
 out:
-	session_log(&s, dest_asked);
-	atomic_fetch_add(&counters.bytes_up, s.stats.up);
-	atomic_fetch_add(&counters.bytes_down, s.stats.down);
+	session_log(&s, dest_asked);	/* the totals took the bytes as they moved */
 	registry_remove(&s);
 	if (s.dest >= 0)
 		close(s.dest);

@@ -182,7 +182,7 @@ static bool client_datagram(struct udprelay *r, const struct addr *src, size_t l
 			return false;	/* full buffers, no route, too big: UDP may lose it */
 		remember_peer(r, &to[i]);
 		r->counts->up++;
-		r->bytes->up += plen;
+		relay_count(r->bytes, true, plen);
 		return true;
 	}
 	return false;
@@ -205,7 +205,7 @@ static bool dest_datagram(struct udprelay *r, const struct addr *src, size_t len
 		   r->client.len) < 0)
 		return false;
 	r->counts->down++;
-	r->bytes->down += len;
+	relay_count(r->bytes, false, len);
 	return true;
 }
 
