@@ -28,7 +28,8 @@ bool connector_sockaddr(const struct socks5_addr *a, struct addr *ret)
 	}
 	/* ::ffff:a.b.c.d is an IPv4 destination: an IPv6 socket (V6ONLY, as
 	 * BIND's and UDP's are) could not reach it. */
-	if (a->atyp == SOCKS5_ATYP_IPV6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a->u.ipv6)) {
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	if (a->atyp == SOCKS5_ATYP_IPV6 && memcmp(a->u.ipv6, v4mapped, sizeof(v4mapped)) == 0) {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ret->ss;
 		s4->sin_family = AF_INET;
 		memcpy(&s4->sin_addr, a->u.ipv6 + 12, 4);

@@ -59,6 +59,7 @@ def test():
         for _ in range(4):
             assert attempt(d, "right") == "failed"  # refused, never blocked
         d.wait_log(r"PAM service '[^']+' failed: ")
+        d.wait_log(r"session \d+ ", count=4)
         log = d.log()
         assert not re.search(r"authentication failure for|blocking ", log), log
         # Rate-limited: one error line for the burst, not one per attempt.
