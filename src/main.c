@@ -49,6 +49,7 @@
 #define STOP_GRACE_MS 3000
 
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned queue_len;	/* the pool's queue, fixed at start */
 static struct config *current;
 
 static struct config *config_current(void)
@@ -151,11 +152,26 @@ static rlim_t raise_nofile(void)
 	return rl.rlim_cur;
 }
 
-static unsigned workers_max_for(const struct config *c, rlim_t nofile)
+/* Every queued connection holds a descriptor. The queue gets at most a
+ * quarter of what the limit leaves, and the default worker maximum only what
+ * remains after the queue, so a flood of silent connections cannot take the
+ * descriptors that the sessions being served need for their destinations. */
+static unsigned queue_for(const struct config *c, rlim_t nofile)
+{
+	rlim_t share = (nofile > FDS_RESERVED ? nofile - FDS_RESERVED : 0) / 4;
+	if (share == 0)
+		share = 1;
+	return c->queue_length < share ? c->queue_length : (unsigned)share;
+}
+
+static unsigned workers_max_for(const struct config *c, rlim_t nofile, unsigned queue)
 {
 	if (c->workers_max != 0)
 		return c->workers_max;
-	rlim_t n = nofile > FDS_RESERVED ? (nofile - FDS_RESERVED) / FDS_PER_SESSION : 1;
+	rlim_t n = nofile > FDS_RESERVED + queue ? (nofile - FDS_RESERVED - queue) / FDS_PER_SESSION
+						 : 1;
+	if (n == 0)
+		n = 1;
 	if (n > WORKERS_AUTO_CAP)
 		n = WORKERS_AUTO_CAP;
 	if (n < c->workers_min)
@@ -387,7 +403,7 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	load_self(c);
 	log_set_level(c->log_level);
 	log_set_target((enum log_target)c->log_target);
-	pool_set_limits(pool, c->workers_min, workers_max_for(c, nofile));
+	pool_set_limits(pool, c->workers_min, workers_max_for(c, nofile, queue_len));
 	if (c->auth == CONFIG_AUTH_PAM) {
 		char why[256];
 		if (auth_pam_pin(c->pam_service, why, sizeof(why)) < 0)
@@ -624,8 +640,14 @@ int main(int argc, char **argv)
 	if (drop_privileges(cfg->user) < 0)
 		goto fail_fds;
 
-	unsigned wmax = workers_max_for(cfg, nofile);
-	struct pool *pool = pool_new(cfg->workers_min, wmax, cfg->queue_length, WORKER_STACK,
+	queue_len = queue_for(cfg, nofile);
+	if (queue_len < cfg->queue_length)
+		log_msg(LOG_NOTICE,
+			"queue_length %u cut to %u: queued connections may hold at most a quarter "
+			"of the descriptor limit (%llu); raise LimitNOFILE (ulimit -n) for more",
+			cfg->queue_length, queue_len, (unsigned long long)nofile);
+	unsigned wmax = workers_max_for(cfg, nofile, queue_len);
+	struct pool *pool = pool_new(cfg->workers_min, wmax, queue_len, WORKER_STACK,
 				     WORKER_IDLE_EXIT_MS, session_run, NULL);
 	if (pool == NULL) {
 		log_msg(LOG_ERR, "cannot start the worker pool: %s", strerror(errno));
@@ -642,7 +664,7 @@ int main(int argc, char **argv)
 	announce_auth(cfg);
 	log_event(LOG_ID_START, LOG_NOTICE,
 		  "socksgate %s started: workers %u..%u, queue %u, descriptor limit %llu",
-		  PACKAGE_VERSION, cfg->workers_min, wmax, cfg->queue_length,
+		  PACKAGE_VERSION, cfg->workers_min, wmax, queue_len,
 		  (unsigned long long)nofile);
 	(void)sd_notify(0, "READY=1");
 	notify_status();
@@ -688,7 +710,16 @@ int main(int argc, char **argv)
 	unsigned left = pool_drain(pool, c->drain_timeout_ms);
 	config_unref(c);
 	if (left > 0) {
-		log_msg(LOG_NOTICE, "drain period over, closing %u live session(s)", left);
+		struct pool_stats st;
+		pool_get_stats(pool, &st);
+		unsigned queued = st.queued < left ? st.queued : left;
+		/* Queued connections never had a worker, so they get no record:
+		 * say how many there were. */
+		log_msg(LOG_NOTICE,
+			"drain period over, closing %u live session(s) and %u queued connection(s) "
+			"that no worker had taken yet",
+			left - queued, queued);
+		(void)pool_stop(pool, 0);	/* from here no worker takes a queued one */
 		session_shutdown_all();
 	}
 	/* Closed sessions end at once; a worker blocked where a closed socket

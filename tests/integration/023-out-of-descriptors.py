@@ -36,7 +36,9 @@ def round_trip(s, data):
 
 
 def test():
-    conf = ["auth = none", "workers_min = 1", "workers_max = %d" % SESSIONS,
+    # The default sizing keeps queue and workers within the limit (024); an
+    # operator's workers_max far beyond it lets a flood reach EMFILE.
+    conf = ["auth = none", "workers_min = 1", "workers_max = 200",
             "handshake_timeout = 30s"]
     with sgtest.echo_server() as echo, \
             sgtest.Daemon(conf, cmd_prefix=[sys.executable, "-c", SETLIMIT]) as d:
@@ -51,8 +53,8 @@ def test():
                 assert rep == 0, rep
                 round_trip(s, b"session %d" % i)
                 sessions.append(s)
-            # Every worker is busy: these wait in the queue, one descriptor
-            # each, until there are none left; the rest stay in the backlog.
+            # Each takes a worker and a descriptor until there are none
+            # left; the rest stay in the backlog.
             for _ in range(FLOOD):
                 flood.append(sgtest.connect_proxy(d))
             d.wait_log(r"accept: .*pausing new connections", timeout=5)
