@@ -25,6 +25,8 @@
 #define LISTENER_MAX 64
 /* How long accepting pauses when the process is out of descriptors. */
 #define BACKOFF_MS 100
+/* Connections taken from one listener before poll() runs again. */
+#define ACCEPT_BATCH 256
 
 struct listener {
 	pthread_t thread;
@@ -115,10 +117,13 @@ fail:
 	return r;
 }
 
-/* Accepts everything pending on fd. Returns true when out of descriptors. */
+/* Accepts what is pending on fd, up to ACCEPT_BATCH: then back to poll(), so
+ * that the heartbeat stays fresh (the watchdog must not take a flood for a
+ * stuck acceptor) and other listeners get their turn. Returns true when out
+ * of descriptors. */
 static bool accept_all(struct listener *l, int fd)
 {
-	for (;;) {
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct addr peer;
 		peer.len = sizeof(peer.ss);
 		int c = accept4(fd, (struct sockaddr *)&peer.ss, &peer.len,
@@ -159,6 +164,7 @@ static bool accept_all(struct listener *l, int fd)
 			close(c);
 		}
 	}
+	return false;
 }
 
 static void *acceptor_main(void *arg)
