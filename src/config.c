@@ -359,12 +359,13 @@ static unsigned check_consistency(const struct config *c, const char *path,
 				  config_report_fn report, void *ctx)
 {
 	char err[320], a[ADDR_STRLEN];
+	unsigned errors = 0;
 
 	if (c->workers_max != 0 && c->workers_min > c->workers_max) {
 		snprintf(err, sizeof(err), "workers_min (%u) is above workers_max (%u)",
 			 c->workers_min, c->workers_max);
 		report(path, 0, err, ctx);
-		return 1;
+		errors++;
 	}
 	if (c->auth == CONFIG_AUTH_NONE && !c->allow_unauthenticated) {
 		for (size_t i = 0; i < c->nlisten; i++) {
@@ -377,10 +378,11 @@ static unsigned check_consistency(const struct config *c, const char *path,
 				 "is intended",
 				 addr_str(sa, a, sizeof(a)));
 			report(path, 0, err, ctx);
-			return 1;
+			errors++;
+			break;
 		}
 	}
-	return 0;
+	return errors;
 }
 
 int config_load(const char *path, const struct config_override *ov, size_t nov,
@@ -395,6 +397,9 @@ int config_load(const char *path, const struct config_override *ov, size_t nov,
 	if (c == NULL)
 		return -ENOMEM;
 
+	/* Where settings that span several lines are blamed: the file, or the
+	 * command line when no file was read. */
+	const char *where = file;
 	FILE *f = fopen(file, "re");
 	if (f == NULL) {
 		r = -errno;
@@ -405,6 +410,7 @@ int config_load(const char *path, const struct config_override *ov, size_t nov,
 			goto out;
 		}
 		r = 0;
+		where = "command line";
 	} else {
 		errors += parse_stream(c, f, file, report, ctx);
 		fclose(f);
@@ -421,7 +427,7 @@ int config_load(const char *path, const struct config_override *ov, size_t nov,
 			errors++;
 		}
 	}
-	errors += check_consistency(c, file, report, ctx);
+	errors += check_consistency(c, where, report, ctx);
 	if (errors > 0)
 		r = -EINVAL;
 out:

@@ -449,6 +449,10 @@ static void test_workers_consistency(void)
 	static const struct config_override ov[] = { { "workers_max", "2" } };
 	CHECK_INT(load_text("workers_min = 3\n", ov, 1, &rs, &c, NULL), -EINVAL);
 	CHECK_INT(rs.n, 1);
+	/* Every such problem is reported, not only the first. */
+	CHECK_INT(load_text("workers_min = 8\nworkers_max = 4\nauth = none\n"
+			    "listen = 192.0.2.1:1080\n", NULL, 0, &rs, &c, NULL), -EINVAL);
+	CHECK_INT(rs.n, 2);
 }
 
 /* ---- files ---- */
