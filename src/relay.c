@@ -179,8 +179,16 @@ enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_st
 		for (int i = 0; i < 2 && r == 0; i++) {
 			struct dir *d = &dirs[i];
 			short rev = p[i].revents;	/* p[i].fd == d->in */
-			if ((rev & (POLLIN | POLLHUP | POLLERR)) || hung[i])
+			if (hung[i] && want_in(d)) {
+				/* Unpolled: a read must make progress (data, EOF, or
+				 * a full pipe); one that does not would spin. */
+				size_t before = d->pending;
 				r = dir_read(d);
+				if (r == 0 && d->pending == before && !d->eof && !d->full)
+					d->eof = true;
+			} else if (rev & (POLLIN | POLLHUP | POLLERR)) {
+				r = dir_read(d);
+			}
 			if (r == 0)
 				r = dir_write(d);
 			/* Hung up or reset while the direction out of it did not ask
