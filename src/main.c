@@ -133,8 +133,10 @@ static int on_accept(int fd, const struct addr *peer, void *ctx)
 		return 0;	/* ours to close; session_admit() said why */
 	}
 	int r = pool_submit(pool, &job);
-	if (r < 0)
+	if (r < 0) {
+		session_unadmit(peer);
 		config_unref(job.cfg);
+	}
 	return r;
 }
 
@@ -653,6 +655,7 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "cannot start the worker pool: %s", strerror(errno));
 		goto fail_fds;
 	}
+	pool_set_discard(pool, session_discard);
 	struct listening L = { .nfds = nfds };
 	memcpy(L.fds, fds, (size_t)nfds * sizeof(fds[0]));
 	int r = listener_start(&L.lst, fds, (size_t)nfds, on_accept, pool);

@@ -32,7 +32,7 @@ struct pool {
 	unsigned starting;	/* created, not yet looking for work */
 	unsigned idle_exit_ms;
 	bool stopping;
-	pool_fn fn;
+	pool_fn fn, discard;
 	void *ctx;
 };
 
@@ -195,6 +195,13 @@ unsigned pool_drain(struct pool *p, unsigned timeout_ms)
 	return left;
 }
 
+void pool_set_discard(struct pool *p, pool_fn discard)
+{
+	pthread_mutex_lock(&p->lock);
+	p->discard = discard;
+	pthread_mutex_unlock(&p->lock);
+}
+
 unsigned pool_stop(struct pool *p, unsigned timeout_ms)
 {
 	struct timespec ts;
@@ -206,8 +213,12 @@ unsigned pool_stop(struct pool *p, unsigned timeout_ms)
 	/* Jobs nobody started: close them instead of serving them late. */
 	while (p->count > 0) {
 		struct pool_job *j = &p->ring[p->head];
-		close(j->fd);
-		config_unref(j->cfg);
+		if (p->discard != NULL) {
+			p->discard(j, p->ctx);
+		} else {
+			close(j->fd);
+			config_unref(j->cfg);
+		}
 		p->head = (p->head + 1) % p->cap;
 		p->count--;
 	}

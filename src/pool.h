@@ -45,6 +45,10 @@ unsigned pool_drain(struct pool *p, unsigned timeout_ms);
  * such as one blocked inside a PAM module). Thread-safe. */
 unsigned pool_stop(struct pool *p, unsigned timeout_ms);
 
+/* What pool_stop() does with a queued job that will never run, instead of
+ * closing its fd and dropping its config reference. Call before any submit. */
+void pool_set_discard(struct pool *p, pool_fn discard);
+
 /* pool_stop() without a time limit, then frees. */
 void pool_free(struct pool *p);
 

@@ -517,7 +517,29 @@ bool session_admit(const struct addr *peer, const struct config *cfg)
 				addr_host(sa, host, sizeof(host)), cfg->max_connection_rate);
 		return false;
 	}
+	/* Counted from accept, not from when a worker takes it: connections
+	 * waiting in the queue count too, so one address cannot fill it. */
+	if (!quota_client_acquire(sa, cfg->max_sessions_per_client)) {
+		log_ratelimited(&client_limit_rl, LOG_WARNING,
+				"closing connection from %s: that address is at "
+				"max_sessions_per_client (%u)",
+				addr_host(sa, host, sizeof(host)), cfg->max_sessions_per_client);
+		return false;
+	}
 	return true;
+}
+
+void session_unadmit(const struct addr *peer)
+{
+	quota_client_release((const struct sockaddr *)&peer->ss);
+}
+
+void session_discard(struct pool_job *job, void *ctx)
+{
+	(void)ctx;
+	session_unadmit(&job->peer);
+	close(job->fd);
+	config_unref(job->cfg);
 }
 
 /* dest_allowed() for one UDP datagram, whose destination name (if any) the
@@ -821,18 +843,6 @@ void session_run(struct pool_job *job, void *ctx)
 	s.reply = -1;
 	s.start_ms = job->accepted_ms;
 	s.deadline_ms = s.start_ms + s.cfg->handshake_timeout_ms;
-	/* Before any byte is read: a client over its share is closed at once. */
-	if (!quota_client_acquire((struct sockaddr *)&s.peer.ss, s.cfg->max_sessions_per_client)) {
-		char host[ADDR_HOSTLEN];
-		log_ratelimited(&client_limit_rl, LOG_WARNING,
-				"closing connection from %s: that address is at "
-				"max_sessions_per_client (%u)",
-				addr_host((struct sockaddr *)&s.peer.ss, host, sizeof(host)),
-				s.cfg->max_sessions_per_client);
-		close(s.fd);
-		config_unref(s.cfg);
-		return;
-	}
 	atomic_fetch_add(&counters.active, 1);
 	atomic_fetch_add(&counters.total, 1);
 	registry_add(&s);
@@ -896,7 +906,7 @@ out:
 		quota_session_release();
 	if (s.held_user)
 		quota_user_release(s.login);
-	quota_client_release((struct sockaddr *)&s.peer.ss);
+	session_unadmit(&s.peer);	/* the slot session_admit() took */
 	atomic_fetch_sub(&counters.active, 1);
 	explicit_bzero(s.login, sizeof(s.login));
 	config_unref(s.cfg);

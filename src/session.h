@@ -11,14 +11,21 @@ struct config;
 struct pool_job;
 
 /* At accept time, before any byte is read: may this client address open a
- * session (client rules, max_connection_rate)? False: close it at once; the
- * refusal is logged here (rate-limited). Cheap, no I/O: runs on the acceptor
- * thread. Thread-safe. */
+ * session (client rules, max_connection_rate, max_sessions_per_client)?
+ * True takes one of the address's session slots, which session_run() or
+ * session_discard() gives back (session_unadmit() when the connection never
+ * becomes a job). False: close it at once; the refusal is logged here
+ * (rate-limited). Cheap, no I/O: runs on the acceptor thread. Thread-safe. */
 bool session_admit(const struct addr *peer, const struct config *cfg);
+void session_unadmit(const struct addr *peer);
 
 /* Serves one connection on the calling worker thread until it ends.
  * Takes ownership of job->fd and of the job's config reference. */
 void session_run(struct pool_job *job, void *ctx);
+
+/* A queued connection that will never be served (shutdown): closes it and
+ * gives back what session_admit() took. */
+void session_discard(struct pool_job *job, void *ctx);
 
 /* Live figures, readable from any thread at any time. */
 struct session_stats {

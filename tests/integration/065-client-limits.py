@@ -3,7 +3,9 @@
 rate-limited log line, while other clients go on: max_sessions_per_client
 (two live sessions from 127.0.0.1, the third is closed, 127.0.0.3 is served,
 and after one ends 127.0.0.1 may open another) and max_connection_rate (a
-burst of connections from 127.0.0.4 is cut, 127.0.0.5 is served)."""
+burst of connections from 127.0.0.4 is cut, 127.0.0.5 is served).
+Connections still waiting in the queue count towards max_sessions_per_client:
+one address cannot fill the queue while every worker is busy."""
 import time
 
 import sgtest
@@ -72,6 +74,27 @@ def test():
             d.wait_log(r"closing connection from 127\.0\.0\.4: more than 3 new connections "
                        r"per second from that address \(max_connection_rate\)")
             session(d, "127.0.0.5", echo).close()
+
+        # One worker, busy; the queue holds connections from 127.0.0.6 only
+        # up to its share, so 127.0.0.7 still gets a queue place.
+        with sgtest.Daemon(["auth = none", "workers_min = 1", "workers_max = 1",
+                            "queue_length = 8", "max_sessions_per_client = 2"]) as d:
+            busy = session(d, "127.0.0.6", echo)
+            queued = sgtest.connect_proxy(d, source="127.0.0.6")  # waits for the worker
+            assert closed_before_handshake(d, "127.0.0.6"), "a third connection was queued"
+            d.wait_log(r"closing connection from 127\.0\.0\.6: that address is at "
+                       r"max_sessions_per_client \(2\)")
+            other = sgtest.connect_proxy(d, source="127.0.0.7")
+            busy.close()
+            queued.close()
+            # The worker frees up: the other address's queued connection is served.
+            other.sendall(b"\x05\x01\x00")
+            other.settimeout(10)
+            assert other.recv(2) == b"\x05\x00", "the other address was not served"
+            other.close()
+            # Slots come back: 127.0.0.6 may open sessions again.
+            d.wait_log(r"session \d+ .*client=127\.0\.0\.6", count=2)
+            session(d, "127.0.0.6", echo).close()
 
 
 sgtest.main(test)

@@ -171,6 +171,38 @@ static void test_stop_reports_stuck_workers(void)
 	pool_free(p);
 }
 
+static atomic_int discarded;
+
+static void count_discard(struct pool_job *job, void *ctx)
+{
+	(void)job;
+	(void)ctx;
+	atomic_fetch_add(&discarded, 1);
+}
+
+/* Queued jobs that will never run go to the discard hook when one is set. */
+static void test_discard_hook(void)
+{
+	atomic_store(&ran, 0);
+	atomic_store(&discarded, 0);
+	pthread_mutex_lock(&gate_lock);
+	gate_open = false;
+	pthread_mutex_unlock(&gate_lock);
+	struct pool *p = pool_new(1, 1, 4, 64 * 1024, 60000, gated_job, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	pool_set_discard(p, count_discard);
+	for (int i = 0; i < 3; i++) {
+		struct pool_job j = job();
+		CU_ASSERT_EQUAL(pool_submit(p, &j), 0);
+	}
+	wait_for_waiting(1);	/* one runs, two wait in the queue */
+	CU_ASSERT_EQUAL(pool_stop(p, 0), 1);
+	CU_ASSERT_EQUAL(atomic_load(&discarded), 2);
+	open_gate();
+	pool_free(p);
+	CU_ASSERT_EQUAL(atomic_load(&ran), 1);
+}
+
 static void test_set_limits(void)
 {
 	struct pool *p = pool_new(1, 2, 4, 64 * 1024, 60000, count_job, NULL);
@@ -189,6 +221,7 @@ int main(void)
 		{ "queue bound and maximum workers", test_queue_bound_and_max_workers },
 		{ "free closes queued jobs", test_free_closes_queued_jobs },
 		{ "stop reports stuck workers", test_stop_reports_stuck_workers },
+		{ "discard hook takes queued jobs", test_discard_hook },
 		{ "limits can change", test_set_limits },
 	};
 	return UNIT_RUN("pool", tests);
