@@ -95,6 +95,9 @@ const char *log_target_name(enum log_target t)
 									      : "?";
 }
 
+/* Where sd_journal_sendv() sends (systemd's fixed path). */
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+
 void log_set_target(enum log_target t)
 {
 	struct stat st;
@@ -104,7 +107,14 @@ void log_set_target(enum log_target t)
 	 * inherited the variable but not the stream must not believe it. */
 	if (t == LOG_TARGET_AUTO && fstat(STDERR_FILENO, &st) == 0)
 		j = log_journal_stream_matches(getenv("JOURNAL_STREAM"), st.st_dev, st.st_ino);
-	atomic_store(&journal, j);
+	/* sd_journal_sendv() reports success when the journal's socket is
+	 * absent (journald not running) and drops the message: look once here,
+	 * at start and at each reload, rather than for every message. */
+	bool absent = j && access(JOURNAL_SOCKET, F_OK) < 0;
+	atomic_store(&journal, j && !absent);
+	if (absent)
+		log_msg(LOG_WARNING, "log = journal, but %s is missing (journald not running): "
+			"logging to standard error until a reload finds it", JOURNAL_SOCKET);
 }
 
 bool log_to_journal(void)
@@ -114,8 +124,6 @@ bool log_to_journal(void)
 
 /* Journal fields of one entry, each "NAME=value", formatted into one buffer. */
 #define FIELDS_MAX 24
-/* Where sd_journal_sendv() sends (systemd's fixed path). */
-#define JOURNAL_SOCKET "/run/systemd/journal/socket"
 struct fields {
 	struct iovec iov[FIELDS_MAX];
 	size_t n, used;
@@ -176,9 +184,7 @@ static void emit(int prio, const char *message_id, const struct fields *extra, c
 		}
 		for (size_t i = 0; extra != NULL && i < extra->n; i++)
 			iov[n++] = extra->iov[i];
-		/* sd_journal_sendv() reports success when the journal's socket is
-		 * absent (journald not running), dropping the message: look first. */
-		if (access(JOURNAL_SOCKET, F_OK) == 0 && sd_journal_sendv(iov, (int)n) >= 0)
+		if (sd_journal_sendv(iov, (int)n) >= 0)
 			return;
 	}
 	write_stderr(prio, msg);
