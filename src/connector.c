@@ -26,23 +26,15 @@ bool connector_sockaddr(const struct socks5_addr *a, struct addr *ret)
 		ret->len = sizeof(*s4);
 		return true;
 	}
-	/* ::ffff:a.b.c.d is an IPv4 destination: an IPv6 socket (V6ONLY, as
-	 * BIND's and UDP's are) could not reach it. */
-	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	if (a->atyp == SOCKS5_ATYP_IPV6 && memcmp(a->u.ipv6, v4mapped, sizeof(v4mapped)) == 0) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ret->ss;
-		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, a->u.ipv6 + 12, 4);
-		s4->sin_port = htons(a->port);
-		ret->len = sizeof(*s4);
-		return true;
-	}
 	if (a->atyp == SOCKS5_ATYP_IPV6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ret->ss;
 		s6->sin6_family = AF_INET6;
 		memcpy(&s6->sin6_addr, a->u.ipv6, 16);
 		s6->sin6_port = htons(a->port);
 		ret->len = sizeof(*s6);
+		/* ::ffff:a.b.c.d is an IPv4 destination: an IPv6 socket (V6ONLY,
+		 * as BIND's and UDP's are) could not reach it. */
+		addr_unmap(ret);
 		return true;
 	}
 	return false;
