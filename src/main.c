@@ -171,7 +171,7 @@ static unsigned workers_max_for(const struct config *c, rlim_t nofile, unsigned 
 	if (c->workers_max != 0)
 		return c->workers_max;
 	rlim_t n = nofile > FDS_RESERVED + queue ? (nofile - FDS_RESERVED - queue) / FDS_PER_SESSION
-						 : 1;
+						 : 0;
 	if (n == 0)
 		n = 1;
 	if (n > WORKERS_AUTO_CAP)
@@ -363,14 +363,10 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	log_msg(LOG_NOTICE, "reloading the configuration");
 	/* At start an absent default file means the built-in defaults; at a
 	 * reload it more likely means a file removed by mistake, and falling
-	 * back to the defaults would drop every rule. */
-	if (path == NULL && access(CONFIG_DEFAULT_PATH, F_OK) < 0 && errno == ENOENT) {
-		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
-			  "reload failed: %s is missing; keeping the running configuration",
-			  CONFIG_DEFAULT_PATH);
-		goto out;
-	}
-	if (config_load(path, ov, nov, report_log, &errors, &c) < 0) {
+	 * back to the defaults would drop every rule: name the file, so that
+	 * its absence is an error like any unreadable file. */
+	if (config_load(path != NULL ? path : CONFIG_DEFAULT_PATH, ov, nov, report_log, &errors,
+			&c) < 0) {
 		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
 			  "reload failed with %u error(s); keeping the old configuration", errors);
 		goto out;
@@ -519,13 +515,9 @@ static void std_fds_open(void)
 	for (int fd = 0; fd <= 2; fd++) {
 		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
 			continue;
-		int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
-		if (n < 0)
+		/* Lower numbers are open by now, so open() returns fd itself. */
+		if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
 			_exit(1);
-		if (n != fd) {	/* a lower one was open: put it where it belongs */
-			dup2(n, fd);
-			close(n);
-		}
 	}
 }
 
