@@ -236,13 +236,9 @@ def test_closed_std_fds(tmp):
         assert proc.poll() is None, "the daemon died"
         sgtest.log("served with closed standard descriptors")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        rc = sgtest.terminate(proc)
         echo.close()
+    assert rc == 0, "exit code %r on SIGTERM" % rc
 
 
 def test():

@@ -64,11 +64,7 @@ def dual_stack(activate, echo):
             wait=False, cmd_prefix=[activate, "-l", "[::]:%d" % port]) as d:
         d.wait_log(r"Listening on \[::\]:%d" % port)
         d.port = port
-        s, rep, _, _ = sgtest.socks_request(d, "127.0.0.1", echo.port)
-        with s:
-            assert rep == 0, rep
-            s.sendall(b"v4 on v6")
-            assert sgtest.recv_exact(s, 8) == b"v4 on v6"
+        sgtest.echo_round_trip(d, echo.port, b"v4 on v6")
         ctl, relay = sgcmds.associate(d)
         with ctl, sgcmds.udp_socket() as u:
             assert relay[0] == "127.0.0.1", relay
@@ -96,11 +92,7 @@ def test():
             # systemd-socket-activate execs the daemon on the first connection.
             d.wait_log(r"Listening on 127\.0\.0\.1:%d" % port)
             d.port = port
-            s, rep, _, _ = sgtest.socks_request(d, "127.0.0.1", echo.port)
-            with s:
-                assert rep == 0, rep
-                s.sendall(b"activated")
-                assert sgtest.recv_exact(s, 9) == b"activated"
+            sgtest.echo_round_trip(d, echo.port, b"activated")
             d.wait_ready()
             d.wait_log(r"listening on 127\.0\.0\.1:%d \(socket activation\)" % port)
             d.wait_log(r"'listen' setting is ignored")
@@ -112,6 +104,7 @@ def test():
             sgtest.log("listening ports of the daemon: %r" % ports)
             assert ports == [port], ports
             assert refused(cfg_port), "the config's listen port %d is bound" % cfg_port
+            d.wait_log(r"session \d+ ")  # written once the session has ended
             recs = d.sessions()
             assert len(recs) == 1 and recs[0]["reply"].startswith("0x00"), recs
 

@@ -225,12 +225,7 @@ def test():
             assert not any("secret" in json.dumps(e) for e in got), "password in the journal"
     finally:
         if journald is not None:
-            journald.terminate()
-            try:
-                journald.wait(10)
-            except subprocess.TimeoutExpired:
-                journald.kill()
-                journald.wait()
+            sgtest.terminate(journald, 10)
             jout.close()
             remove_new(before)
         shutil.rmtree(tmp, ignore_errors=True)

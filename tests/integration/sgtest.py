@@ -438,6 +438,28 @@ def socks_request(d, host, port, cmd=1, methods=b"\x00", user=None, password=Non
     return s, rep, bh, bp
 
 
+def echo_round_trip(d, echo_port, msg):
+    """CONNECT through d to an echo server on 127.0.0.1; msg comes back whole."""
+    s, rep, _, _ = socks_request(d, "127.0.0.1", echo_port)
+    with s:
+        assert rep == 0, "reply 0x%02x" % rep
+        s.sendall(msg)
+        assert recv_exact(s, len(msg)) == msg
+
+
+def terminate(proc, timeout=20):
+    """SIGTERM to a process this test started; SIGKILL when it outlives
+    timeout. Returns its exit code (None when it had to be killed)."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+
+
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
