@@ -16,32 +16,6 @@
 #include <string.h>
 #include <sys/un.h>
 
-static void check_at(bool ok, unsigned line, const char *func, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void check_at(bool ok, unsigned line, const char *func, const char *fmt, ...)
-{
-	char msg[512] = "";
-
-	if (!ok) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		va_end(ap);
-	}
-	CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, __FILE__, func, CU_FALSE);
-}
-#define CHECK(ok, ...) check_at((ok), __LINE__, __func__, __VA_ARGS__)
-#define CHECK_INT(got, want)                                                                    \
-	do {                                                                                    \
-		long long got_ = (long long)(got), want_ = (long long)(want);                   \
-		CHECK(got_ == want_, "%s is %lld, expected %lld", #got, got_, want_);           \
-	} while (0)
-#define CHECK_STR(got, want)                                                                    \
-	do {                                                                                    \
-		const char *got_ = (got), *want_ = (want);                                      \
-		CHECK(strcmp(got_, want_) == 0, "%s is \"%s\", expected \"%s\"", #got, got_,   \
-		      want_);                                                                   \
-	} while (0)
 
 static const struct sockaddr *sa_of(const struct addr *a)
 {

@@ -5,8 +5,40 @@
 #define SOCKSGATE_TESTS_UNIT_H
 
 #include <CUnit/Basic.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
+
+/* An assertion with a formatted message, printed only when it fails. */
+static inline void unit_check_at(bool ok, unsigned line, const char *file, const char *func,
+				 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static inline void unit_check_at(bool ok, unsigned line, const char *file, const char *func,
+				 const char *fmt, ...)
+{
+	char msg[768] = "";
+
+	if (!ok) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+	}
+	CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, file, func, CU_FALSE);
+}
+#define CHECK(ok, ...) unit_check_at((ok), __LINE__, __FILE__, __func__, __VA_ARGS__)
+#define CHECK_INT(got, want)                                                                    \
+	do {                                                                                    \
+		long long got_ = (long long)(got), want_ = (long long)(want);                   \
+		CHECK(got_ == want_, "%s is %lld, expected %lld", #got, got_, want_);           \
+	} while (0)
+#define CHECK_STR(got, want)                                                                    \
+	do {                                                                                    \
+		const char *got_ = (got), *want_ = (want);                                      \
+		CHECK(got_ != NULL && strcmp(got_, want_) == 0, "%s is \"%s\", expected \"%s\"", \
+		      #got, got_ != NULL ? got_ : "(null)", want_);                             \
+	} while (0)
 
 struct unit_test {
 	const char *name;
