@@ -34,7 +34,7 @@
 		}                                                                     \
 	} while (0)
 
-typedef int (*parse_fn)(const uint8_t *buf, size_t len, void *ret);
+typedef enum socks5_status (*parse_fn)(const uint8_t *buf, size_t len, void *ret, size_t *n);
 /* Compares the meaningful fields of two parse results (not padding, not the
  * unused tail of a name buffer). */
 typedef bool (*same_fn)(const void *a, const void *b);
@@ -74,19 +74,19 @@ static bool same_request(const void *x, const void *y)
 	return a->cmd == b->cmd && same_addr(&a->dst, &b->dst);
 }
 
-static int p_greeting(const uint8_t *b, size_t l, void *r)
+static enum socks5_status p_greeting(const uint8_t *b, size_t l, void *r, size_t *n)
 {
-	return socks5_parse_greeting(b, l, r);
+	return socks5_parse_greeting(b, l, r, n);
 }
 
-static int p_userpass(const uint8_t *b, size_t l, void *r)
+static enum socks5_status p_userpass(const uint8_t *b, size_t l, void *r, size_t *n)
 {
-	return socks5_parse_userpass(b, l, r);
+	return socks5_parse_userpass(b, l, r, n);
 }
 
-static int p_request(const uint8_t *b, size_t l, void *r)
+static enum socks5_status p_request(const uint8_t *b, size_t l, void *r, size_t *n)
 {
-	return socks5_parse_request(b, l, r);
+	return socks5_parse_request(b, l, r, n);
 }
 
 static void check_addr(const struct socks5_addr *a)
@@ -116,9 +116,10 @@ static void split_check(parse_fn parse, same_fn same, const uint8_t *data, size_
 	uint8_t *whole = malloc(objsize), *part = malloc(objsize);
 	CHECK(whole != NULL && part != NULL);
 	memset(whole, 0xa5, objsize);
-	int r = parse(data, len, whole);
-	CHECK(r == S5_ERR_NEED_MORE || r == S5_ERR_VERSION || r == S5_ERR_PROTO ||
-	      r == S5_ERR_ATYP || (r > 0 && (size_t)r <= len));
+	size_t used = 0, usedk;
+	enum socks5_status r = parse(data, len, whole, &used);
+	CHECK(r == SOCKS5_NEED_MORE || r == SOCKS5_BAD_VERSION || r == SOCKS5_BAD_MESSAGE ||
+	      r == SOCKS5_BAD_ATYP || (r == SOCKS5_OK && used > 0 && used <= len));
 
 	bool decided = false;
 	for (size_t k = 0; k <= len; k++) {
@@ -126,16 +127,17 @@ static void split_check(parse_fn parse, same_fn same, const uint8_t *data, size_
 		CHECK(copy != NULL);
 		memcpy(copy, data, k);
 		memset(part, 0xa5, objsize);
-		int rk = parse(copy, k, part);
+		usedk = 0;
+		enum socks5_status rk = parse(copy, k, part, &usedk);
 		free(copy);
-		if (rk == S5_ERR_NEED_MORE) {
+		if (rk == SOCKS5_NEED_MORE) {
 			CHECK(!decided);
 			continue;
 		}
 		decided = true;
 		CHECK(rk == r);
-		if (rk > 0) {
-			CHECK((size_t)rk <= k);
+		if (rk == SOCKS5_OK) {
+			CHECK(usedk == used && usedk <= k);
 			CHECK(same(part, whole));
 		}
 	}
@@ -152,23 +154,25 @@ static void fuzz_codec(const uint8_t *data, size_t size)
 	uint8_t out[SOCKS5_REPLY_MAX];
 
 	/* Whole-message parses, with the checks on what they return. */
-	if (socks5_parse_greeting(data, size, &g) > 0) {
+	size_t n;
+	if (socks5_parse_greeting(data, size, &g, &n) == SOCKS5_OK) {
 		static const uint8_t allowed[] = { SOCKS5_METHOD_USERPASS, SOCKS5_METHOD_NONE };
 		uint8_t m = socks5_select_method(&g, allowed, sizeof(allowed));
 		CHECK(m == SOCKS5_METHOD_USERPASS || m == SOCKS5_METHOD_NONE ||
 		      m == SOCKS5_METHOD_NO_ACCEPTABLE);
 		CHECK(socks5_build_method(out, m) == 2);
 	}
-	if (socks5_parse_userpass(data, size, &up) > 0) {
+	if (socks5_parse_userpass(data, size, &up, &n) == SOCKS5_OK) {
 		CHECK(up.user[up.ulen] == '\0' && up.pass[up.plen] == '\0');
 	}
-	if (socks5_parse_request(data, size, &req) > 0) {
+	if (socks5_parse_request(data, size, &req, &n) == SOCKS5_OK) {
 		check_addr(&req.dst);
 		(void)socks5_cmd_str(req.cmd);
 	}
-	int h = socks5_parse_udp_header(data, size, &uh);
-	CHECK(h == S5_ERR_PROTO || h == S5_ERR_ATYP || (h > 0 && (size_t)h <= size));
-	if (h > 0)
+	enum socks5_status h = socks5_parse_udp_header(data, size, &uh, &n);
+	CHECK(h == SOCKS5_BAD_MESSAGE || h == SOCKS5_BAD_ATYP ||
+	      (h == SOCKS5_OK && n > 0 && n <= size));
+	if (h == SOCKS5_OK)
 		check_addr(&uh.dst);
 
 	/* Streaming consistency; quadratic, so only for message-sized inputs. */
@@ -191,7 +195,8 @@ static void fuzz_codec(const uint8_t *data, size_t size)
 		CHECK(socks5_build_udp_header(hdr, data[1] % (sizeof(hdr) + 1),
 					      (struct sockaddr *)&s6) <= sizeof(hdr));
 		CHECK(socks5_parse_udp_header(hdr, socks5_build_udp_header(hdr, sizeof(hdr),
-						(struct sockaddr *)&s4), &uh) == 10);
+						(struct sockaddr *)&s4), &uh, &n) == SOCKS5_OK &&
+		      n == 10);
 	}
 	for (size_t i = 0; i < size && i < 4; i++)
 		(void)socks5_rep_str(data[i]);

@@ -159,10 +159,10 @@ static struct {
 } pinned[AUTH_PINNED_MAX];
 static size_t npinned;
 
-int auth_pam_pin(const char *service, char *why, size_t whylen)
+bool auth_pam_pin(const char *service, char *why, size_t whylen)
 {
 	static const struct pam_conv conv = { .conv = refuse_conversation };
-	int ret = 0;
+	bool ret = true;
 
 	pthread_mutex_lock(&pinned_lock);
 	for (size_t i = 0; i < npinned; i++)
@@ -177,7 +177,7 @@ int auth_pam_pin(const char *service, char *why, size_t whylen)
 			 pamh != NULL ? pam_strerror(pamh, r) : "pam_start failed");
 		if (pamh != NULL)
 			pam_end(pamh, r);
-		ret = -1;
+		ret = false;
 		goto out;
 	}
 	snprintf(pinned[npinned].service, sizeof(pinned[0].service), "%s", service);

@@ -10,10 +10,11 @@
 
 struct sockaddr;
 
+/* The outcome of a login: its own range, never an errno (docs/HACKING). */
 enum auth_status {
-	AUTH_OK = 0,
-	AUTH_DENIED = -1,	/* wrong password, unknown user, expired, locked... */
-	AUTH_ERROR = -2,	/* PAM itself failed (bad service file, module error) */
+	AUTH_OK,
+	AUTH_DENIED,		/* wrong password, unknown user, expired, locked... */
+	AUTH_ERROR,		/* PAM itself failed (bad service file, module error) */
 };
 
 /* One full PAM transaction for user/password in the calling thread: pam_start
@@ -31,9 +32,10 @@ enum auth_status auth_pam(const char *service, const char *user, const char *pas
  * pam_start() loads them again: slower, and dlclose() running beside
  * dlopen() on other workers is where the dynamic loader is weakest. Pinning
  * a service again is a no-op; at most AUTH_PINNED_MAX services are pinned.
- * Returns 0, or -1 with PAM's complaint in why (logins will report it too). */
+ * Returns true, or false with PAM's complaint in why (logins will report it
+ * too). */
 #define AUTH_PINNED_MAX 8
-int auth_pam_pin(const char *service, char *why, size_t whylen);
+bool auth_pam_pin(const char *service, char *why, size_t whylen);
 
 /* Per-address failure counting: limit failures within window_ms block the
  * address for block_ms. A fixed-size table: when full, the entry idle longest

@@ -78,7 +78,8 @@ int bind_listen(const struct sockaddr *dst, const struct sockaddr *fallback,
 	return fd;
 }
 
-int bind_wait(int lfd, int ctl, unsigned timeout_ms, struct addr *ret_peer)
+enum bind_end bind_wait(int lfd, int ctl, unsigned timeout_ms, int *ret_fd, struct addr *ret_peer,
+			int *ret_err)
 {
 	int64_t deadline = monotonic_ms() + timeout_ms;
 
@@ -89,23 +90,29 @@ int bind_wait(int lfd, int ctl, unsigned timeout_ms, struct addr *ret_peer)
 		};
 		int64_t left = deadline - monotonic_ms();
 		if (left <= 0)
-			return -ETIMEDOUT;
+			return BIND_END_TIMEOUT;
 		int n = poll(p, 2, left > 3600000 ? 3600000 : (int)left);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return -errno;
+		if (n < 0) {
+			*ret_err = errno;
+			return BIND_END_ERROR;
+		}
 		if (n == 0)
 			continue;	/* the deadline check above decides */
 		if (p[1].revents != 0) {
 			char c;
 			ssize_t k = recv(ctl, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 			if (k > 0)
-				return -EPROTO;
+				return BIND_END_CLIENT_SPOKE;
 			if (k == 0)
-				return -ESHUTDOWN;
-			if (errno != EAGAIN && errno != EINTR)
-				return -errno;
+				return BIND_END_CLIENT_CLOSED;
+			if (errno == ECONNRESET)
+				return BIND_END_CLIENT_RESET;
+			if (errno != EAGAIN && errno != EINTR) {
+				*ret_err = errno;
+				return BIND_END_ERROR;
+			}
 		}
 		if (p[0].revents != 0) {
 			struct addr peer;
@@ -115,13 +122,16 @@ int bind_wait(int lfd, int ctl, unsigned timeout_ms, struct addr *ret_peer)
 			if (fd >= 0) {
 				int one = 1;
 				(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+				*ret_fd = fd;
 				*ret_peer = peer;
-				return fd;
+				return BIND_END_PEER;
 			}
 			/* The connection went away before it was accepted: keep waiting. */
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED &&
-			    errno != EPROTO)
-				return -errno;
+			    errno != EPROTO) {
+				*ret_err = errno;
+				return BIND_END_ERROR;
+			}
 		}
 	}
 }

@@ -14,16 +14,22 @@
 int bind_listen(const struct sockaddr *dst, const struct sockaddr *fallback,
 		struct addr *ret_bound);
 
+/* How the wait for the inbound connection ended. */
+enum bind_end {
+	BIND_END_PEER,		/* a connection came: *ret_fd and *ret_peer are set */
+	BIND_END_TIMEOUT,	/* nobody connected within timeout_ms */
+	BIND_END_CLIENT_CLOSED,	/* the client closed (or shut down) the control connection */
+	BIND_END_CLIENT_RESET,	/* the client reset it */
+	BIND_END_CLIENT_SPOKE,	/* the client sent data before the inbound connection came */
+	BIND_END_ERROR,		/* poll(), recv() or accept() failed: *ret_err holds errno */
+};
+
 /* Waits up to timeout_ms for one connection on the listening socket lfd
- * while watching ctl, the client's control connection. Returns the accepted
- * socket (non-blocking, close-on-exec, owned by the caller) with the peer's
- * address in *ret_peer, or:
- *   -ETIMEDOUT   nobody connected in time;
- *   -ESHUTDOWN   the client closed (or shut down) the control connection;
- *   -ECONNRESET  the client reset it;
- *   -EPROTO      the client sent data before the inbound connection came;
- *   -errno       poll() or accept() failed.
- * lfd stays open and owned by the caller. */
-int bind_wait(int lfd, int ctl, unsigned timeout_ms, struct addr *ret_peer);
+ * while watching ctl, the client's control connection. On BIND_END_PEER the
+ * accepted socket (non-blocking, close-on-exec, TCP_NODELAY, owned by the
+ * caller) is in *ret_fd and the peer's address in *ret_peer; each ret_* is
+ * written only for the end that names it. lfd stays open and the caller's. */
+enum bind_end bind_wait(int lfd, int ctl, unsigned timeout_ms, int *ret_fd, struct addr *ret_peer,
+			int *ret_err);
 
 #endif

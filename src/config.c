@@ -358,7 +358,7 @@ static unsigned parse_stream(struct config *c, FILE *f, const char *path, config
 static unsigned check_consistency(const struct config *c, const char *path,
 				  config_report_fn report, void *ctx)
 {
-	char err[320], a[ADDR_STRLEN];
+	char err[320];
 	unsigned errors = 0;
 
 	if (c->workers_max != 0 && c->workers_min > c->workers_max) {
@@ -367,22 +367,31 @@ static unsigned check_consistency(const struct config *c, const char *path,
 		report(path, 0, err, ctx);
 		errors++;
 	}
-	if (c->auth == CONFIG_AUTH_NONE && !c->allow_unauthenticated) {
-		for (size_t i = 0; i < c->nlisten; i++) {
-			const struct sockaddr *sa = (const struct sockaddr *)&c->listen[i].ss;
-			if (addr_is_loopback(sa))
-				continue;
-			snprintf(err, sizeof(err),
-				 "auth = none on the non-loopback listener %s lets anyone who can "
-				 "reach it use the gateway; set allow_unauthenticated = yes if that "
-				 "is intended",
-				 addr_str(sa, a, sizeof(a)));
-			report(path, 0, err, ctx);
-			errors++;
-			break;
-		}
+	if (config_unauth_exposed(c, c->listen, c->nlisten, err, sizeof(err))) {
+		report(path, 0, err, ctx);
+		errors++;
 	}
 	return errors;
+}
+
+bool config_unauth_exposed(const struct config *c, const struct addr *a, size_t n, char *msg,
+			   size_t msglen)
+{
+	char s[ADDR_STRLEN];
+
+	if (c->auth != CONFIG_AUTH_NONE || c->allow_unauthenticated)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&a[i].ss;
+		if (addr_is_loopback(sa))
+			continue;
+		snprintf(msg, msglen,
+			 "auth = none on the non-loopback listener %s lets anyone who can reach it "
+			 "use the gateway; set allow_unauthenticated = yes if that is intended",
+			 addr_str(sa, s, sizeof(s)));
+		return true;
+	}
+	return false;
 }
 
 int config_load(const char *path, const struct config_override *ov, size_t nov,

@@ -88,6 +88,11 @@ int config_parse_duration(const char *s, unsigned *ret_ms);
  * ownership of the malloc'd array. Only before c is shared with other threads. */
 void config_set_self(struct config *c, struct rule_net *self, size_t nself);
 
+/* True when auth = none (without allow_unauthenticated) would let another
+ * host use the gateway through one of the n addresses; msg then says so. */
+bool config_unauth_exposed(const struct config *c, const struct addr *a, size_t n, char *msg,
+			   size_t msglen);
+
 /* Writes the settings in file syntax to the stream (for -t and docs): the keys,
  * the rules each with its FILE:LINE, then the built-in default as comments. */
 void config_dump(const struct config *c, FILE *out);

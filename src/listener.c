@@ -1,6 +1,7 @@
-/* Listener: binding, checking inherited sockets, and the acceptor thread.
- * Running out of descriptors pauses accepting for a moment with a rate-limited
- * warning instead of spinning on a readable listen socket. */
+/* Listener: binding, checking inherited sockets, the acceptor thread, and
+ * changing the set of sockets at a reload. Running out of descriptors pauses
+ * accepting for a moment with a rate-limited warning instead of spinning on a
+ * readable listen socket. */
 #include "autoconf.h"
 
 #include "listener.h"
@@ -15,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -31,6 +33,7 @@
 struct listener {
 	pthread_t thread;
 	int fds[LISTENER_MAX];
+	struct addr addrs[LISTENER_MAX];	/* what each of fds is bound to */
 	size_t nfds;
 	int wake;		/* eventfd: stop request */
 	listener_accept_fn fn;
@@ -55,21 +58,6 @@ int listener_bind(const struct addr *a, int backlog)
 		return r;
 	}
 	return fd;
-}
-
-int listener_check_fd(int fd)
-{
-	int v;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0)
-		return -errno;
-	if (v != SOCK_STREAM)
-		return -EINVAL;
-	len = sizeof(v);
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0)
-		return -errno;
-	return v ? 0 : -EINVAL;
 }
 
 int listener_from_systemd(int *fds, size_t max)
@@ -198,37 +186,54 @@ static void *acceptor_main(void *arg)
 	return NULL;
 }
 
-int listener_start(struct listener **ret, const int *fds, size_t nfds, listener_accept_fn fn,
-		   void *ctx)
+/* Makes fds[0..n) non-blocking (inherited sockets may be blocking;
+ * accept_all() relies on EAGAIN) and notes their addresses. */
+static int adopt(struct listener *l, const int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int fl = fcntl(fds[i], F_GETFL);
+		if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) < 0)
+			return -errno;
+		l->addrs[i].len = sizeof(l->addrs[i].ss);
+		if (getsockname(fds[i], (struct sockaddr *)&l->addrs[i].ss, &l->addrs[i].len) < 0)
+			return -errno;
+		l->fds[i] = fds[i];
+	}
+	l->nfds = n;
+	return 0;
+}
+
+int listener_start(struct listener **ret, const int *fds, size_t nfds, listener_check_fn check,
+		   listener_accept_fn fn, void *ctx, char *why, size_t whylen)
 {
 	int r;
 	struct listener *l = calloc(1, sizeof(*l));
 
 	if (l == NULL || nfds > LISTENER_MAX) {
 		r = l == NULL ? -ENOMEM : -E2BIG;
+		snprintf(why, whylen, "%s", strerror(-r));
 		goto fail;
 	}
-	l->wake = eventfd(0, EFD_CLOEXEC);
+	l->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (l->wake < 0) {
 		r = -errno;
+		snprintf(why, whylen, "eventfd: %s", strerror(-r));
 		goto fail;
 	}
-	memcpy(l->fds, fds, nfds * sizeof(*fds));
-	/* Inherited sockets may be blocking; accept_all() relies on EAGAIN. */
-	for (size_t i = 0; i < nfds; i++) {
-		int fl = fcntl(fds[i], F_GETFL);
-		if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) < 0) {
-			r = -errno;
-			close(l->wake);
-			goto fail;
-		}
+	if ((r = adopt(l, fds, nfds)) < 0)
+		snprintf(why, whylen, "%s", strerror(-r));
+	else if (check != NULL)
+		r = check(l->addrs, l->nfds, why, whylen, ctx);
+	if (r < 0) {
+		close(l->wake);
+		goto fail;
 	}
-	l->nfds = nfds;
 	l->fn = fn;
 	l->ctx = ctx;
 	atomic_init(&l->heartbeat, monotonic_ms());
 	r = -pthread_create(&l->thread, NULL, acceptor_main, l);
 	if (r < 0) {
+		snprintf(why, whylen, "cannot start the acceptor thread: %s", strerror(-r));
 		close(l->wake);
 		goto fail;
 	}
@@ -241,15 +246,23 @@ fail:
 	return r;
 }
 
-void listener_stop(struct listener *l)
+/* Stops the acceptor thread; the sockets stay open (connections wait in
+ * their backlog meanwhile). */
+static void acceptor_halt(struct listener *l)
 {
-	uint64_t one = 1;
+	uint64_t one = 1, v;
 
-	if (l == NULL)
-		return;
 	if (write(l->wake, &one, sizeof(one)) < 0)
 		log_msg(LOG_ERR, "cannot wake the acceptor: %s", strerror(errno));
 	pthread_join(l->thread, NULL);
+	(void)!read(l->wake, &v, sizeof(v));	/* ready for the next start */
+}
+
+void listener_stop(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	acceptor_halt(l);
 	for (size_t i = 0; i < l->nfds; i++)
 		close(l->fds[i]);
 	close(l->wake);
@@ -259,4 +272,80 @@ void listener_stop(struct listener *l)
 int64_t listener_heartbeat(const struct listener *l)
 {
 	return atomic_load(&l->heartbeat);
+}
+
+size_t listener_addrs(const struct listener *l, struct addr *ret, size_t max)
+{
+	size_t n = l->nfds < max ? l->nfds : max;
+	memcpy(ret, l->addrs, n * sizeof(*ret));
+	return n;
+}
+
+/* The index of the socket bound to a, or -1. */
+static int find_addr(const struct listener *l, const struct addr *a)
+{
+	for (size_t i = 0; i < l->nfds; i++)
+		if (addr_same((const struct sockaddr *)&l->addrs[i].ss,
+			      (const struct sockaddr *)&a->ss, true))
+			return (int)i;
+	return -1;
+}
+
+int listener_reconfigure(struct listener *l, const struct addr *want, size_t n,
+			 listener_check_fn check, char *why, size_t whylen)
+{
+	int fds[LISTENER_MAX];
+	bool fresh[LISTENER_MAX] = { false };
+	char a[ADDR_STRLEN];
+	size_t i;
+	int r = 0;
+
+	if (n > LISTENER_MAX) {
+		snprintf(why, whylen, "more than %d listen addresses", LISTENER_MAX);
+		return -E2BIG;
+	}
+	for (i = 0; i < n; i++) {
+		int k = find_addr(l, &want[i]);
+		fds[i] = k >= 0 ? l->fds[k] : listener_bind(&want[i], SOMAXCONN);
+		if (fds[i] < 0) {
+			r = fds[i];
+			snprintf(why, whylen, "cannot listen on %s: %s",
+				 addr_str((const struct sockaddr *)&want[i].ss, a, sizeof(a)),
+				 strerror(-r));
+			goto fail;
+		}
+		fresh[i] = k < 0;
+	}
+	if (check != NULL && (r = check(want, n, why, whylen, l->ctx)) < 0)
+		goto fail;
+
+	acceptor_halt(l);
+	for (size_t j = 0; j < l->nfds; j++) {
+		bool stays = false;
+		for (size_t k = 0; k < n && !stays; k++)
+			stays = fds[k] == l->fds[j];
+		if (stays)
+			continue;
+		log_msg(LOG_NOTICE, "no longer listening on %s",
+			addr_str((const struct sockaddr *)&l->addrs[j].ss, a, sizeof(a)));
+		close(l->fds[j]);
+	}
+	for (size_t k = 0; k < n; k++)
+		if (fresh[k])
+			log_msg(LOG_NOTICE, "listening on %s",
+				addr_str((const struct sockaddr *)&want[k].ss, a, sizeof(a)));
+	r = adopt(l, fds, n);
+	if (r < 0)	/* fcntl/getsockname on sockets we hold: not expected */
+		log_msg(LOG_ERR, "listener: %s", strerror(-r));
+	r = -pthread_create(&l->thread, NULL, acceptor_main, l);
+	if (r < 0) {	/* the watchdog sees the heartbeat stop */
+		log_msg(LOG_CRIT, "cannot restart the acceptor: %s", strerror(-r));
+		snprintf(why, whylen, "cannot restart the acceptor: %s", strerror(-r));
+	}
+	return r;
+fail:
+	for (size_t k = 0; k < i; k++)
+		if (fresh[k])
+			close(fds[k]);
+	return r;
 }

@@ -1,6 +1,6 @@
 /* Log output: plain lines on stderr ("LEVEL: message"), or journal entries
- * with structured fields through sd_journal_sendv(). The session record is
- * formatted here and nowhere else, so every backend gets the same fields. */
+ * with structured fields through sd_journal_sendv(). Knows nothing of the
+ * daemon: callers bring the message and the fields. */
 #include "autoconf.h"
 
 /* Every entry would otherwise say CODE_FILE=log.c: noise, not information. */
@@ -8,8 +8,6 @@
 
 #include "log.h"
 
-#include "addr.h"
-#include "socks5.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -117,25 +115,16 @@ void log_set_target(enum log_target t)
 			"logging to standard error until a reload finds it", JOURNAL_SOCKET);
 }
 
-bool log_to_journal(void)
+bool log_enabled(int prio)
 {
-	return atomic_load(&journal);
+	return prio <= log_level;
 }
 
-/* Journal fields of one entry, each "NAME=value", formatted into one buffer. */
-#define FIELDS_MAX 24
-struct fields {
-	struct iovec iov[FIELDS_MAX];
-	size_t n, used;
-	char buf[4096];
-};
-
-static void field_add(struct fields *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void field_add(struct fields *f, const char *fmt, ...)
+void log_field(struct log_fields *f, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (f->n == FIELDS_MAX || f->used >= sizeof(f->buf))
+	if (f->n == LOG_FIELDS_MAX || f->used >= sizeof(f->buf))
 		return;
 	va_start(ap, fmt);
 	int m = vsnprintf(f->buf + f->used, sizeof(f->buf) - f->used, fmt, ap);
@@ -163,10 +152,11 @@ static void write_stderr(int prio, const char *msg)
 
 /* Sends msg (with extra fields, may be NULL) to the chosen output. A journal
  * that cannot be reached must not swallow messages: they go to stderr. */
-static void emit(int prio, const char *message_id, const struct fields *extra, const char *msg)
+static void emit(int prio, const char *message_id, const struct log_fields *extra,
+		 const char *msg)
 {
 	if (atomic_load(&journal)) {
-		struct iovec iov[FIELDS_MAX + 4];
+		struct iovec iov[LOG_FIELDS_MAX + 4];
 		char p[16];
 		size_t n = 0;
 
@@ -190,9 +180,9 @@ static void emit(int prio, const char *message_id, const struct fields *extra, c
 	write_stderr(prio, msg);
 }
 
-static void log_vemit(int prio, const char *message_id, const struct fields *extra,
+static void log_vemit(int prio, const char *message_id, const struct log_fields *extra,
 		      const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
-static void log_vemit(int prio, const char *message_id, const struct fields *extra,
+static void log_vemit(int prio, const char *message_id, const struct log_fields *extra,
 		      const char *fmt, va_list ap)
 {
 	char msg[2048];
@@ -223,22 +213,16 @@ void log_event(const char *message_id, int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_auth_failure(const char *user, const struct sockaddr *client)
+void log_fields_send(int prio, const char *message_id, const struct log_fields *f,
+		     const char *fmt, ...)
 {
-	char host[ADDR_HOSTLEN], msg[ADDR_HOSTLEN + 320];
-	struct fields f;
+	va_list ap;
 
-	if (LOG_WARNING > log_level)
+	if (prio > log_level)
 		return;
-	f.n = f.used = 0;
-	addr_host(client, host, sizeof(host));
-	field_add(&f, "SOCKS_USER=%s", user);
-	field_add(&f, "SOCKS_CLIENT_ADDR=%s", host);
-	field_add(&f, "SOCKS_CLIENT_PORT=%u", (unsigned)addr_port(client));
-	/* An empty name still leaves a word for a "for \S+ from" pattern. */
-	snprintf(msg, sizeof(msg), "authentication failure for %s from %s",
-		 user[0] != '\0' ? user : "\"\"", host);
-	emit(LOG_WARNING, LOG_ID_AUTH_FAILURE, &f, msg);
+	va_start(ap, fmt);
+	log_vemit(prio, message_id, f, fmt, ap);
+	va_end(ap);
 }
 
 #define RATELIMIT_INTERVAL_MS 5000
@@ -263,91 +247,4 @@ void log_ratelimited(struct log_ratelimit *rl, int prio, const char *fmt, ...)
 		log_msg(prio, "%s (%u similar messages suppressed)", msg, held);
 	else
 		log_msg(prio, "%s", msg);
-}
-
-/* Splits "host:port" / "[v6]:port" as socks5_addr_str() writes it. */
-static void split_hostport(const char *s, char *host, size_t hostlen, const char **port)
-{
-	const char *colon = strrchr(s, ':');
-	size_t n = colon != NULL ? (size_t)(colon - s) : strlen(s);
-
-	*port = colon != NULL ? colon + 1 : NULL;
-	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
-		s++;
-		n -= 2;
-	}
-	if (n >= hostlen)
-		n = hostlen - 1;
-	memcpy(host, s, n);
-	host[n] = '\0';
-}
-
-void log_session_end(const struct log_session *s)
-{
-	char client[ADDR_STRLEN], dest[ADDR_STRLEN], rep[40], msg[2048], dgrams[96] = "";
-
-	if (LOG_INFO > log_level)
-		return;
-	if (s->dest != NULL)
-		addr_str(s->dest, dest, sizeof(dest));
-	else
-		snprintf(dest, sizeof(dest), "-");
-	if (s->reply >= 0)
-		snprintf(rep, sizeof(rep), "0x%02x(%s)", (unsigned)s->reply,
-			 socks5_rep_str((uint8_t)s->reply));
-	else
-		snprintf(rep, sizeof(rep), "-");
-	if (s->udp)
-		snprintf(dgrams, sizeof(dgrams), " dgrams_up=%llu dgrams_down=%llu dgrams_dropped=%llu",
-			 (unsigned long long)s->dgrams_up, (unsigned long long)s->dgrams_down,
-			 (unsigned long long)s->dgrams_dropped);
-	snprintf(msg, sizeof(msg),
-		 "session %llu client=%s user=%s cmd=%s dest=%s addr=%s reply=%s up=%llu down=%llu%s "
-		 "duration=%llu.%03llus%s%s",
-		 (unsigned long long)s->id, addr_str(s->client, client, sizeof(client)),
-		 s->user != NULL ? s->user : "-", s->command != NULL ? s->command : "-",
-		 s->dest_asked != NULL ? s->dest_asked : "-", dest, rep,
-		 (unsigned long long)s->bytes_up, (unsigned long long)s->bytes_down, dgrams,
-		 (unsigned long long)(s->duration_ms / 1000),
-		 (unsigned long long)(s->duration_ms % 1000), s->reason != NULL ? " reason=" : "",
-		 s->reason != NULL ? s->reason : "");
-	if (!atomic_load(&journal)) {
-		emit(LOG_INFO, NULL, NULL, msg);
-		return;
-	}
-
-	struct fields f;
-	char host[ADDR_STRLEN];
-	f.n = f.used = 0;
-	field_add(&f, "SOCKS_SESSION_ID=%llu", (unsigned long long)s->id);
-	field_add(&f, "SOCKS_CLIENT_ADDR=%s", addr_host(s->client, host, sizeof(host)));
-	field_add(&f, "SOCKS_CLIENT_PORT=%u", (unsigned)addr_port(s->client));
-	if (s->user != NULL)
-		field_add(&f, "SOCKS_USER=%s", s->user);
-	if (s->command != NULL)
-		field_add(&f, "SOCKS_COMMAND=%s", s->command);
-	if (s->dest_asked != NULL) {
-		const char *port;
-		split_hostport(s->dest_asked, host, sizeof(host), &port);
-		field_add(&f, "SOCKS_DEST_HOST=%s", host);
-		if (port != NULL)
-			field_add(&f, "SOCKS_DEST_PORT=%s", port);
-	}
-	if (s->dest != NULL)
-		field_add(&f, "SOCKS_DEST_ADDR=%s", addr_host(s->dest, host, sizeof(host)));
-	if (s->reply >= 0)
-		field_add(&f, "SOCKS_REPLY=0x%02x", (unsigned)s->reply);
-	field_add(&f, "SOCKS_BYTES_UP=%llu", (unsigned long long)s->bytes_up);
-	field_add(&f, "SOCKS_BYTES_DOWN=%llu", (unsigned long long)s->bytes_down);
-	field_add(&f, "SOCKS_DURATION_MS=%llu", (unsigned long long)s->duration_ms);
-	if (s->udp) {
-		field_add(&f, "SOCKS_DGRAMS_UP=%llu", (unsigned long long)s->dgrams_up);
-		field_add(&f, "SOCKS_DGRAMS_DOWN=%llu", (unsigned long long)s->dgrams_down);
-		field_add(&f, "SOCKS_DGRAMS_DROPPED=%llu", (unsigned long long)s->dgrams_dropped);
-	}
-	if (s->reason != NULL)
-		field_add(&f, "SOCKS_REASON=%s", s->reason);
-	/* Only a rule's refusal has its own ID; a session limit, a BIND peer
-	 * from the wrong address and the like end as any session does. */
-	emit(LOG_INFO, s->refused_by_rule ? LOG_ID_RULE_REFUSAL : LOG_ID_SESSION_END, &f, msg);
 }

@@ -1,6 +1,6 @@
-/* Logging facade: every message and every session record goes through here.
- * Thread-safe; each call writes one whole line (stderr) or one journal entry.
- * Priorities are syslog's. */
+/* Logging facade: every message goes through here, plain or with structured
+ * journal fields. Knows nothing of the daemon. Thread-safe; each call writes
+ * one whole line (stderr) or one journal entry. Priorities are syslog's. */
 #ifndef SOCKSGATE_LOG_H
 #define SOCKSGATE_LOG_H
 
@@ -8,12 +8,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <syslog.h>
 
-struct sockaddr;
-
-/* Journal MESSAGE_IDs, one per kind of event; systemd/socksgate.catalog
- * explains each. Fixed forever: operators filter on them. */
+/* Journal MESSAGE_IDs, one per kind of event, each sent by the module that
+ * owns the event (lifecycle: main; session end and rule refusals: session;
+ * login failures: handshake); systemd/socksgate.catalog explains each. Fixed
+ * forever: operators filter on them. */
 #define LOG_ID_START		"4190f567791840f3a2fbe03407fdacfd"
 #define LOG_ID_STOP		"cefecdcd843a44bb8f694ef1e247c94c"
 #define LOG_ID_RELOAD		"97ee0cf342f541faa1db5bb9355db392"
@@ -38,8 +39,6 @@ const char *log_target_name(enum log_target t);
 /* True when JOURNAL_STREAM's value ("DEV:INODE", decimal) names dev and ino.
  * NULL or malformed values are false. Pure. */
 bool log_journal_stream_matches(const char *env, dev_t dev, ino_t ino);
-/* True while messages go to the journal. */
-bool log_to_journal(void);
 
 /* Messages above this priority (numerically) are dropped. Default LOG_INFO. */
 void log_set_level(int prio);
@@ -53,10 +52,6 @@ void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 void log_event(const char *message_id, int prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* A failed login: "authentication failure for USER from HOST" with
- * SOCKS_USER and SOCKS_CLIENT_ADDR/PORT fields. user is already escaped. */
-void log_auth_failure(const char *user, const struct sockaddr *client);
-
 /* At most one message per interval; a later one reports how many were held back.
  * Zero-initialise (static storage) and share between threads freely. */
 struct log_ratelimit {
@@ -66,31 +61,25 @@ struct log_ratelimit {
 void log_ratelimited(struct log_ratelimit *rl, int prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* One finished session. Strings may be NULL ("-" is logged). Zero-initialise
- * (designated initialisers) so fields added later default to "absent". */
-struct log_session {
-	uint64_t id;
-	const struct sockaddr *client;
-	const char *user;
-	const char *command;
-	const char *dest_asked;		/* as the client named it */
-	const struct sockaddr *dest;	/* as connected, or NULL */
-	int reply;			/* SOCKS reply code, or -1 if none was sent */
-	const char *reason;		/* why it ended early, or NULL */
-	bool refused_by_rule;		/* refused by an access rule or the default policy
-					 * (reason names which): its own journal MESSAGE_ID,
-					 * as is any reply 0x02 (a limit) */
-	uint64_t bytes_up;		/* client -> destination */
-	uint64_t bytes_down;		/* destination -> client */
-	uint64_t duration_ms;
-	/* UDP ASSOCIATE only (udp set): datagrams relayed each way and dropped. */
-	bool udp;
-	uint64_t dgrams_up;
-	uint64_t dgrams_down;
-	uint64_t dgrams_dropped;
+/* Journal fields of one entry, each "NAME=value", formatted into one buffer.
+ * log_fields_init(), add with log_field(), send with log_fields_send(). On
+ * stderr only the message is written, so it must say what matters itself. */
+#define LOG_FIELDS_MAX 32
+struct log_fields {
+	struct iovec iov[LOG_FIELDS_MAX];
+	size_t n, used;
+	char buf[4096];
 };
-/* Logs the session record, once per session: a "session N key=value..." line
- * on stderr, or a journal entry with the SOCKS_* fields. */
-void log_session_end(const struct log_session *s);
+static inline void log_fields_init(struct log_fields *f)
+{
+	f->n = f->used = 0;
+}
+/* Adds one "NAME=value" field; a field that does not fit is cut or dropped. */
+void log_field(struct log_fields *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One message with the fields (f may be NULL) and message_id (may be NULL). */
+void log_fields_send(int prio, const char *message_id, const struct log_fields *f,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* True when a message of prio would be written: skip building one otherwise. */
+bool log_enabled(int prio);
 
 #endif

@@ -120,24 +120,7 @@ static void load_self(struct config *c)
 
 static int on_accept(int fd, const struct addr *peer, void *ctx)
 {
-	struct pool *pool = ctx;
-	struct pool_job job = {
-		.fd = fd,
-		.peer = *peer,
-		.accepted_ms = monotonic_ms(),
-		.cfg = config_current(),
-	};
-	if (!session_admit(peer, job.cfg)) {
-		close(fd);
-		config_unref(job.cfg);
-		return 0;	/* ours to close; session_admit() said why */
-	}
-	int r = pool_submit(pool, &job);
-	if (r < 0) {
-		session_unadmit(peer);
-		config_unref(job.cfg);
-	}
-	return r;
+	return session_submit(ctx, fd, peer, config_current());
 }
 
 /* Raises the descriptor limit to its hard maximum and returns it. */
@@ -222,23 +205,13 @@ static int bind_all(const struct config *c, int *fds)
 
 /* True when auth = none would be reachable from another host through one of
  * the live listening sockets (which may come from systemd, not the config);
- * names the first such address in which. */
-static bool unauth_exposed(const struct config *c, const int *fds, int nfds, char *which,
+ * msg then says so. */
+static bool unauth_exposed(const struct config *c, const struct listener *lst, char *msg,
 			   size_t len)
 {
-	if (c->auth != CONFIG_AUTH_NONE || c->allow_unauthenticated)
-		return false;
-	for (int i = 0; i < nfds; i++) {
-		struct addr a;
-		a.len = sizeof(a.ss);
-		if (getsockname(fds[i], (struct sockaddr *)&a.ss, &a.len) < 0)
-			continue;
-		if (!addr_is_loopback((struct sockaddr *)&a.ss)) {
-			addr_str((struct sockaddr *)&a.ss, which, len);
-			return true;
-		}
-	}
-	return false;
+	struct addr a[CONFIG_LISTEN_MAX];
+	size_t n = listener_addrs(lst, a, CONFIG_LISTEN_MAX);
+	return config_unauth_exposed(c, a, n, msg, len);
 }
 
 static uint64_t monotonic_usec(void)
@@ -259,92 +232,26 @@ static void notify_status(void)
 
 static bool listeners_passed;	/* by systemd: the config's listen never applied */
 
-/* The live listening sockets and the acceptor thread that serves them. */
-struct listening {
-	struct listener *lst;
-	int fds[CONFIG_LISTEN_MAX];	/* owned by lst; here for getsockname() */
-	int nfds;
-};
+/* The configuration the listener's veto judges: the one starting, or the one
+ * a reload is about to apply. Main thread only. */
+static const struct config *judged;
 
-static bool listen_same(const struct addr *a, const struct addr *b)
+/* The listener's veto: a listen list must not expose auth = none. */
+static int check_listen(const struct addr *a, size_t n, char *why, size_t whylen, void *ctx)
 {
-	return addr_same((const struct sockaddr *)&a->ss, (const struct sockaddr *)&b->ss, true);
+	(void)ctx;
+	return config_unauth_exposed(judged, a, n, why, whylen) ? -EPERM : 0;
 }
 
-/* A reload changed the listen list: keeps the sockets of addresses that stay
- * (so their queued connections survive), binds the new ones, starts an
- * acceptor over the new set and only then stops the old one, which closes
- * the sockets of addresses that went. Returns 0, or -1 after logging why
- * with nothing changed. */
-static int relisten(const struct config *old, const struct config *c, struct listening *L,
-		    struct pool *pool)
+static bool listen_same(const struct config *a, const struct config *b)
 {
-	int fds[CONFIG_LISTEN_MAX];
-	char a[ADDR_STRLEN], which[ADDR_STRLEN];
-	size_t n = 0;
-
-	for (size_t i = 0; i < c->nlisten; i++) {
-		const struct addr *want = &c->listen[i];
-		int fd = -1, err = 0;
-		bool kept = false;
-		for (size_t j = 0; j < old->nlisten && j < (size_t)L->nfds && !kept; j++) {
-			if (listen_same(&old->listen[j], want)) {
-				kept = true;
-				fd = fcntl(L->fds[j], F_DUPFD_CLOEXEC, 0);
-				err = fd < 0 ? errno : 0;
-			}
-		}
-		if (!kept) {
-			fd = listener_bind(want, SOMAXCONN);
-			err = fd < 0 ? -fd : 0;
-			if (fd >= 0)
-				log_msg(LOG_NOTICE, "listening on %s",
-					addr_str((const struct sockaddr *)&want->ss, a, sizeof(a)));
-		}
-		if (fd < 0) {
-			log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
-				  "reload refused: cannot listen on %s: %s; keeping the old "
-				  "configuration",
-				  addr_str((const struct sockaddr *)&want->ss, a, sizeof(a)),
-				  strerror(err));
-			goto fail;
-		}
-		fds[n++] = fd;
-	}
-	if (unauth_exposed(c, fds, (int)n, which, sizeof(which))) {
-		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
-			  "reload refused: auth = none on the non-loopback listener %s lets anyone "
-			  "who can reach it use the gateway (allow_unauthenticated = yes if intended); "
-			  "keeping the old configuration",
-			  which);
-		goto fail;
-	}
-	struct listener *nl;
-	int r = listener_start(&nl, fds, n, on_accept, pool);	/* closes fds on failure */
-	if (r < 0) {
-		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
-			  "reload refused: cannot start the acceptor: %s; keeping the old "
-			  "configuration",
-			  strerror(-r));
-		return -1;
-	}
-	listener_stop(L->lst);
-	L->lst = nl;
-	for (size_t j = 0; j < old->nlisten && j < (size_t)L->nfds; j++) {
-		bool stays = false;
-		for (size_t i = 0; i < c->nlisten && !stays; i++)
-			stays = listen_same(&old->listen[j], &c->listen[i]);
-		if (!stays)
-			log_msg(LOG_NOTICE, "no longer listening on %s",
-				addr_str((const struct sockaddr *)&old->listen[j].ss, a, sizeof(a)));
-	}
-	memcpy(L->fds, fds, n * sizeof(fds[0]));
-	L->nfds = (int)n;
-	return 0;
-fail:
-	for (size_t i = 0; i < n; i++)
-		close(fds[i]);
-	return -1;
+	if (a->nlisten != b->nlisten)
+		return false;
+	for (size_t i = 0; i < a->nlisten; i++)
+		if (!addr_same((const struct sockaddr *)&a->listen[i].ss,
+			       (const struct sockaddr *)&b->listen[i].ss, true))
+			return false;
+	return true;
 }
 
 /* SIGHUP: a valid new config serves new sessions, live ones keep theirs; an
@@ -352,11 +259,11 @@ fail:
  * list is applied (unless systemd passed the sockets); the user and the
  * descriptor limit stay as they were at start. */
 static void reload(const char *path, const struct config_override *ov, size_t nov,
-		   struct pool *pool, rlim_t nofile, struct listening *L)
+		   struct pool *pool, rlim_t nofile, struct listener *lst)
 {
 	struct config *c;
 	unsigned errors = 0;
-	char which[ADDR_STRLEN];
+	char msg[320];
 
 	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading the configuration",
 			 (unsigned long long)monotonic_usec());
@@ -372,21 +279,19 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 		goto out;
 	}
 	struct config *old = config_current();
-	bool same_listen = old->nlisten == c->nlisten;
-	for (size_t i = 0; same_listen && i < c->nlisten; i++)
-		same_listen = listen_same(&old->listen[i], &c->listen[i]);
-	if (!same_listen && !listeners_passed) {
-		if (relisten(old, c, L, pool) < 0) {
+	if (!listen_same(old, c) && !listeners_passed) {
+		judged = c;
+		if (listener_reconfigure(lst, c->listen, c->nlisten, check_listen, msg,
+					 sizeof(msg)) < 0) {
+			log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
+				  "reload refused: %s; keeping the old configuration", msg);
 			config_unref(old);
 			config_unref(c);
 			goto out;
 		}
-	} else if (unauth_exposed(c, L->fds, L->nfds, which, sizeof(which))) {
-		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
-			  "reload refused: auth = none on the non-loopback listener %s lets anyone "
-			  "who can reach it use the gateway (allow_unauthenticated = yes if intended); "
-			  "keeping the old configuration",
-			  which);
+	} else if (unauth_exposed(c, lst, msg, sizeof(msg))) {
+		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR, "reload refused: %s; keeping the old "
+			  "configuration", msg);
 		config_unref(old);
 		config_unref(c);
 		goto out;
@@ -404,7 +309,7 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	pool_set_limits(pool, c->workers_min, workers_max_for(c, nofile, queue_len));
 	if (c->auth == CONFIG_AUTH_PAM) {
 		char why[256];
-		if (auth_pam_pin(c->pam_service, why, sizeof(why)) < 0)
+		if (!auth_pam_pin(c->pam_service, why, sizeof(why)))
 			log_msg(LOG_WARNING, "%s", why);
 	}
 	config_swap(c);
@@ -493,7 +398,7 @@ static void announce_auth(const struct config *c)
 	char why[256];
 
 	if (c->auth == CONFIG_AUTH_PAM) {
-		if (auth_pam_pin(c->pam_service, why, sizeof(why)) < 0)
+		if (!auth_pam_pin(c->pam_service, why, sizeof(why)))
 			log_msg(LOG_WARNING, "%s", why);
 		if (!auth_can_read_shadow(why, sizeof(why)))
 			log_msg(LOG_WARNING, "%s", why);
@@ -539,7 +444,6 @@ int main(int argc, char **argv)
 	bool check_only = false;
 	int opt, fds[CONFIG_LISTEN_MAX];
 	unsigned errors = 0;
-	char which[ADDR_STRLEN];
 
 	std_fds_open();
 	while ((opt = getopt_long(argc, argv, "c:l:a:u:tVh", longopts, NULL)) != -1) {
@@ -623,13 +527,6 @@ int main(int argc, char **argv)
 		nfds = bind_all(cfg, fds);
 	if (nfds < 0)
 		goto fail_config;
-	if (unauth_exposed(cfg, fds, nfds, which, sizeof(which))) {
-		log_msg(LOG_ERR, "auth = none on the non-loopback listener %s lets anyone who can "
-				 "reach it use the gateway; set allow_unauthenticated = yes if that is "
-				 "intended",
-			which);
-		goto fail_fds;
-	}
 	/* Bound (ports below 1024 need root), so root is no longer needed. */
 	if (drop_privileges(cfg->user) < 0)
 		goto fail_fds;
@@ -642,17 +539,18 @@ int main(int argc, char **argv)
 			cfg->queue_length, queue_len, (unsigned long long)nofile);
 	unsigned wmax = workers_max_for(cfg, nofile, queue_len);
 	struct pool *pool = pool_new(cfg->workers_min, wmax, queue_len, WORKER_STACK,
-				     WORKER_IDLE_EXIT_MS, session_run, NULL);
+				     WORKER_IDLE_EXIT_MS, session_run, session_discard, NULL);
 	if (pool == NULL) {
 		log_msg(LOG_ERR, "cannot start the worker pool: %s", strerror(errno));
 		goto fail_fds;
 	}
-	pool_set_discard(pool, session_discard);
-	struct listening L = { .nfds = nfds };
-	memcpy(L.fds, fds, (size_t)nfds * sizeof(fds[0]));
-	int r = listener_start(&L.lst, fds, (size_t)nfds, on_accept, pool);
+	struct listener *lst;
+	judged = cfg;
+	char why[320];
+	int r = listener_start(&lst, fds, (size_t)nfds, check_listen, on_accept, pool, why,
+			       sizeof(why));
 	if (r < 0) {
-		log_msg(LOG_ERR, "cannot start the acceptor: %s", strerror(-r));
+		log_msg(LOG_ERR, "%s", why);
 		pool_free(pool);
 		goto fail_config;
 	}
@@ -675,7 +573,7 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		if (wd_ms > 0 && now >= next_wd) {
-			watchdog_tick(L.lst, pool, &wd_alive);
+			watchdog_tick(lst, pool, &wd_alive);
 			next_wd = now + wd_ms;
 		}
 		if (now >= next_status) {
@@ -692,7 +590,7 @@ int main(int argc, char **argv)
 		if (sig < 0)	/* EAGAIN: time for the periodic work; EINTR: likewise */
 			continue;
 		if (sig == SIGHUP) {
-			reload(path, ov, nov, pool, nofile, &L);
+			reload(path, ov, nov, pool, nofile, lst);
 			continue;
 		}
 		log_msg(LOG_NOTICE, "received %s, no longer accepting", strsignal(sig));
@@ -700,7 +598,7 @@ int main(int argc, char **argv)
 	}
 
 	(void)sd_notify(0, "STOPPING=1\nSTATUS=Stopping: draining live sessions");
-	listener_stop(L.lst);
+	listener_stop(lst);
 	struct config *c = config_current();
 	unsigned left = pool_drain(pool, c->drain_timeout_ms);
 	config_unref(c);

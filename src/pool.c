@@ -6,7 +6,6 @@
 
 #include "pool.h"
 
-#include "config.h"
 #include "log.h"
 
 #include <errno.h>
@@ -24,7 +23,7 @@ struct pool {
 	pthread_cond_t work;	/* a job was queued, or stopping */
 	pthread_cond_t quiet;	/* a job finished or a worker exited */
 	pthread_attr_t attr;
-	struct pool_job *ring;
+	void **ring;
 	unsigned cap, head, count;
 	unsigned min, max;
 	unsigned queue_len;	/* jobs that may wait for a worker */
@@ -32,7 +31,7 @@ struct pool {
 	unsigned starting;	/* created, not yet looking for work */
 	unsigned idle_exit_ms;
 	bool stopping;
-	pool_fn fn, discard;
+	pool_fn run, discard;
 	void *ctx;
 };
 
@@ -52,7 +51,7 @@ static void deadline_in(struct timespec *ts, unsigned ms)
 static void *worker_main(void *arg)
 {
 	struct pool *p = arg;
-	struct pool_job job;
+	void *job;
 
 	pthread_mutex_lock(&p->lock);
 	p->starting--;
@@ -74,7 +73,7 @@ static void *worker_main(void *arg)
 		p->busy++;
 		pthread_mutex_unlock(&p->lock);
 
-		p->fn(&job, p->ctx);
+		p->run(job, p->ctx);
 
 		pthread_mutex_lock(&p->lock);
 		p->busy--;
@@ -104,7 +103,7 @@ static int spawn_worker(struct pool *p)
 }
 
 struct pool *pool_new(unsigned min, unsigned max, unsigned queue_len, size_t stack_size,
-		      unsigned idle_exit_ms, pool_fn fn, void *ctx)
+		      unsigned idle_exit_ms, pool_fn run, pool_fn discard, void *ctx)
 {
 	struct pool *p = calloc(1, sizeof(*p));
 	if (p == NULL)
@@ -134,7 +133,8 @@ struct pool *pool_new(unsigned min, unsigned max, unsigned queue_len, size_t sta
 	p->min = min;
 	p->max = max < min ? min : max;
 	p->idle_exit_ms = idle_exit_ms;
-	p->fn = fn;
+	p->run = run;
+	p->discard = discard;
 	p->ctx = ctx;
 
 	pthread_mutex_lock(&p->lock);
@@ -151,7 +151,7 @@ struct pool *pool_new(unsigned min, unsigned max, unsigned queue_len, size_t sta
 	return p;
 }
 
-int pool_submit(struct pool *p, const struct pool_job *job)
+int pool_submit(struct pool *p, void *job)
 {
 	int r = 0;
 
@@ -166,7 +166,7 @@ int pool_submit(struct pool *p, const struct pool_job *job)
 		if (p->count == p->cap || (!can_grow && p->count >= p->queue_len + ready)) {
 			r = -EAGAIN;
 		} else {
-			p->ring[(p->head + p->count) % p->cap] = *job;
+			p->ring[(p->head + p->count) % p->cap] = job;
 			p->count++;
 			/* Every queued job needs a worker of its own: idle and starting
 			 * ones take them first, new ones are started for the rest. */
@@ -195,13 +195,6 @@ unsigned pool_drain(struct pool *p, unsigned timeout_ms)
 	return left;
 }
 
-void pool_set_discard(struct pool *p, pool_fn discard)
-{
-	pthread_mutex_lock(&p->lock);
-	p->discard = discard;
-	pthread_mutex_unlock(&p->lock);
-}
-
 unsigned pool_stop(struct pool *p, unsigned timeout_ms)
 {
 	struct timespec ts;
@@ -212,13 +205,7 @@ unsigned pool_stop(struct pool *p, unsigned timeout_ms)
 	p->stopping = true;
 	/* Jobs nobody started: close them instead of serving them late. */
 	while (p->count > 0) {
-		struct pool_job *j = &p->ring[p->head];
-		if (p->discard != NULL) {
-			p->discard(j, p->ctx);
-		} else {
-			close(j->fd);
-			config_unref(j->cfg);
-		}
+		p->discard(p->ring[p->head], p->ctx);
 		p->head = (p->head + 1) % p->cap;
 		p->count--;
 	}

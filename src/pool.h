@@ -6,20 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "addr.h"
-
-struct config;
-
-/* One accepted connection waiting for a worker. */
-struct pool_job {
-	int fd;			/* owned by the job */
-	struct addr peer;
-	int64_t accepted_ms;	/* CLOCK_MONOTONIC */
-	struct config *cfg;	/* one reference, owned by the job */
-};
-
-/* Runs in a worker; takes ownership of job->fd and job->cfg. */
-typedef void (*pool_fn)(struct pool_job *job, void *ctx);
+/* A job is opaque to the pool: run() serves it on a worker, discard() takes
+ * one that will never run (pool_stop()); either way the callback owns it from
+ * then on. run() is called without the pool's lock; discard() with it held,
+ * so it must not call back into the pool. */
+typedef void (*pool_fn)(void *job, void *ctx);
 
 struct pool;
 
@@ -27,27 +18,25 @@ struct pool_stats {
 	unsigned threads, idle, queued;
 };
 
-/* min workers are kept, up to max run at once, queue_len jobs may wait.
- * Returns NULL with errno set on failure. */
+/* min workers are kept, up to max run at once, queue_len jobs may wait (a
+ * job waits only while no worker can take it). Returns NULL with errno set on
+ * failure. */
 struct pool *pool_new(unsigned min, unsigned max, unsigned queue_len, size_t stack_size,
-		      unsigned idle_exit_ms, pool_fn fn, void *ctx);
+		      unsigned idle_exit_ms, pool_fn run, pool_fn discard, void *ctx);
 
-/* Queues a job; on success the pool owns it. Returns 0, -EAGAIN when the
- * queue is full, -ESHUTDOWN after pool_stop(). Thread-safe. */
-int pool_submit(struct pool *p, const struct pool_job *job);
+/* Queues a job; on success the pool owns it until it hands it to run() or
+ * discard(). Returns 0, -EAGAIN when the queue is full, -ESHUTDOWN after
+ * pool_stop() (the job stays the caller's). Thread-safe. */
+int pool_submit(struct pool *p, void *job);
 
 /* Waits up to timeout_ms for running and queued jobs to finish; returns the
  * number still running. Thread-safe. */
 unsigned pool_drain(struct pool *p, unsigned timeout_ms);
 
-/* Refuses new jobs, closes queued ones and waits up to timeout_ms for every
+/* Refuses new jobs, discards queued ones and waits up to timeout_ms for every
  * worker to exit; returns the number still running (a job that does not end,
  * such as one blocked inside a PAM module). Thread-safe. */
 unsigned pool_stop(struct pool *p, unsigned timeout_ms);
-
-/* What pool_stop() does with a queued job that will never run, instead of
- * closing its fd and dropping its config reference. Call before any submit. */
-void pool_set_discard(struct pool *p, pool_fn discard);
 
 /* pool_stop() without a time limit, then frees. */
 void pool_free(struct pool *p);

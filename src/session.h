@@ -1,5 +1,6 @@
-/* One client connection from greeting to the last relayed byte: handshake,
- * authentication, rules, connect, relay, and the session record. */
+/* One client connection from accept to the last relayed byte: admission,
+ * the pool job, handshake, rules, connect / bind / udp, relay, and the
+ * session record. Owns the registry of live sessions and the counters. */
 #ifndef SOCKSGATE_SESSION_H
 #define SOCKSGATE_SESSION_H
 
@@ -8,24 +9,22 @@
 
 struct addr;
 struct config;
-struct pool_job;
+struct pool;
 
-/* At accept time, before any byte is read: may this client address open a
- * session (client rules, max_connection_rate, max_sessions_per_client)?
- * True takes one of the address's session slots, which session_run() or
- * session_discard() gives back (session_unadmit() when the connection never
- * becomes a job). False: close it at once; the refusal is logged here
- * (rate-limited). Cheap, no I/O: runs on the acceptor thread. Thread-safe. */
-bool session_admit(const struct addr *peer, const struct config *cfg);
-void session_unadmit(const struct addr *peer);
+/* Called on the acceptor thread for a new connection: admits it (client
+ * rules, max_connection_rate, max_sessions_per_client; a refusal is logged,
+ * rate-limited) and queues it on pool. Takes cfg's reference in every case.
+ * Returns 0 when it took fd (queued, or refused and closed), or -errno
+ * (-EAGAIN: the queue is full) when fd is still the caller's to close; what
+ * admission took is given back then. Cheap, no I/O. Thread-safe. */
+int session_submit(struct pool *pool, int fd, const struct addr *peer, struct config *cfg);
 
-/* Serves one connection on the calling worker thread until it ends.
- * Takes ownership of job->fd and of the job's config reference. */
-void session_run(struct pool_job *job, void *ctx);
-
-/* A queued connection that will never be served (shutdown): closes it and
- * gives back what session_admit() took. */
-void session_discard(struct pool_job *job, void *ctx);
+/* The pool's callbacks (pool_fn) for a job that session_submit() queued:
+ * session_run() serves it on the calling worker until it ends;
+ * session_discard() closes one that will never be served (shutdown) and gives
+ * back what admission took. Both free the job. */
+void session_run(void *job, void *ctx);
+void session_discard(void *job, void *ctx);
 
 /* Live figures, readable from any thread at any time. */
 struct session_stats {

@@ -15,52 +15,57 @@
 #include <string.h>
 #include <sys/socket.h>
 
-int socks5_parse_greeting(const uint8_t *buf, size_t len, struct socks5_greeting *ret)
+enum socks5_status socks5_parse_greeting(const uint8_t *buf, size_t len,
+					 struct socks5_greeting *ret, size_t *ret_len)
 {
 	if (len < 1)
-		return S5_ERR_NEED_MORE;
+		return SOCKS5_NEED_MORE;
 	if (buf[0] != SOCKS5_VERSION)
-		return S5_ERR_VERSION;
+		return SOCKS5_BAD_VERSION;
 	if (len < 2)
-		return S5_ERR_NEED_MORE;
+		return SOCKS5_NEED_MORE;
 	size_t n = buf[1];
 	if (len < 2 + n)
-		return S5_ERR_NEED_MORE;
+		return SOCKS5_NEED_MORE;
 	ret->nmethods = (uint8_t)n;
 	memcpy(ret->methods, buf + 2, n);
-	return (int)(2 + n);
+	*ret_len = 2 + n;
+	return SOCKS5_OK;
 }
 
-int socks5_parse_userpass(const uint8_t *buf, size_t len, struct socks5_userpass *ret)
+enum socks5_status socks5_parse_userpass(const uint8_t *buf, size_t len,
+					 struct socks5_userpass *ret, size_t *ret_len)
 {
 	if (len < 1)
-		return S5_ERR_NEED_MORE;
+		return SOCKS5_NEED_MORE;
 	if (buf[0] != SOCKS5_USERPASS_VERSION)
-		return S5_ERR_VERSION;
+		return SOCKS5_BAD_VERSION;
 	if (len < 2)
-		return S5_ERR_NEED_MORE;
+		return SOCKS5_NEED_MORE;
 	size_t ulen = buf[1];
 	if (len < 2 + ulen + 1)
-		return S5_ERR_NEED_MORE;
+		return SOCKS5_NEED_MORE;
 	size_t plen = buf[2 + ulen];
 	if (len < 3 + ulen + plen)
-		return S5_ERR_NEED_MORE;
+		return SOCKS5_NEED_MORE;
 	ret->ulen = (uint8_t)ulen;
 	memcpy(ret->user, buf + 2, ulen);
 	ret->user[ulen] = '\0';
 	ret->plen = (uint8_t)plen;
 	memcpy(ret->pass, buf + 3 + ulen, plen);
 	ret->pass[plen] = '\0';
-	return (int)(3 + ulen + plen);
+	*ret_len = 3 + ulen + plen;
+	return SOCKS5_OK;
 }
 
-/* Parses ATYP ADDR PORT at buf; returns bytes used or S5_ERR_*. */
-static int parse_addr(const uint8_t *buf, size_t len, struct socks5_addr *ret)
+/* Parses ATYP ADDR PORT at buf; on SOCKS5_OK *ret_len is the bytes used. */
+static enum socks5_status parse_addr(const uint8_t *buf, size_t len, struct socks5_addr *ret,
+				     size_t *ret_len)
 {
 	size_t alen;
 
 	if (len < 1)
-		return S5_ERR_NEED_MORE;
+		return SOCKS5_NEED_MORE;
 	switch (buf[0]) {
 	case SOCKS5_ATYP_IPV4:
 		alen = 4;
@@ -70,14 +75,14 @@ static int parse_addr(const uint8_t *buf, size_t len, struct socks5_addr *ret)
 		break;
 	case SOCKS5_ATYP_DOMAIN:
 		if (len < 2)
-			return S5_ERR_NEED_MORE;
+			return SOCKS5_NEED_MORE;
 		alen = 1 + (size_t)buf[1];
 		break;
 	default:
-		return S5_ERR_ATYP;
+		return SOCKS5_BAD_ATYP;
 	}
 	if (len < 1 + alen + 2)
-		return S5_ERR_NEED_MORE;
+		return SOCKS5_NEED_MORE;
 
 	const uint8_t *a = buf + 1;
 	ret->atyp = buf[0];
@@ -86,7 +91,7 @@ static int parse_addr(const uint8_t *buf, size_t len, struct socks5_addr *ret)
 		size_t n = a[0];
 		/* An empty name or one with a NUL in it cannot be resolved as sent. */
 		if (n == 0 || memchr(a + 1, '\0', n) != NULL)
-			return S5_ERR_PROTO;
+			return SOCKS5_BAD_MESSAGE;
 		memcpy(ret->u.domain, a + 1, n);
 		ret->u.domain[n] = '\0';
 		ret->domain_len = (uint8_t)n;
@@ -94,44 +99,68 @@ static int parse_addr(const uint8_t *buf, size_t len, struct socks5_addr *ret)
 		memcpy(buf[0] == SOCKS5_ATYP_IPV4 ? ret->u.ipv4 : ret->u.ipv6, a, alen);
 	}
 	ret->port = (uint16_t)(a[alen] << 8 | a[alen + 1]);
-	return (int)(1 + alen + 2);
+	*ret_len = 1 + alen + 2;
+	return SOCKS5_OK;
 }
 
-int socks5_parse_request(const uint8_t *buf, size_t len, struct socks5_request *ret)
+enum socks5_status socks5_parse_request(const uint8_t *buf, size_t len,
+					struct socks5_request *ret, size_t *ret_len)
 {
 	struct socks5_addr dst;
+	size_t alen;
 
 	if (len < 1)
-		return S5_ERR_NEED_MORE;
+		return SOCKS5_NEED_MORE;
 	if (buf[0] != SOCKS5_VERSION)
-		return S5_ERR_VERSION;
+		return SOCKS5_BAD_VERSION;
 	if (len < 3)
-		return S5_ERR_NEED_MORE;
+		return SOCKS5_NEED_MORE;
 	/* buf[2] is RSV; like most servers we do not insist on 0x00. */
-	int r = parse_addr(buf + 3, len - 3, &dst);
-	if (r < 0)
-		return r;
+	enum socks5_status st = parse_addr(buf + 3, len - 3, &dst, &alen);
+	if (st != SOCKS5_OK)
+		return st;
 	ret->cmd = buf[1];
 	ret->dst = dst;
-	return 3 + r;
+	*ret_len = 3 + alen;
+	return SOCKS5_OK;
 }
 
-int socks5_parse_udp_header(const uint8_t *buf, size_t len, struct socks5_udp_header *ret)
+enum socks5_status socks5_parse_udp_header(const uint8_t *buf, size_t len,
+					   struct socks5_udp_header *ret, size_t *ret_len)
 {
 	struct socks5_addr dst;
+	size_t alen;
 
 	if (len < 4)
-		return S5_ERR_PROTO;
+		return SOCKS5_BAD_MESSAGE;
 	if (buf[0] != 0x00 || buf[1] != 0x00)
-		return S5_ERR_PROTO;
-	int r = parse_addr(buf + 3, len - 3, &dst);
-	if (r == S5_ERR_NEED_MORE)	/* the datagram is all there is */
-		return S5_ERR_PROTO;
-	if (r < 0)
-		return r;
+		return SOCKS5_BAD_MESSAGE;
+	enum socks5_status st = parse_addr(buf + 3, len - 3, &dst, &alen);
+	if (st == SOCKS5_NEED_MORE)	/* the datagram is all there is */
+		return SOCKS5_BAD_MESSAGE;
+	if (st != SOCKS5_OK)
+		return st;
 	ret->frag = buf[2];
 	ret->dst = dst;
-	return 3 + r;
+	*ret_len = 3 + alen;
+	return SOCKS5_OK;
+}
+
+const char *socks5_status_str(enum socks5_status st)
+{
+	switch (st) {
+	case SOCKS5_OK:
+		return "ok";
+	case SOCKS5_NEED_MORE:
+		return "need more";
+	case SOCKS5_BAD_VERSION:
+		return "wrong version";
+	case SOCKS5_BAD_ATYP:
+		return "unknown address type";
+	case SOCKS5_BAD_MESSAGE:
+		break;
+	}
+	return "bad field";
 }
 
 uint8_t socks5_select_method(const struct socks5_greeting *g, const uint8_t *allowed,

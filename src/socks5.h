@@ -41,12 +41,14 @@ enum socks5_rep {
 	SOCKS5_REP_MAX
 };
 
-/* Parse results besides "n bytes consumed" (> 0). */
-enum {
-	S5_ERR_NEED_MORE = -1,	/* the message is not complete yet: read more */
-	S5_ERR_VERSION = -2,	/* wrong protocol or sub-negotiation version */
-	S5_ERR_PROTO = -3,	/* malformed message */
-	S5_ERR_ATYP = -4,	/* unknown address type: reply 0x08 and close */
+/* What a parser says of the bytes it was given. Its own range, never mixed
+ * with -errno values (docs/HACKING, "Errors"). */
+enum socks5_status {
+	SOCKS5_OK,		/* a whole message; *ret_len says how many bytes it took */
+	SOCKS5_NEED_MORE,	/* the message is not complete yet: read more */
+	SOCKS5_BAD_VERSION,	/* wrong protocol or sub-negotiation version */
+	SOCKS5_BAD_MESSAGE,	/* malformed message */
+	SOCKS5_BAD_ATYP,	/* unknown address type: reply 0x08 and close */
 };
 
 #define SOCKS5_VERSION 0x05
@@ -90,20 +92,27 @@ struct socks5_request {
 	struct socks5_addr dst;
 };
 
-/* Each parser reads one message from the start of buf[0..len).
- * Returns the number of bytes it used (> 0) and fills *ret, or S5_ERR_*.
- * *ret is written only on success. Bytes after the message are left alone. */
-int socks5_parse_greeting(const uint8_t *buf, size_t len, struct socks5_greeting *ret);
-int socks5_parse_userpass(const uint8_t *buf, size_t len, struct socks5_userpass *ret);
-int socks5_parse_request(const uint8_t *buf, size_t len, struct socks5_request *ret);
+/* Each parser reads one message from the start of buf[0..len). On SOCKS5_OK
+ * it fills *ret and sets *ret_len to the bytes the message took (> 0); both
+ * are written only then. Bytes after the message are left alone. */
+enum socks5_status socks5_parse_greeting(const uint8_t *buf, size_t len,
+					 struct socks5_greeting *ret, size_t *ret_len);
+enum socks5_status socks5_parse_userpass(const uint8_t *buf, size_t len,
+					 struct socks5_userpass *ret, size_t *ret_len);
+enum socks5_status socks5_parse_request(const uint8_t *buf, size_t len,
+					struct socks5_request *ret, size_t *ret_len);
 
-/* Parses the UDP request header at the start of a whole datagram. Returns the
- * header length (the payload starts there; it may be empty) and fills *ret, or
- * S5_ERR_PROTO (short datagram, RSV not zero, empty or NUL-bearing name) or
- * S5_ERR_ATYP (unknown address type). A datagram is complete as received, so
- * there is no "need more". FRAG is reported, not judged: the caller drops
- * fragments. */
-int socks5_parse_udp_header(const uint8_t *buf, size_t len, struct socks5_udp_header *ret);
+/* Parses the UDP request header at the start of a whole datagram. On
+ * SOCKS5_OK, *ret_len is the header length (the payload starts there; it may
+ * be empty). Otherwise SOCKS5_BAD_MESSAGE (short datagram, RSV not zero,
+ * empty or NUL-bearing name) or SOCKS5_BAD_ATYP (unknown address type). A
+ * datagram is complete as received, so there is no "need more". FRAG is
+ * reported, not judged: the caller drops fragments. */
+enum socks5_status socks5_parse_udp_header(const uint8_t *buf, size_t len,
+					   struct socks5_udp_header *ret, size_t *ret_len);
+
+/* "need more", "wrong version", "bad field", "unknown address type" ("ok"). */
+const char *socks5_status_str(enum socks5_status st);
 
 /* Returns the first method in methods_allowed order that the client offered,
  * or SOCKS5_METHOD_NO_ACCEPTABLE. */

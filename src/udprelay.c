@@ -160,8 +160,8 @@ static bool client_datagram(struct udprelay *r, const struct addr *src, size_t l
 		return false;
 	if (len > UDP_PAYLOAD_MAX)
 		return false;	/* truncated by MSG_TRUNC's measure */
-	int hlen = socks5_parse_udp_header(r->buf, len, &h);
-	if (hlen < 0 || h.frag != 0)
+	size_t hlen;
+	if (socks5_parse_udp_header(r->buf, len, &h, &hlen) != SOCKS5_OK || h.frag != 0)
 		return false;
 	/* The first well-formed datagram from the client's host names its port. */
 	if (!r->port_known) {
@@ -177,7 +177,7 @@ static bool client_datagram(struct udprelay *r, const struct addr *src, size_t l
 		int fd = out_socket(r, sa->sa_family);
 		if (fd < 0)
 			continue;
-		size_t plen = len - (size_t)hlen;
+		size_t plen = len - hlen;
 		if (sendto(fd, r->buf + hlen, plen, MSG_NOSIGNAL, sa, to[i].len) < 0)
 			return false;	/* full buffers, no route, too big: UDP may lose it */
 		remember_peer(r, &to[i]);

@@ -50,17 +50,18 @@ union parsed {
 	struct socks5_request r;
 };
 
-static int parse(enum kind k, const uint8_t *buf, size_t len, union parsed *out)
+static enum socks5_status parse(enum kind k, const uint8_t *buf, size_t len, union parsed *out,
+				size_t *used)
 {
 	switch (k) {
 	case GREETING:
-		return socks5_parse_greeting(buf, len, &out->g);
+		return socks5_parse_greeting(buf, len, &out->g, used);
 	case USERPASS:
-		return socks5_parse_userpass(buf, len, &out->u);
+		return socks5_parse_userpass(buf, len, &out->u, used);
 	case REQUEST:
-		return socks5_parse_request(buf, len, &out->r);
+		return socks5_parse_request(buf, len, &out->r, used);
 	}
-	return 0;
+	return SOCKS5_BAD_MESSAGE;
 }
 
 /* Compares what a parse means, not bytes the parser had no reason to write
@@ -109,22 +110,26 @@ static bool all_bytes(const void *p, uint8_t v, size_t n)
 static void check_split(enum kind k, const uint8_t *msg, size_t len, const union parsed *expect)
 {
 	union parsed got;
+	size_t used;
 
 	for (size_t cut = 0; cut < len; cut++) {
 		uint8_t *p = dup_exact(msg, cut);
 		memset(&got, 0xa5, sizeof(got));
-		int r = parse(k, p, cut, &got);
-		CHECK(r == S5_ERR_NEED_MORE, "kind %d, %zu of %zu bytes: got %d, expected NEED_MORE",
-		      (int)k, cut, len, r);
+		used = 0xa5a5;
+		enum socks5_status r = parse(k, p, cut, &got, &used);
+		CHECK(r == SOCKS5_NEED_MORE, "kind %d, %zu of %zu bytes: got %d, expected NEED_MORE",
+		      (int)k, cut, len, (int)r);
 		CHECK(all_bytes(&got, 0xa5, sizeof(got)), "kind %d: *ret written on NEED_MORE at %zu",
 		      (int)k, cut);
+		CHECK_INT(used, 0xa5a5);
 		free(p);
 	}
 
 	uint8_t *p = dup_exact(msg, len);
 	memset(&got, 0, sizeof(got));
-	int r = parse(k, p, len, &got);
-	CHECK_INT(r, len);
+	enum socks5_status r = parse(k, p, len, &got, &used);
+	CHECK_INT(r, SOCKS5_OK);
+	CHECK_INT(used, len);
 	CHECK(same_parse(k, &got, expect), "kind %d: whole message parsed differently", (int)k);
 	free(p);
 
@@ -135,8 +140,9 @@ static void check_split(enum kind k, const uint8_t *msg, size_t len, const union
 	memset(more + len, 0xff, 7);
 	p = dup_exact(more, len + 7);
 	memset(&got, 0, sizeof(got));
-	r = parse(k, p, len + 7, &got);
-	CHECK_INT(r, len);
+	r = parse(k, p, len + 7, &got, &used);
+	CHECK_INT(r, SOCKS5_OK);
+	CHECK_INT(used, len);
 	CHECK(same_parse(k, &got, expect), "kind %d: parse differs with trailing bytes", (int)k);
 	free(p);
 }
@@ -173,20 +179,22 @@ static void test_greeting_valid(void)
 
 static void test_greeting_errors(void)
 {
+	size_t used = 0x5a5a;
 	struct socks5_greeting g;
 	static const uint8_t socks4[] = { 0x04, 0x01, 0x00, 0x50, 0x7f, 0x00, 0x00, 0x01, 0x00 };
 	static const uint8_t http[] = "GET / HTTP/1.1\r\n";
 	static const uint8_t long_claim[] = { 0x05, 0xff, 0x00, 0x01, 0x02 };
 
 	memset(&g, 0x5a, sizeof(g));
-	CHECK_INT(socks5_parse_greeting(socks4, sizeof(socks4), &g), S5_ERR_VERSION);
+	CHECK_INT(socks5_parse_greeting(socks4, sizeof(socks4), &g, &used), SOCKS5_BAD_VERSION);
 	/* The version is judged from the first byte alone. */
-	CHECK_INT(socks5_parse_greeting(socks4, 1, &g), S5_ERR_VERSION);
-	CHECK_INT(socks5_parse_greeting(http, sizeof(http) - 1, &g), S5_ERR_VERSION);
+	CHECK_INT(socks5_parse_greeting(socks4, 1, &g, &used), SOCKS5_BAD_VERSION);
+	CHECK_INT(socks5_parse_greeting(http, sizeof(http) - 1, &g, &used), SOCKS5_BAD_VERSION);
 	CHECK(all_bytes(&g, 0x5a, sizeof(g)), "*ret written on error");
+	CHECK_INT(used, 0x5a5a);
 	/* A count claiming more methods than arrived is not complete yet. */
-	CHECK_INT(socks5_parse_greeting(long_claim, sizeof(long_claim), &g), S5_ERR_NEED_MORE);
-	CHECK_INT(socks5_parse_greeting(NULL, 0, &g), S5_ERR_NEED_MORE);
+	CHECK_INT(socks5_parse_greeting(long_claim, sizeof(long_claim), &g, &used), SOCKS5_NEED_MORE);
+	CHECK_INT(socks5_parse_greeting(NULL, 0, &g, &used), SOCKS5_NEED_MORE);
 }
 
 /* ---- username/password (RFC 1929) ---- */
@@ -234,6 +242,7 @@ static void test_userpass_valid(void)
 
 static void test_userpass_errors(void)
 {
+	size_t used = 0x5a5a;
 	struct socks5_userpass u;
 	static const uint8_t v5[] = { 0x05, 0x01, 'a', 0x01, 'b' };
 	static const uint8_t v0[] = { 0x00, 0x01, 'a', 0x01, 'b' };
@@ -244,10 +253,10 @@ static void test_userpass_errors(void)
 
 	memset(&u, 0x5a, sizeof(u));
 	/* The sub-negotiation has its own version, 1: a SOCKS version byte is wrong. */
-	CHECK_INT(socks5_parse_userpass(v5, sizeof(v5), &u), S5_ERR_VERSION);
-	CHECK_INT(socks5_parse_userpass(v0, 1, &u), S5_ERR_VERSION);
-	CHECK_INT(socks5_parse_userpass(ulong, sizeof(ulong), &u), S5_ERR_NEED_MORE);
-	CHECK_INT(socks5_parse_userpass(plong, sizeof(plong), &u), S5_ERR_NEED_MORE);
+	CHECK_INT(socks5_parse_userpass(v5, sizeof(v5), &u, &used), SOCKS5_BAD_VERSION);
+	CHECK_INT(socks5_parse_userpass(v0, 1, &u, &used), SOCKS5_BAD_VERSION);
+	CHECK_INT(socks5_parse_userpass(ulong, sizeof(ulong), &u, &used), SOCKS5_NEED_MORE);
+	CHECK_INT(socks5_parse_userpass(plong, sizeof(plong), &u, &used), SOCKS5_NEED_MORE);
 	CHECK(all_bytes(&u, 0x5a, sizeof(u)), "*ret written on error");
 }
 
@@ -340,6 +349,7 @@ static void test_request_domain(void)
 
 static void test_request_other_commands(void)
 {
+	size_t used = 0x5a5a;
 	struct socks5_request r;
 	uint8_t msg[32];
 
@@ -349,7 +359,8 @@ static void test_request_other_commands(void)
 	for (size_t i = 0; i < sizeof(cmds); i++) {
 		size_t n = build_domain_request(msg, cmds[i], "h", 1, 53);
 		memset(&r, 0, sizeof(r));
-		CHECK_INT(socks5_parse_request(msg, n, &r), n);
+		CHECK_INT(socks5_parse_request(msg, n, &r, &used), SOCKS5_OK);
+		CHECK_INT(used, n);
 		CHECK_INT(r.cmd, cmds[i]);
 		CHECK_INT(r.dst.port, 53);
 	}
@@ -357,6 +368,7 @@ static void test_request_other_commands(void)
 
 static void test_request_errors(void)
 {
+	size_t used = 0x5a5a;
 	struct socks5_request r;
 	uint8_t msg[SOCKS5_REQUEST_MAX];
 	size_t n;
@@ -365,39 +377,40 @@ static void test_request_errors(void)
 
 	/* Wrong version, whatever follows. */
 	static const uint8_t v4[] = { 0x04, 0x01, 0x00, 0x01, 1, 2, 3, 4, 0, 80 };
-	CHECK_INT(socks5_parse_request(v4, sizeof(v4), &r), S5_ERR_VERSION);
-	CHECK_INT(socks5_parse_request(v4, 1, &r), S5_ERR_VERSION);
+	CHECK_INT(socks5_parse_request(v4, sizeof(v4), &r, &used), SOCKS5_BAD_VERSION);
+	CHECK_INT(socks5_parse_request(v4, 1, &r, &used), SOCKS5_BAD_VERSION);
 
 	/* Unknown address types. */
 	static const uint8_t atyps[] = { 0x00, 0x02, 0x05, 0x06, 0x7f, 0xff };
 	for (size_t i = 0; i < sizeof(atyps); i++) {
 		uint8_t m[] = { 0x05, 0x01, 0x00, atyps[i], 1, 2, 3, 4, 0, 80 };
-		CHECK(socks5_parse_request(m, sizeof(m), &r) == S5_ERR_ATYP, "ATYP 0x%02x accepted",
+		CHECK(socks5_parse_request(m, sizeof(m), &r, &used) == SOCKS5_BAD_ATYP, "ATYP 0x%02x accepted",
 		      atyps[i]);
 		/* Known as soon as the ATYP byte is there. */
-		CHECK(socks5_parse_request(m, 4, &r) == S5_ERR_ATYP, "ATYP 0x%02x, 4 bytes",
+		CHECK(socks5_parse_request(m, 4, &r, &used) == SOCKS5_BAD_ATYP, "ATYP 0x%02x, 4 bytes",
 		      atyps[i]);
 	}
 
 	/* An empty domain name. */
 	static const uint8_t empty[] = { 0x05, 0x01, 0x00, 0x03, 0x00, 0x00, 0x50 };
-	CHECK_INT(socks5_parse_request(empty, sizeof(empty), &r), S5_ERR_PROTO);
+	CHECK_INT(socks5_parse_request(empty, sizeof(empty), &r, &used), SOCKS5_BAD_MESSAGE);
 
 	/* A NUL anywhere in the name: first, middle, last byte. */
 	n = build_domain_request(msg, 1, "\0bc", 3, 80);
-	CHECK_INT(socks5_parse_request(msg, n, &r), S5_ERR_PROTO);
+	CHECK_INT(socks5_parse_request(msg, n, &r, &used), SOCKS5_BAD_MESSAGE);
 	n = build_domain_request(msg, 1, "a\0c", 3, 80);
-	CHECK_INT(socks5_parse_request(msg, n, &r), S5_ERR_PROTO);
+	CHECK_INT(socks5_parse_request(msg, n, &r, &used), SOCKS5_BAD_MESSAGE);
 	n = build_domain_request(msg, 1, "ab\0", 3, 80);
-	CHECK_INT(socks5_parse_request(msg, n, &r), S5_ERR_PROTO);
+	CHECK_INT(socks5_parse_request(msg, n, &r, &used), SOCKS5_BAD_MESSAGE);
 	CHECK(all_bytes(&r, 0x5a, sizeof(r)), "*ret written on error");
+	CHECK_INT(used, 0x5a5a);
 
 	/* A name length claiming more than arrived is incomplete, not an error. */
 	static const uint8_t long_name[] = { 0x05, 0x01, 0x00, 0x03, 0xff, 'a', 'b', 'c', 0, 80 };
-	CHECK_INT(socks5_parse_request(long_name, sizeof(long_name), &r), S5_ERR_NEED_MORE);
+	CHECK_INT(socks5_parse_request(long_name, sizeof(long_name), &r, &used), SOCKS5_NEED_MORE);
 	/* Truncated IPv6 address. */
 	static const uint8_t short6[] = { 0x05, 0x01, 0x00, 0x04, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80 };
-	CHECK_INT(socks5_parse_request(short6, sizeof(short6), &r), S5_ERR_NEED_MORE);
+	CHECK_INT(socks5_parse_request(short6, sizeof(short6), &r, &used), SOCKS5_NEED_MORE);
 	CHECK(all_bytes(&r, 0x5a, sizeof(r)), "*ret written on NEED_MORE");
 }
 
@@ -419,28 +432,30 @@ static void test_pipelined(void)
 	size_t rlen = build_domain_request(buf + n, SOCKS5_CMD_CONNECT, "host.test", 9, 22);
 	n += rlen;
 
-	size_t off = 0;
-	int k = socks5_parse_greeting(buf + off, n - off, &g);
+	size_t off = 0, k = 0;
+	CHECK_INT(socks5_parse_greeting(buf + off, n - off, &g, &k), SOCKS5_OK);
 	CHECK_INT(k, sizeof(greeting));
 	CHECK_INT(g.nmethods, 2);
-	off += (size_t)(k > 0 ? k : 0);
-	k = socks5_parse_userpass(buf + off, n - off, &u);
+	off += k;
+	k = 0;
+	CHECK_INT(socks5_parse_userpass(buf + off, n - off, &u, &k), SOCKS5_OK);
 	CHECK_INT(k, ulen);
 	CHECK_STR(u.user, "bob");
 	CHECK_STR(u.pass, "pw");
-	off += (size_t)(k > 0 ? k : 0);
-	k = socks5_parse_request(buf + off, n - off, &r);
+	off += k;
+	k = 0;
+	CHECK_INT(socks5_parse_request(buf + off, n - off, &r, &k), SOCKS5_OK);
 	CHECK_INT(k, rlen);
 	CHECK_STR(r.dst.u.domain, "host.test");
 	CHECK_INT(r.dst.port, 22);
-	off += (size_t)(k > 0 ? k : 0);
+	off += k;
 	CHECK_INT(off, n);
 
 	/* Greeting directly followed by an IPv4 request, no auth. */
 	static const uint8_t two[] = { 0x05, 0x01, 0x00, 0x05, 0x01, 0x00, 0x01, 10, 0, 0, 1, 0, 25 };
-	k = socks5_parse_greeting(two, sizeof(two), &g);
+	CHECK_INT(socks5_parse_greeting(two, sizeof(two), &g, &k), SOCKS5_OK);
 	CHECK_INT(k, 3);
-	k = socks5_parse_request(two + 3, sizeof(two) - 3, &r);
+	CHECK_INT(socks5_parse_request(two + 3, sizeof(two) - 3, &r, &k), SOCKS5_OK);
 	CHECK_INT(k, 10);
 	CHECK_INT(r.dst.atyp, SOCKS5_ATYP_IPV4);
 	CHECK_INT(r.dst.port, 25);
@@ -448,20 +463,20 @@ static void test_pipelined(void)
 
 /* ---- garbage ---- */
 
-static void check_garbage_result(enum kind k, const uint8_t *buf, size_t len, int r,
-				 const union parsed *got)
+static void check_garbage_result(enum kind k, const uint8_t *buf, size_t len,
+				 enum socks5_status st, size_t r, const union parsed *got)
 {
 	static const size_t maxlen[] = { [GREETING] = 257, [USERPASS] = 513,
 					 [REQUEST] = SOCKS5_REQUEST_MAX };
 
-	if (r < 0) {
-		CHECK(r == S5_ERR_NEED_MORE || r == S5_ERR_VERSION || r == S5_ERR_PROTO ||
-			      r == S5_ERR_ATYP,
-		      "kind %d: unknown result %d", (int)k, r);
+	if (st != SOCKS5_OK) {
+		CHECK(st == SOCKS5_NEED_MORE || st == SOCKS5_BAD_VERSION ||
+			      st == SOCKS5_BAD_MESSAGE || st == SOCKS5_BAD_ATYP,
+		      "kind %d: unknown result %d", (int)k, (int)st);
 		return;
 	}
-	CHECK(r > 0 && (size_t)r <= len && (size_t)r <= maxlen[k],
-	      "kind %d: consumed %d of %zu bytes", (int)k, r, len);
+	CHECK(r > 0 && r <= len && r <= maxlen[k], "kind %d: consumed %zu of %zu bytes", (int)k, r,
+	      len);
 	switch (k) {
 	case GREETING:
 		CHECK_INT(r, 2 + got->g.nmethods);
@@ -517,10 +532,11 @@ static void test_garbage(void)
 
 		uint8_t *p = dup_exact(buf, len);
 		for (int k = GREETING; k <= REQUEST; k++) {
+			size_t used = 0;
 			memset(&got, 0, sizeof(got));
-			int r = parse((enum kind)k, p, len, &got);
-			check_garbage_result((enum kind)k, p, len, r, &got);
-			accepted += r > 0;
+			enum socks5_status st = parse((enum kind)k, p, len, &got, &used);
+			check_garbage_result((enum kind)k, p, len, st, used, &got);
+			accepted += st == SOCKS5_OK;
 		}
 		free(p);
 	}
@@ -632,11 +648,15 @@ static void test_select_method(void)
 
 /* Parses a heap copy of exactly len bytes; *ret is pre-filled with 0xa5 so a
  * write on error shows. */
-static int parse_udp(const uint8_t *buf, size_t len, struct socks5_udp_header *ret)
+static enum socks5_status parse_udp(const uint8_t *buf, size_t len,
+				    struct socks5_udp_header *ret, size_t *used)
 {
 	uint8_t *p = dup_exact(buf, len);
 	memset(ret, 0xa5, sizeof(*ret));
-	int r = socks5_parse_udp_header(p, len, ret);
+	*used = 0xa5a5;
+	enum socks5_status r = socks5_parse_udp_header(p, len, ret, used);
+	if (r != SOCKS5_OK)
+		CHECK(*used == 0xa5a5, "header length written on status %d", (int)r);
 	free(p);
 	return r;
 }
@@ -648,29 +668,35 @@ static void check_udp_truncations(const uint8_t *msg, size_t hdrlen)
 	struct socks5_udp_header h;
 
 	for (size_t cut = 0; cut < hdrlen; cut++) {
-		int r = parse_udp(msg, cut, &h);
-		CHECK(r == S5_ERR_PROTO, "header cut at %zu of %zu gives %d", cut, hdrlen, r);
+		size_t used;
+		enum socks5_status r = parse_udp(msg, cut, &h, &used);
+		CHECK(r == SOCKS5_BAD_MESSAGE, "header cut at %zu of %zu gives %d", cut, hdrlen,
+		      (int)r);
 		CHECK(all_bytes(&h, 0xa5, sizeof(h)), "*ret written for a header cut at %zu", cut);
 	}
 }
 
 static void test_udp_header_ipv4(void)
 {
+	size_t used = 0x5a5a;
 	static const uint8_t msg[] = { 0, 0, 0, 0x01, 10, 1, 2, 3, 0x00, 0x35, 'a', 'b', 'c' };
 	struct socks5_udp_header h;
 
-	CHECK_INT(parse_udp(msg, sizeof(msg), &h), 10);
+	CHECK_INT(parse_udp(msg, sizeof(msg), &h, &used), SOCKS5_OK);
+	CHECK_INT(used, 10);
 	CHECK_INT(h.frag, 0);
 	CHECK_INT(h.dst.atyp, SOCKS5_ATYP_IPV4);
 	CHECK(memcmp(h.dst.u.ipv4, (uint8_t[]){ 10, 1, 2, 3 }, 4) == 0, "IPv4 address differs");
 	CHECK_INT(h.dst.port, 53);
 	/* An empty payload is a datagram like any other. */
-	CHECK_INT(parse_udp(msg, 10, &h), 10);
+	CHECK_INT(parse_udp(msg, 10, &h, &used), SOCKS5_OK);
+	CHECK_INT(used, 10);
 	check_udp_truncations(msg, 10);
 }
 
 static void test_udp_header_ipv6(void)
 {
+	size_t used = 0x5a5a;
 	uint8_t msg[22 + 4] = { 0, 0, 0, 0x04 };
 	struct socks5_udp_header h;
 
@@ -678,7 +704,8 @@ static void test_udp_header_ipv6(void)
 	msg[20] = 0xff;
 	msg[21] = 0xfe;
 	memcpy(msg + 22, "data", 4);
-	CHECK_INT(parse_udp(msg, sizeof(msg), &h), 22);
+	CHECK_INT(parse_udp(msg, sizeof(msg), &h, &used), SOCKS5_OK);
+	CHECK_INT(used, 22);
 	CHECK_INT(h.dst.atyp, SOCKS5_ATYP_IPV6);
 	CHECK(memcmp(h.dst.u.ipv6, msg + 4, 16) == 0, "IPv6 address differs");
 	CHECK_INT(h.dst.port, 0xfffe);
@@ -687,12 +714,14 @@ static void test_udp_header_ipv6(void)
 
 static void test_udp_header_domain(void)
 {
+	size_t used = 0x5a5a;
 	uint8_t msg[3 + 1 + 1 + 255 + 2 + 1];
 	struct socks5_udp_header h;
 
 	static const uint8_t small[] = { 0, 0, 0, 0x03, 9, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't',
 					 0x1f, 0x90, 'x' };
-	CHECK_INT(parse_udp(small, sizeof(small), &h), 16);
+	CHECK_INT(parse_udp(small, sizeof(small), &h, &used), SOCKS5_OK);
+	CHECK_INT(used, 16);
 	CHECK_INT(h.dst.atyp, SOCKS5_ATYP_DOMAIN);
 	CHECK_INT(h.dst.domain_len, 9);
 	CHECK_STR(h.dst.u.domain, "localhost");
@@ -707,7 +736,8 @@ static void test_udp_header_domain(void)
 	msg[260] = 0x00;
 	msg[261] = 0x07;
 	msg[262] = '!';
-	CHECK_INT(parse_udp(msg, sizeof(msg), &h), 262);
+	CHECK_INT(parse_udp(msg, sizeof(msg), &h, &used), SOCKS5_OK);
+	CHECK_INT(used, 262);
 	CHECK_INT(h.dst.domain_len, 255);
 	CHECK_INT(strlen(h.dst.u.domain), 255);
 	CHECK_INT(h.dst.port, 7);
@@ -715,44 +745,47 @@ static void test_udp_header_domain(void)
 
 	/* A length byte that claims more than the datagram holds. */
 	static const uint8_t oversized[] = { 0, 0, 0, 0x03, 200, 'a', 'b', 0, 80 };
-	CHECK_INT(parse_udp(oversized, sizeof(oversized), &h), S5_ERR_PROTO);
+	CHECK_INT(parse_udp(oversized, sizeof(oversized), &h, &used), SOCKS5_BAD_MESSAGE);
 	/* An empty name, and names with a NUL byte. */
 	static const uint8_t empty[] = { 0, 0, 0, 0x03, 0, 0, 80, 'x' };
-	CHECK_INT(parse_udp(empty, sizeof(empty), &h), S5_ERR_PROTO);
+	CHECK_INT(parse_udp(empty, sizeof(empty), &h, &used), SOCKS5_BAD_MESSAGE);
 	CHECK(all_bytes(&h, 0xa5, sizeof(h)), "*ret written for an empty name");
 	static const uint8_t nul[] = { 0, 0, 0, 0x03, 3, 'a', 0, 'c', 0, 80 };
-	CHECK_INT(parse_udp(nul, sizeof(nul), &h), S5_ERR_PROTO);
+	CHECK_INT(parse_udp(nul, sizeof(nul), &h, &used), SOCKS5_BAD_MESSAGE);
 }
 
 static void test_udp_header_errors(void)
 {
+	size_t used = 0x5a5a;
 	struct socks5_udp_header h;
 
 	/* RSV must be zero. */
 	static const uint8_t rsv1[] = { 0, 1, 0, 0x01, 127, 0, 0, 1, 0, 80 };
 	static const uint8_t rsv2[] = { 5, 0, 0, 0x01, 127, 0, 0, 1, 0, 80 };
-	CHECK_INT(parse_udp(rsv1, sizeof(rsv1), &h), S5_ERR_PROTO);
-	CHECK_INT(parse_udp(rsv2, sizeof(rsv2), &h), S5_ERR_PROTO);
+	CHECK_INT(parse_udp(rsv1, sizeof(rsv1), &h, &used), SOCKS5_BAD_MESSAGE);
+	CHECK_INT(parse_udp(rsv2, sizeof(rsv2), &h, &used), SOCKS5_BAD_MESSAGE);
 	/* Unknown address types, whatever follows them. */
 	static const uint8_t atyps[] = { 0x00, 0x02, 0x05, 0x7f, 0xff };
 	for (size_t i = 0; i < sizeof(atyps); i++) {
 		uint8_t m[] = { 0, 0, 0, atyps[i], 127, 0, 0, 1, 0, 80, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
 				11, 12, 13, 14, 15, 16 };
-		CHECK(parse_udp(m, sizeof(m), &h) == S5_ERR_ATYP, "ATYP 0x%02x accepted", atyps[i]);
+		CHECK(parse_udp(m, sizeof(m), &h, &used) == SOCKS5_BAD_ATYP, "ATYP 0x%02x accepted", atyps[i]);
 		CHECK(all_bytes(&h, 0xa5, sizeof(h)), "*ret written for ATYP 0x%02x", atyps[i]);
 	}
-	CHECK_INT(socks5_parse_udp_header(NULL, 0, &h), S5_ERR_PROTO);
+	CHECK_INT(socks5_parse_udp_header(NULL, 0, &h, &used), SOCKS5_BAD_MESSAGE);
 }
 
 static void test_udp_header_frag(void)
 {
+	size_t used = 0x5a5a;
 	struct socks5_udp_header h;
 	static const uint8_t frags[] = { 0x00, 0x01, 0x7f, 0x80, 0x81, 0xff };
 
 	/* FRAG is reported as sent; dropping fragments is the relay's decision. */
 	for (size_t i = 0; i < sizeof(frags); i++) {
 		uint8_t m[] = { 0, 0, frags[i], 0x01, 192, 0, 2, 1, 0x01, 0xbb, 'p' };
-		CHECK_INT(parse_udp(m, sizeof(m), &h), 10);
+		CHECK_INT(parse_udp(m, sizeof(m), &h, &used), SOCKS5_OK);
+		CHECK_INT(used, 10);
 		CHECK(h.frag == frags[i], "FRAG 0x%02x parsed as 0x%02x", frags[i], h.frag);
 		CHECK_INT(h.dst.port, 443);
 	}
@@ -776,11 +809,13 @@ static void test_udp_header_garbage(void)
 			if (buf[3] == 3)
 				buf[4] = (uint8_t)(rng_next() % 64);
 		}
-		int r = parse_udp(buf, len, &h);
+		size_t used;
+		enum socks5_status r = parse_udp(buf, len, &h, &used);
 		/* 8 bytes is the shortest header: a one-byte name. */
-		CHECK(r == S5_ERR_PROTO || r == S5_ERR_ATYP || (r >= 8 && (size_t)r <= len),
-		      "garbage of %zu bytes gives %d", len, r);
-		if (r > 0) {
+		CHECK(r == SOCKS5_BAD_MESSAGE || r == SOCKS5_BAD_ATYP ||
+			      (r == SOCKS5_OK && used >= 8 && used <= len),
+		      "garbage of %zu bytes gives %d (%zu bytes)", len, (int)r, used);
+		if (r == SOCKS5_OK) {
 			accepted++;
 			if (h.dst.atyp == SOCKS5_ATYP_DOMAIN)
 				CHECK(strlen(h.dst.u.domain) == h.dst.domain_len && h.dst.domain_len > 0,
@@ -807,7 +842,9 @@ static void test_build_udp_header(void)
 	CHECK(memcmp(out, want4, sizeof(want4)) == 0, "IPv4 header bytes differ");
 	CHECK(all_bytes(out + 10, 0xee, sizeof(out) - 10), "IPv4 header wrote past its length");
 	/* What the gateway builds, a client's parser reads back. */
-	CHECK_INT(socks5_parse_udp_header(out, 10, &h), 10);
+	size_t used;
+	CHECK_INT(socks5_parse_udp_header(out, 10, &h, &used), SOCKS5_OK);
+	CHECK_INT(used, 10);
 	CHECK_INT(h.dst.port, 5353);
 
 	memset(&s6, 0, sizeof(s6));

@@ -1,0 +1,333 @@
+/* The handshake: the codec parses, this module reads and writes the client
+ * socket against the session's deadline, picks the method, runs the RFC 1929
+ * login through PAM with the equal-time rule and the per-address block, and
+ * reads the request. Nothing here logs a session's failure: it records the
+ * reason, and the session record carries it. */
+#include "autoconf.h"
+
+#include "handshake.h"
+
+#include "auth.h"
+#include "config.h"
+#include "log.h"
+#include "pool.h"
+#include "text.h"
+#include "timeutil.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+static struct auth_limiter limiter = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct log_ratelimit pam_error_rl;
+static atomic_uint_fast64_t auth_failures;
+
+uint64_t handshake_auth_failures(void)
+{
+	return atomic_load(&auth_failures);
+}
+
+void handshake_reason(struct handshake *h, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (h->reason[0] != '\0')	/* keep the first, root cause */
+		return;
+	va_start(ap, fmt);
+	vsnprintf(h->reason, sizeof(h->reason), fmt, ap);
+	va_end(ap);
+}
+
+static int remaining(int64_t deadline_ms)
+{
+	int64_t left = deadline_ms - monotonic_ms();
+	return left > 0 ? (int)left : 0;
+}
+
+/* Waits for events on fd until the deadline. Returns 0, or -ETIMEDOUT / -errno. */
+static int wait_fd(int fd, short events, int64_t deadline_ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	for (;;) {
+		int n = poll(&p, 1, remaining(deadline_ms));
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Reads more handshake bytes: returns how many (> 0), 0 when the client
+ * closed its side, or -errno (-ETIMEDOUT, -ECONNRESET, -EMSGSIZE when the
+ * buffer is full). */
+static ssize_t recv_more(struct handshake *h)
+{
+	if (h->inlen == sizeof(h->in))
+		return -EMSGSIZE;
+	for (;;) {
+		ssize_t n = recv(h->fd, h->in + h->inlen, sizeof(h->in) - h->inlen, 0);
+		if (n > 0) {
+			h->inlen += (size_t)n;
+			return n;
+		}
+		if (n == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		int r = wait_fd(h->fd, POLLIN, h->deadline_ms);
+		if (r < 0)
+			return r;
+	}
+}
+
+int handshake_send(const struct handshake *h, int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN)
+			return -errno;
+		int r = wait_fd(fd, POLLOUT, h->deadline_ms);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int handshake_reply(struct handshake *h, uint8_t rep, const struct sockaddr *bnd)
+{
+	uint8_t out[SOCKS5_REPLY_MAX];
+	size_t n = socks5_build_reply(out, rep, bnd);
+
+	h->reply = rep;
+	h->replied = true;
+	int r = handshake_send(h, h->fd, out, n);
+	if (r < 0)
+		handshake_reason(h, "sending the reply: %s", strerror(-r));
+	return r;
+}
+
+typedef enum socks5_status (*parse_fn)(const uint8_t *buf, size_t len, void *ret,
+				       size_t *ret_len);
+
+static enum socks5_status parse_greeting(const uint8_t *b, size_t l, void *r, size_t *n)
+{
+	return socks5_parse_greeting(b, l, r, n);
+}
+
+static enum socks5_status parse_request(const uint8_t *b, size_t l, void *r, size_t *n)
+{
+	return socks5_parse_request(b, l, r, n);
+}
+
+static enum socks5_status parse_userpass(const uint8_t *b, size_t l, void *r, size_t *n)
+{
+	return socks5_parse_userpass(b, l, r, n);
+}
+
+/* Reads one message with parse, leaving the bytes behind it in the buffer.
+ * Returns SOCKS5_OK, the codec's complaint (reason recorded), or
+ * SOCKS5_NEED_MORE when the client went away or the deadline passed before
+ * the message was whole (reason recorded). */
+static enum socks5_status read_message(struct handshake *h, parse_fn parse, void *ret,
+				       const char *what)
+{
+	for (;;) {
+		size_t used;
+		enum socks5_status st = parse(h->in, h->inlen, ret, &used);
+		if (st == SOCKS5_OK) {
+			memmove(h->in, h->in + used, h->inlen - used);
+			h->inlen -= used;
+			/* No stale copy of a password stays behind in the buffer. */
+			explicit_bzero(h->in + h->inlen, sizeof(h->in) - h->inlen);
+			return st;
+		}
+		if (st != SOCKS5_NEED_MORE) {
+			handshake_reason(h, "malformed %s (%s)", what, socks5_status_str(st));
+			return st;
+		}
+		ssize_t r = recv_more(h);
+		if (r > 0)
+			continue;
+		if (r == 0)
+			handshake_reason(h, "client closed during the %s", what);
+		else if (r == -ETIMEDOUT)
+			handshake_reason(h, "handshake timeout waiting for the %s", what);
+		else if (r == -ECONNRESET)
+			handshake_reason(h, "client reset the connection during the %s", what);
+		else
+			handshake_reason(h, "reading the %s: %s", what, strerror((int)-r));
+		return SOCKS5_NEED_MORE;
+	}
+}
+
+/* Sleeps until the deadline (the equal-time rule for failed logins). */
+static void sleep_until(int64_t deadline_ms)
+{
+	int64_t left = deadline_ms - monotonic_ms();
+	if (left > 0) {
+		struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000 };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
+
+/* "authentication failure for USER from HOST" with SOCKS_USER and
+ * SOCKS_CLIENT_ADDR/PORT fields: what fail2ban and operators match on. */
+static void log_auth_failure(const char *user, const struct sockaddr *client)
+{
+	char host[ADDR_HOSTLEN];
+	struct log_fields f;
+
+	if (!log_enabled(LOG_WARNING))
+		return;
+	log_fields_init(&f);
+	addr_host(client, host, sizeof(host));
+	log_field(&f, "SOCKS_USER=%s", user);
+	log_field(&f, "SOCKS_CLIENT_ADDR=%s", host);
+	log_field(&f, "SOCKS_CLIENT_PORT=%u", (unsigned)addr_port(client));
+	/* An empty name still leaves a word for a "for \S+ from" pattern. */
+	log_fields_send(LOG_WARNING, LOG_ID_AUTH_FAILURE, &f, "authentication failure for %s from %s",
+			user[0] != '\0' ? user : "\"\"", host);
+}
+
+/* Counts a failure against the client's address; says when a block starts. */
+static void note_failure(struct handshake *h, enum auth_status st)
+{
+	const struct config *c = h->cfg;
+	const struct sockaddr *peer = (const struct sockaddr *)&h->peer.ss;
+	char host[ADDR_HOSTLEN];
+
+	if (st == AUTH_ERROR) {
+		/* The PAM stack is broken or its backend unreachable: the operator
+		 * must hear of it, and the client's address is not to blame. */
+		log_ratelimited(&pam_error_rl, LOG_ERR, "PAM service '%s' failed: %s",
+				c->pam_service, h->reason);
+		return;
+	}
+	atomic_fetch_add(&auth_failures, 1);
+	addr_host(peer, host, sizeof(host));
+	log_auth_failure(h->user, peer);
+	if (auth_limiter_fail(&limiter, peer, monotonic_ms(), c->auth_fail_limit,
+			      c->auth_fail_window_ms, c->auth_block_time_ms))
+		log_msg(LOG_WARNING, "blocking %s for %u s after %u authentication failures within %u s",
+			host, c->auth_block_time_ms / 1000, c->auth_fail_limit,
+			c->auth_fail_window_ms / 1000);
+}
+
+/* RFC 1929 sub-negotiation checked through PAM. True when authenticated. */
+static bool authenticate(struct handshake *h)
+{
+	struct socks5_userpass up;
+	uint8_t out[2];
+	enum auth_status st;
+	int64_t started = monotonic_ms();
+
+	if (read_message(h, parse_userpass, &up, "username/password") != SOCKS5_OK)
+		return false;
+	text_escape(up.user, up.ulen, h->user, sizeof(h->user));
+	if (up.ulen == 0 || strlen(up.user) != up.ulen) {
+		/* PAM would see a different name than the client sent: never ask it. */
+		st = AUTH_DENIED;
+		handshake_reason(h, "%s username", up.ulen == 0 ? "empty" : "NUL byte in");
+	} else {
+		char why[256];
+		st = auth_pam(h->cfg->pam_service, up.user, up.pass,
+			      (struct sockaddr *)&h->peer.ss, why, sizeof(why));
+		pool_trim_stack();	/* PAM modules can touch a lot of stack */
+		if (st != AUTH_OK)
+			handshake_reason(h, "%s", why);
+		else
+			memcpy(h->login, up.user, (size_t)up.ulen + 1);
+	}
+	explicit_bzero(&up, sizeof(up));
+
+	if (st == AUTH_OK) {
+		int r = handshake_send(h, h->fd, out, socks5_build_userpass_reply(out, 0x00));
+		if (r < 0)
+			handshake_reason(h, "sending the authentication reply: %s", strerror(-r));
+		return r == 0;
+	}
+	note_failure(h, st);
+	/* Unknown user, wrong password or broken stack: the same time every way. */
+	sleep_until(started + h->cfg->auth_fail_delay_ms);
+	h->replied = true;
+	h->deadline_ms = monotonic_ms() + 1000;
+	(void)handshake_send(h, h->fd, out, socks5_build_userpass_reply(out, 0x01));
+	return false;
+}
+
+bool handshake_negotiate(struct handshake *h)
+{
+	const struct config *c = h->cfg;
+	struct socks5_greeting g;
+	uint8_t out[2];
+
+	enum socks5_status st = read_message(h, parse_greeting, &g, "greeting");
+	if (st == SOCKS5_BAD_VERSION) {
+		h->reason[0] = '\0';
+		handshake_reason(h, "not a SOCKS5 client (first byte 0x%02x%s)", h->in[0],
+				 h->in[0] == 0x04 ? ", SOCKS4" :
+				 (h->in[0] >= 'A' && h->in[0] <= 'Z') ? ", HTTP?" : "");
+	}
+	if (st != SOCKS5_OK)
+		return false;
+
+	const uint8_t allowed[] = { c->auth == CONFIG_AUTH_PAM ? SOCKS5_METHOD_USERPASS
+							       : SOCKS5_METHOD_NONE };
+	uint8_t method = socks5_select_method(&g, allowed, sizeof(allowed));
+	bool blocked = c->auth == CONFIG_AUTH_PAM &&
+		       auth_limiter_blocked(&limiter, (struct sockaddr *)&h->peer.ss, monotonic_ms(),
+					    c->auth_fail_limit, c->auth_block_time_ms);
+	if (blocked)
+		method = SOCKS5_METHOD_NO_ACCEPTABLE;
+	int r = handshake_send(h, h->fd, out, socks5_build_method(out, method));
+	if (r < 0) {
+		handshake_reason(h, "sending the method: %s", strerror(-r));
+		return false;
+	}
+	if (method == SOCKS5_METHOD_NO_ACCEPTABLE) {
+		h->replied = true;
+		handshake_reason(h, blocked ? "address blocked after repeated authentication failures"
+					    : "no acceptable authentication method offered");
+		return false;
+	}
+	if (method == SOCKS5_METHOD_USERPASS)
+		return authenticate(h);
+	return true;
+}
+
+bool handshake_request(struct handshake *h, struct socks5_request *ret)
+{
+	switch (read_message(h, parse_request, ret, "request")) {
+	case SOCKS5_OK:
+		return true;
+	case SOCKS5_BAD_ATYP:
+		(void)handshake_reply(h, SOCKS5_REP_ATYP_NOT_SUPPORTED, NULL);
+		return false;
+	case SOCKS5_BAD_MESSAGE:
+		(void)handshake_reply(h, SOCKS5_REP_GENERAL_FAILURE, NULL);
+		return false;
+	case SOCKS5_BAD_VERSION:	/* not speaking SOCKS5 now: no reply it could read */
+	case SOCKS5_NEED_MORE:
+		break;
+	}
+	return false;
+}

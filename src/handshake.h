@@ -1,0 +1,65 @@
+/* The client side of a session up to its request: blocking I/O with a
+ * deadline on the client socket, the greeting and method selection, the
+ * RFC 1929 login checked through PAM, and the request. Called from the worker
+ * that owns the connection; the failure reason is kept for the session record,
+ * which the caller writes. */
+#ifndef SOCKSGATE_HANDSHAKE_H
+#define SOCKSGATE_HANDSHAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "socks5.h"
+
+struct config;
+
+/* The longest client message is RFC 1929's (513 bytes); leave room for a
+ * request pipelined behind it. */
+#define HANDSHAKE_INBUF 1024
+
+/* One client connection. The caller fills fd, peer, cfg and deadline_ms and
+ * zeroes the rest (reply = -1); fd stays the caller's. */
+struct handshake {
+	int fd;
+	struct addr peer;		/* the client */
+	const struct config *cfg;
+	int64_t deadline_ms;		/* CLOCK_MONOTONIC; every blocking step ends by it */
+	uint8_t in[HANDSHAKE_INBUF];	/* bytes read and not yet parsed */
+	size_t inlen;
+	int reply;			/* the last SOCKS reply code sent, or -1 */
+	bool replied;			/* something went out the client should get to read */
+	char user[256];			/* the name the client gave, escaped for logs */
+	char login[256];		/* the name as authenticated; empty before that */
+	char reason[320];		/* why the session ended early: the first cause */
+};
+
+/* Records why the session ends, unless a cause is already recorded. */
+void handshake_reason(struct handshake *h, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Writes all of buf to the non-blocking fd before h->deadline_ms.
+ * Returns 0 or -errno (-ETIMEDOUT). */
+int handshake_send(const struct handshake *h, int fd, const void *buf, size_t len);
+
+/* Sends a command reply (bnd may be NULL: 0.0.0.0:0) and notes it in h.
+ * Returns 0 or -errno; on failure the reason is recorded. */
+int handshake_reply(struct handshake *h, uint8_t rep, const struct sockaddr *bnd);
+
+/* Greeting, method selection and, for auth = pam, the RFC 1929 login. True
+ * when the client may go on to its request; otherwise the client has been
+ * answered as the protocol says and the reason is recorded. */
+bool handshake_negotiate(struct handshake *h);
+
+/* Reads the request into *ret. False when there is none to serve: the client
+ * went away or timed out, or sent a malformed request, which has been
+ * answered (0x08 for an unknown address type, 0x01 otherwise); the reason is
+ * recorded either way. */
+bool handshake_request(struct handshake *h, struct socks5_request *ret);
+
+/* Failed logins since start (wrong password, unknown or locked user);
+ * thread-safe. */
+uint64_t handshake_auth_failures(void);
+
+#endif
