@@ -90,7 +90,8 @@ static void check_header(const struct proxyproto_header *h, const uint8_t *buf, 
 		CHECK(!h->has_addr);
 	if (!h->has_addr) {
 		CHECK(h->srclen == 0 && h->dstlen == 0);
-		CHECK(all_bytes(&h->src, 0, sizeof(h->src)) && all_bytes(&h->dst, 0, sizeof(h->dst)));
+		CHECK(all_bytes(&h->src, 0, sizeof(h->src)));
+		CHECK(all_bytes(&h->dst, 0, sizeof(h->dst)));
 		return;
 	}
 	int af = h->src.ss_family;

@@ -18,7 +18,9 @@ static const uint8_t v2_sig[12] = {
 
 /* The v1 lines start with one of these; "UNKNOWN" is then followed by a space
  * or the CRLF, the others by the addresses. */
-static const char *const v1_starts[] = { "PROXY TCP4 ", "PROXY TCP6 ", "PROXY UNKNOWN" };
+static const char v1_tcp4[] = "PROXY TCP4 ", v1_tcp6[] = "PROXY TCP6 ";
+static const char v1_unknown[] = "PROXY UNKNOWN";
+static const char *const v1_starts[] = { v1_tcp4, v1_tcp6, v1_unknown };
 
 /* True when the len bytes at buf could begin (or be) the n-byte s. */
 static bool prefix_of(const uint8_t *buf, size_t len, const void *s, size_t n)
@@ -95,22 +97,22 @@ static enum proxyproto_status v1_line(const char *line, size_t n, struct proxypr
 	const char *src, *dst, *sport, *dport;
 	size_t srclen, dstlen, sportlen, dportlen;
 	uint16_t sp, dp;
-	size_t pos = strlen(v1_starts[0]);	/* "PROXY TCPx " */
+	size_t pos = strlen(v1_tcp4), w = strlen(v1_unknown);
 	int af;
 
 	memset(&h, 0, sizeof(h));	/* src and dst are all zero unless filled */
 	h.version = 1;
-	if (n >= strlen(v1_starts[2]) && memcmp(line, v1_starts[2], strlen(v1_starts[2])) == 0) {
+	if (n >= w && memcmp(line, v1_unknown, w) == 0) {
 		/* The rest of an UNKNOWN line is ignored, but the word must end. */
-		size_t w = strlen(v1_starts[2]);
 		if (n > w && line[w] != ' ')
 			return PROXYPROTO_BAD_HEADER;
 		*ret = h;
 		return PROXYPROTO_OK;
 	}
+	/* parse_v1() saw the line start with one of v1_starts. */
 	if (n < pos)
 		return PROXYPROTO_BAD_HEADER;
-	af = memcmp(line, v1_starts[0], pos) == 0 ? AF_INET : AF_INET6;
+	af = memcmp(line, v1_tcp4, pos) == 0 ? AF_INET : AF_INET6;
 	if (!v1_field(line, n, &pos, &src, &srclen) || !v1_field(line, n, &pos, &dst, &dstlen) ||
 	    !v1_field(line, n, &pos, &sport, &sportlen))
 		return PROXYPROTO_BAD_HEADER;

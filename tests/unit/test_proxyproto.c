@@ -67,7 +67,8 @@ static enum proxyproto_status parse(const uint8_t *buf, size_t len, struct proxy
 	enum proxyproto_status st = proxyproto_parse(p, len, &got, &got_len);
 	free(p);
 	if (st != PROXYPROTO_OK) {
-		CHECK(all_bytes(&got, 0xa5, sizeof(got)) && all_bytes(&got_len, 0xa5, sizeof(got_len)),
+		CHECK(all_bytes(&got, 0xa5, sizeof(got)) &&
+			      all_bytes(&got_len, 0xa5, sizeof(got_len)),
 		      "%zu bytes: *ret written with status %d", len, (int)st);
 	} else {
 		*h = got;
@@ -555,7 +556,8 @@ static void test_random(void)
 			CHECK(st == whole, "round %d: status %d at %zu, %d for all %zu", round,
 			      (int)st, cut, (int)whole, len);
 			if (st == PROXYPROTO_OK)
-				CHECK(used <= cut, "round %d: consumed %zu of %zu", round, used, cut);
+				CHECK(used <= cut, "round %d: consumed %zu of %zu", round, used,
+				      cut);
 		}
 	}
 }
