@@ -69,14 +69,16 @@ struct proxyproto_header {
  * addresses; every other combination (UNSPEC, UDP, AF_UNIX) is accepted with
  * has_addr false, the spec's fallback to UNSPEC for what a receiver does not
  * implement. The length must cover the family's address block (12, 36, 216
- * bytes) or it is PROXYPROTO_BAD_HEADER; past the addresses, TLVs must tile
- * the rest exactly (type, 16-bit length, value) or it is PROXYPROTO_BAD_HEADER;
- * their contents are skipped, a CRC32C TLV is not verified. */
+ * bytes) or it is PROXYPROTO_BAD_HEADER; past that block, TLVs must tile the
+ * rest exactly (type, 16-bit length, value) or it is PROXYPROTO_BAD_HEADER;
+ * their contents are skipped, a CRC32C TLV is not verified. Where the spec
+ * gives no block size (LOCAL, an UNSPEC family or protocol) the TLVs cannot
+ * be located, and everything the length covers is skipped unread. */
 enum proxyproto_status proxyproto_parse(const uint8_t *buf, size_t len,
 					struct proxyproto_header *ret, size_t *ret_len);
 
-/* Short text for a status, for logs ("ok", "bad signature"...); "unknown" for
- * a value outside the enum. Static storage. */
+/* Short text for a status, for logs ("ok", "no PROXY protocol signature"...);
+ * "unknown" for a value outside the enum. Static storage. */
 const char *proxyproto_status_str(enum proxyproto_status status);
 
 #endif
