@@ -9,7 +9,6 @@
 #include "addr.h"
 
 #include <errno.h>
-#include <netinet/in.h>
 #include <security/pam_appl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,17 +186,6 @@ out:
 	return ret;
 }
 
-static void ip_key(const struct sockaddr *sa, uint8_t key[16])
-{
-	memset(key, 0, 16);
-	if (sa->sa_family == AF_INET) {
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-	}
-}
-
 void auth_limiter_init(struct auth_limiter *l)
 {
 	memset(l, 0, sizeof(*l));
@@ -210,10 +198,10 @@ void auth_limiter_fini(struct auth_limiter *l)
 }
 
 /* Called with the lock held. */
-static struct auth_limiter_entry *find(struct auth_limiter *l, const uint8_t key[16])
+static struct auth_limiter_entry *find(struct auth_limiter *l, const struct addr_net *key)
 {
 	for (size_t i = 0; i < l->used; i++)
-		if (memcmp(l->e[i].ip, key, 16) == 0)
+		if (addr_net_equal(&l->e[i].key, key))
 			return &l->e[i];
 	return NULL;
 }
@@ -227,14 +215,13 @@ static bool entry_blocked(const struct auth_limiter_entry *e, int64_t now_ms, un
 bool auth_limiter_blocked(struct auth_limiter *l, const struct sockaddr *client, int64_t now_ms,
 			  unsigned limit, unsigned block_ms)
 {
-	uint8_t key[16];
+	struct addr_net key;
 	bool blocked = false;
 
-	if (limit == 0)
+	if (limit == 0 || !addr_net_from_sockaddr(client, &key))
 		return false;
-	ip_key(client, key);
 	pthread_mutex_lock(&l->lock);
-	struct auth_limiter_entry *e = find(l, key);
+	struct auth_limiter_entry *e = find(l, &key);
 	if (e != NULL)
 		blocked = entry_blocked(e, now_ms, block_ms);
 	pthread_mutex_unlock(&l->lock);
@@ -244,14 +231,13 @@ bool auth_limiter_blocked(struct auth_limiter *l, const struct sockaddr *client,
 bool auth_limiter_fail(struct auth_limiter *l, const struct sockaddr *client, int64_t now_ms,
 		       unsigned limit, unsigned window_ms, unsigned block_ms)
 {
-	uint8_t key[16];
+	struct addr_net key;
 	bool started = false;
 
-	if (limit == 0)
+	if (limit == 0 || !addr_net_from_sockaddr(client, &key))
 		return false;
-	ip_key(client, key);
 	pthread_mutex_lock(&l->lock);
-	struct auth_limiter_entry *e = find(l, key);
+	struct auth_limiter_entry *e = find(l, &key);
 	if (e == NULL) {
 		if (l->used < AUTH_LIMITER_SLOTS) {
 			e = &l->e[l->used++];
@@ -262,7 +248,7 @@ bool auth_limiter_fail(struct auth_limiter *l, const struct sockaddr *client, in
 					e = &l->e[i];
 		}
 		memset(e, 0, sizeof(*e));
-		memcpy(e->ip, key, 16);
+		e->key = key;
 		e->window_start_ms = now_ms;
 	}
 	if (now_ms - e->window_start_ms > (int64_t)window_ms) {

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct sockaddr;
+#include "addr.h"
 
 enum auth_status {
 	AUTH_OK = 0,
@@ -41,7 +41,7 @@ int auth_pam_pin(const char *service, char *why, size_t whylen);
 #define AUTH_LIMITER_SLOTS 4096
 
 struct auth_limiter_entry {
-	uint8_t ip[16];		/* IPv6 or IPv4-mapped */
+	struct addr_net key;	/* the client's address */
 	unsigned failures;
 	bool blocked;		/* a block started at blocked_since_ms */
 	int64_t window_start_ms, blocked_since_ms, last_ms;

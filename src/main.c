@@ -93,7 +93,7 @@ static void report_log(const char *file, unsigned line, const char *msg, void *c
 static void load_self(struct config *c)
 {
 	struct ifaddrs *ifa = NULL;
-	struct rule_net *v = NULL;
+	struct addr_net *v = NULL;
 	size_t n = 0, cap = 0;
 
 	if (getifaddrs(&ifa) < 0) {
@@ -102,12 +102,12 @@ static void load_self(struct config *c)
 		return;
 	}
 	for (struct ifaddrs *i = ifa; i != NULL; i = i->ifa_next) {
-		struct rule_net net;
-		if (i->ifa_addr == NULL || !rule_net_from_sockaddr(i->ifa_addr, &net))
+		struct addr_net net;
+		if (i->ifa_addr == NULL || !addr_net_from_sockaddr(i->ifa_addr, &net))
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
-			struct rule_net *nv = realloc(v, cap * sizeof(*nv));
+			struct addr_net *nv = realloc(v, cap * sizeof(*nv));
 			if (nv == NULL)
 				break;
 			v = nv;

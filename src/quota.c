@@ -8,7 +8,7 @@
 
 #include "quota.h"
 
-#include "rules.h"
+#include "addr.h"
 #include "timeutil.h"
 
 #include <pthread.h>
@@ -45,14 +45,14 @@ static atomic_uint sessions;
 
 static bool client_key(const struct sockaddr *sa, struct key *k)
 {
-	struct rule_net n;
+	struct addr_net n;
 
-	if (!rule_net_from_sockaddr(sa, &n))
+	/* addr_net_from_sockaddr() defines every byte: one address, one key. */
+	if (!addr_net_from_sockaddr(sa, &n))
 		return false;
 	k->b[0] = KEY_CLIENT;
-	k->b[1] = (uint8_t)n.family;
-	memcpy(k->b + 2, n.addr, 16);
-	k->len = 18;
+	memcpy(k->b + 1, &n, sizeof(n));
+	k->len = 1 + sizeof(n);
 	return true;
 }
 
