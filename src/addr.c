@@ -12,17 +12,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
-static int parse_port(const char *s, uint16_t *ret)
+int addr_parse_port(const char *s, uint16_t *ret)
 {
-	char *end;
+	unsigned v = 0;
 
-	if (*s < '0' || *s > '9')
+	if (*s == '\0')
 		return -EINVAL;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > 65535)
-		return -EINVAL;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned)(*p - '0');
+		if (v > 65535)
+			return -EINVAL;
+	}
 	*ret = (uint16_t)v;
 	return 0;
 }
@@ -55,7 +59,7 @@ int addr_parse(const char *s, struct addr *ret)
 		return -EINVAL;
 	memcpy(host, hs, hlen);
 	host[hlen] = '\0';
-	if (parse_port(colon + 1, &port) < 0)
+	if (addr_parse_port(colon + 1, &port) < 0)
 		return -EINVAL;
 
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&a.ss;
@@ -129,6 +133,35 @@ void addr_set(struct addr *ret, const struct sockaddr *sa, socklen_t len)
 		len = sizeof(ret->ss);
 	memcpy(&ret->ss, sa, len);
 	ret->len = len;
+}
+
+socklen_t addr_len(int family)
+{
+	if (family == AF_INET)
+		return sizeof(struct sockaddr_in);
+	if (family == AF_INET6)
+		return sizeof(struct sockaddr_in6);
+	return 0;
+}
+
+void addr_set_port(struct addr *a, uint16_t port)
+{
+	if (a->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+	else if (a->ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+}
+
+int addr_socket(int family, int type, bool v6only)
+{
+	int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (v6only && family == AF_INET6) {
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	}
+	return fd;
 }
 
 void addr_unmap(struct addr *a)

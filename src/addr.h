@@ -1,6 +1,6 @@
 /* Socket address helpers: parsing ADDR:PORT settings, printing addresses, and
  * the address/network type that rules match and that the quotas and the
- * login limiter key their tables by. Pure and thread-safe. */
+ * login limiter key their tables by. Thread-safe; pure but for addr_socket(). */
 #ifndef SOCKSGATE_ADDR_H
 #define SOCKSGATE_ADDR_H
 
@@ -21,6 +21,9 @@ struct addr {
 /* Parses "a.b.c.d:PORT" or "[v6]:PORT" (numeric only, port 0..65535).
  * Returns 0 and fills *ret, or -EINVAL. */
 int addr_parse(const char *s, struct addr *ret);
+/* Parses a decimal port, 0..65535: digits only (leading zeros allowed), no
+ * sign or space. Returns 0 and fills *ret, or -EINVAL. */
+int addr_parse_port(const char *s, uint16_t *ret);
 
 /* Formats sa as "host:port" or "[host]:port"; returns buf. */
 char *addr_str(const struct sockaddr *sa, char *buf, size_t len);
@@ -41,6 +44,16 @@ bool addr_same(const struct sockaddr *a, const struct sockaddr *b, bool with_por
 bool addr_is_any(const struct sockaddr *sa);
 /* Fills ret with sa (IPv4 or IPv6). */
 void addr_set(struct addr *ret, const struct sockaddr *sa, socklen_t len);
+/* The size of a socket address of family: sizeof(struct sockaddr_in) for
+ * AF_INET, sizeof(struct sockaddr_in6) for AF_INET6, 0 for any other. */
+socklen_t addr_len(int family);
+/* Sets a's port (host byte order); does nothing for non-IP families. */
+void addr_set_port(struct addr *a, uint16_t port);
+/* Opens socket(family, type, 0) non-blocking and close-on-exec; with v6only
+ * and family AF_INET6 it also sets IPV6_V6ONLY (best effort), so the socket
+ * never carries IPv4-mapped traffic. Returns the descriptor, which the
+ * caller owns, or -errno. */
+int addr_socket(int family, int type, bool v6only);
 
 /* An IPv4 or IPv6 network; with the full prefix (/32, /128) a single address.
  * IPv4-mapped IPv6 (::ffff:a.b.c.d) is always held as IPv4, so a client is

@@ -102,9 +102,9 @@ int connector_wait(int fd, unsigned timeout_ms)
 /* One attempt; returns the socket or -errno. */
 static int try_connect(const struct sockaddr *sa, socklen_t salen, unsigned timeout_ms)
 {
-	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = addr_socket(sa->sa_family, SOCK_STREAM, false);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* Relayed traffic is already segmented by the client; do not delay it again. */
 	int one = 1;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -95,17 +95,6 @@ static bool valid_account_name(const char *s)
 	return true;
 }
 
-static int parse_port(const char *s, uint16_t *ret)
-{
-	if (*s == '\0' || strlen(s) > 5 || strspn(s, "0123456789") != strlen(s))
-		return -EINVAL;
-	long v = strtol(s, NULL, 10);
-	if (v > 65535)
-		return -EINVAL;
-	*ret = (uint16_t)v;
-	return 0;
-}
-
 enum keyword { KW_FROM, KW_USER, KW_GROUP, KW_COMMAND, KW_TO, KW_PORT, KW_MAX };
 static const char *const keywords[KW_MAX] = { "from", "user", "group", "command", "to", "port" };
 
@@ -203,14 +192,14 @@ static int add_entry(struct rule *r, enum keyword kw, const char *v, char *err, 
 		strcpy(buf, v);
 		if (dash != NULL) {
 			buf[dash - v] = '\0';
-			if (parse_port(buf, &p.lo) < 0 || parse_port(buf + (dash - v) + 1, &p.hi) < 0)
+			if (addr_parse_port(buf, &p.lo) < 0 || addr_parse_port(buf + (dash - v) + 1, &p.hi) < 0)
 				goto bad_port;
 			if (p.lo > p.hi) {
 				set_err(err, errlen, "port: the range '%s' is backwards", v);
 				return -EINVAL;
 			}
 		} else {
-			if (parse_port(buf, &p.lo) < 0)
+			if (addr_parse_port(buf, &p.lo) < 0)
 				goto bad_port;
 			p.hi = p.lo;
 		}

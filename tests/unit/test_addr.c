@@ -323,6 +323,57 @@ static void test_unmap_same_any(void)
 	CHECK(!addr_is_any(sa_of(&a)), "::1");
 }
 
+static void test_port_len_set_port(void)
+{
+	static const struct {
+		const char *in;
+		uint16_t port;
+	} good[] = { { "0", 0 }, { "1", 1 }, { "1080", 1080 }, { "65535", 65535 },
+		     { "00080", 80 }, { "0000000000000443", 443 } };
+	static const char *const bad[] = {
+		"", "65536", "99999", "4294967376", "99999999999999999999999", "-1", "+1",
+		" 1", "1 ", "0x10", "1e3", "80a", "\xd9\xa0",
+	};
+	uint16_t p;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		p = 1234;
+		int r = addr_parse_port(good[i].in, &p);
+		CHECK(r == 0 && p == good[i].port, "\"%s\": returned %d, port %u, expected %u",
+		      good[i].in, r, p, good[i].port);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p = 1234;
+		int r = addr_parse_port(bad[i], &p);
+		CHECK(r == -EINVAL, "\"%s\": returned %d, expected -EINVAL", bad[i], r);
+		CHECK_INT(p, 1234);
+	}
+
+	CHECK_INT(addr_len(AF_INET), sizeof(struct sockaddr_in));
+	CHECK_INT(addr_len(AF_INET6), sizeof(struct sockaddr_in6));
+	CHECK_INT(addr_len(AF_UNIX), 0);
+	CHECK_INT(addr_len(AF_UNSPEC), 0);
+
+	struct addr a, b;
+	char buf[ADDR_STRLEN];
+	CHECK_INT(addr_parse("192.0.2.1:53", &a), 0);
+	addr_set_port(&a, 65535);
+	CHECK_STR(addr_str(sa_of(&a), buf, sizeof(buf)), "192.0.2.1:65535");
+	CHECK_INT(a.len, sizeof(struct sockaddr_in));
+	CHECK_INT(addr_parse("[2001:db8::1]:53", &a), 0);
+	((struct sockaddr_in6 *)&a.ss)->sin6_scope_id = 7;
+	b = a;
+	addr_set_port(&a, 0);
+	CHECK_STR(addr_str(sa_of(&a), buf, sizeof(buf)), "[2001:db8::1]:0");
+	CHECK(addr_same(sa_of(&a), sa_of(&b), false), "address or scope changed");
+	/* Other families are left as they are. */
+	memset(&a, 0x5a, sizeof(a));
+	a.ss.ss_family = AF_UNIX;
+	b = a;
+	addr_set_port(&a, 80);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0, "AF_UNIX address changed");
+}
+
 /* ---- networks ---- */
 
 static struct sockaddr_storage ip_buf[4];
@@ -499,6 +550,7 @@ int main(void)
 		{ "addr_is_loopback", test_loopback },
 		{ "addr_set", test_set },
 		{ "addr_unmap, addr_same, addr_is_any", test_unmap_same_any },
+		{ "addr_parse_port, addr_len, addr_set_port", test_port_len_set_port },
 		{ "networks parse strictly", test_net_parse },
 		{ "CIDR matching, IPv4 and IPv6", test_cidr_match },
 		{ "addr_net_within", test_net_within },
