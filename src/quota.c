@@ -230,11 +230,3 @@ bool quota_rate(const struct sockaddr *client, unsigned per_second, int64_t now_
 	pthread_mutex_unlock(&table_lock);
 	return ok;
 }
-
-size_t quota_entries(void)
-{
-	pthread_mutex_lock(&table_lock);
-	size_t n = nentries;
-	pthread_mutex_unlock(&table_lock);
-	return n;
-}

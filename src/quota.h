@@ -6,7 +6,6 @@
 #define SOCKSGATE_QUOTA_H
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
 struct sockaddr;
@@ -25,8 +24,5 @@ void quota_session_release(void);
  * Returns false when the client has already opened per_second connections in
  * the current one-second window. */
 bool quota_rate(const struct sockaddr *client, unsigned per_second, int64_t now_ms);
-
-/* Entries held in the counter table (for tests: 0 when nothing is counted). */
-size_t quota_entries(void);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "udprelay.h"
 
+#include "connector.h"
 #include "relay.h"
 #include "socks5.h"
 #include "timeutil.h"

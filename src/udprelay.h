@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 #include "addr.h"
-#include "connector.h"
 
 struct relay_stats;
 
