@@ -11,6 +11,7 @@
 #include "config.h"
 #include "connector.h"
 #include "groups.h"
+#include "limiter.h"
 #include "quota.h"
 #include "log.h"
 #include "pool.h"
@@ -74,7 +75,6 @@ static struct {
 	atomic_uint_fast64_t active, total, auth_failures, bytes_up, bytes_down, next_id;
 } counters;
 
-static struct auth_limiter limiter = { .lock = PTHREAD_MUTEX_INITIALIZER };
 static struct log_ratelimit pam_error_rl;
 
 static struct log_ratelimit client_rule_rl, rate_rl, client_limit_rl, user_limit_rl,
@@ -340,9 +340,9 @@ static int authenticate(struct session *s)
 		atomic_fetch_add(&counters.auth_failures, 1);
 		addr_host((struct sockaddr *)&s->peer.ss, host, sizeof(host));
 		log_auth_failure(s->user, (struct sockaddr *)&s->peer.ss);
-		if (auth_limiter_fail(&limiter, (struct sockaddr *)&s->peer.ss, monotonic_ms(),
-				      s->cfg->auth_fail_limit, s->cfg->auth_fail_window_ms,
-				      s->cfg->auth_block_time_ms))
+		if (limiter_fail((struct sockaddr *)&s->peer.ss, monotonic_ms(),
+				 s->cfg->auth_fail_limit, s->cfg->auth_fail_window_ms,
+				 s->cfg->auth_block_time_ms))
 			log_msg(LOG_WARNING,
 				"blocking %s for %u s after %u authentication failures within %u s",
 				host, s->cfg->auth_block_time_ms / 1000, s->cfg->auth_fail_limit,
@@ -376,8 +376,8 @@ static int negotiate(struct session *s)
 								     : SOCKS5_METHOD_NONE };
 	uint8_t method = socks5_select_method(&g, allowed, sizeof(allowed));
 	bool blocked = s->cfg->auth == CONFIG_AUTH_PAM &&
-		       auth_limiter_blocked(&limiter, (struct sockaddr *)&s->peer.ss, monotonic_ms(),
-					    s->cfg->auth_fail_limit, s->cfg->auth_block_time_ms);
+		       limiter_blocked((struct sockaddr *)&s->peer.ss, monotonic_ms(),
+				       s->cfg->auth_fail_limit, s->cfg->auth_block_time_ms);
 	if (blocked)
 		method = SOCKS5_METHOD_NO_ACCEPTABLE;
 	r = send_all(s->fd, out, socks5_build_method(out, method), s->deadline_ms);
