@@ -1,7 +1,7 @@
 /* The counter table: one hash of entries keyed by client address or user name,
  * under one mutex. An entry exists while it counts a live session or a rate
  * window that has not ended, so memory follows the load, and rate-only entries
- * are bounded: past RATE_ENTRIES_MAX the ended windows are swept, and if the
+ * are bounded: past QUOTA_RATE_ENTRIES_MAX the ended windows are swept, and if the
  * table is still full, the rate limit lets the connection through rather than
  * refusing everyone. */
 #include "autoconf.h"
@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 
 #define BUCKETS 4096
-#define RATE_ENTRIES_MAX 65536
 #define WINDOW_MS 1000
 #define KEY_MAX 257
 
@@ -212,9 +211,9 @@ bool quota_rate(const struct sockaddr *client, unsigned per_second, int64_t now_
 	pthread_mutex_lock(&table_lock);
 	struct entry *e = find(&k, false);
 	if (e == NULL) {
-		if (nentries >= RATE_ENTRIES_MAX)
+		if (nentries >= QUOTA_RATE_ENTRIES_MAX)
 			sweep(now_ms);
-		if (nentries < RATE_ENTRIES_MAX)
+		if (nentries < QUOTA_RATE_ENTRIES_MAX)
 			e = find(&k, true);
 	}
 	if (e != NULL) {
