@@ -55,21 +55,6 @@ int listener_bind(const struct addr *a, int backlog)
 	return fd;
 }
 
-int listener_check_fd(int fd)
-{
-	int v;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0)
-		return -errno;
-	if (v != SOCK_STREAM)
-		return -EINVAL;
-	len = sizeof(v);
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0)
-		return -errno;
-	return v ? 0 : -EINVAL;
-}
-
 int listener_from_systemd(int *fds, size_t max)
 {
 	char a[ADDR_STRLEN];

@@ -19,10 +19,6 @@ typedef int (*listener_accept_fn)(int fd, const struct addr *peer, void *ctx);
  * Returns the fd or -errno. */
 int listener_bind(const struct addr *a, int backlog);
 
-/* Checks that fd is a listening stream socket (for sockets passed in by systemd).
- * Returns 0 or -errno (-ENOTSOCK, -EINVAL when not listening / not stream). */
-int listener_check_fd(int fd);
-
 /* Socket activation: takes the sockets the service manager passed (LISTEN_FDS,
  * for this pid) into fds, at most max, logging each address. Call before any
  * thread starts; the LISTEN_* variables are removed. Returns how many (0 when
