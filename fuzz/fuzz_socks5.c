@@ -295,12 +295,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	fuzz_rule(text, data, size);
-	struct rule_net n;
-	if (rule_net_parse(text, &n) == 0) {
+	struct addr_net n;
+	if (addr_net_parse(text, &n) == 0) {
 		char buf[64];
-		rule_net_format(&n, buf, sizeof(buf));
-		struct rule_net again;
-		CHECK(rule_net_parse(buf, &again) == 0);
+		addr_net_format(&n, buf, sizeof(buf));
+		struct addr_net again;
+		CHECK(addr_net_parse(buf, &again) == 0);
 		CHECK(memcmp(&n, &again, sizeof(n)) == 0);
 	}
 	unsigned ms;

@@ -1,25 +1,32 @@
-/* Address helpers shared by the config parser, the listener and the session log. */
+/* Address helpers shared by the config parser, the listener and the session
+ * log, and the address/network type (struct addr_net) with its parser,
+ * matcher and formatter, used by the rules, the quotas and the limiter. */
 #include "autoconf.h"
 
 #include "addr.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
-static int parse_port(const char *s, uint16_t *ret)
+int addr_parse_port(const char *s, uint16_t *ret)
 {
-	char *end;
+	unsigned v = 0;
 
-	if (*s < '0' || *s > '9')
+	if (*s == '\0')
 		return -EINVAL;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > 65535)
-		return -EINVAL;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned)(*p - '0');
+		if (v > 65535)
+			return -EINVAL;
+	}
 	*ret = (uint16_t)v;
 	return 0;
 }
@@ -52,7 +59,7 @@ int addr_parse(const char *s, struct addr *ret)
 		return -EINVAL;
 	memcpy(host, hs, hlen);
 	host[hlen] = '\0';
-	if (parse_port(colon + 1, &port) < 0)
+	if (addr_parse_port(colon + 1, &port) < 0)
 		return -EINVAL;
 
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&a.ss;
@@ -128,6 +135,35 @@ void addr_set(struct addr *ret, const struct sockaddr *sa, socklen_t len)
 	ret->len = len;
 }
 
+socklen_t addr_len(int family)
+{
+	if (family == AF_INET)
+		return sizeof(struct sockaddr_in);
+	if (family == AF_INET6)
+		return sizeof(struct sockaddr_in6);
+	return 0;
+}
+
+void addr_set_port(struct addr *a, uint16_t port)
+{
+	if (a->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+	else if (a->ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+}
+
+int addr_socket(int family, int type, bool v6only)
+{
+	int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (v6only && family == AF_INET6) {
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	}
+	return fd;
+}
+
 void addr_unmap(struct addr *a)
 {
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a->ss;
@@ -167,4 +203,132 @@ bool addr_is_any(const struct sockaddr *sa)
 	if (sa->sa_family == AF_INET6)
 		return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
 	return false;
+}
+
+/* ---- networks ---- */
+
+_Static_assert(sizeof(struct addr_net) == 2 * sizeof(int) + 16,
+	       "struct addr_net must have no padding: it is compared and hashed bytewise");
+
+static const uint8_t v4mapped_prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned bytes = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, bytes) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+	return (a[bytes] & mask) == (b[bytes] & mask);
+}
+
+bool addr_net_from_sockaddr(const struct sockaddr *sa, struct addr_net *ret)
+{
+	struct addr_net n;
+
+	memset(&n, 0, sizeof(n));
+	if (sa->sa_family == AF_INET) {
+		memcpy(n.addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		n.family = AF_INET;
+		n.prefix = 32;
+	} else if (sa->sa_family == AF_INET6) {
+		const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+		if (memcmp(a, v4mapped_prefix, 12) == 0) {
+			memcpy(n.addr, a + 12, 4);
+			n.family = AF_INET;
+			n.prefix = 32;
+		} else {
+			memcpy(n.addr, a, 16);
+			n.family = AF_INET6;
+			n.prefix = 128;
+		}
+	} else {
+		return false;
+	}
+	*ret = n;
+	return true;
+}
+
+bool addr_net_within(const struct addr_net *inner, const struct addr_net *outer)
+{
+	return inner->family == outer->family && inner->prefix >= outer->prefix &&
+	       prefix_equal(inner->addr, outer->addr, outer->prefix);
+}
+
+bool addr_net_contains(const struct addr_net *n, const struct sockaddr *sa)
+{
+	struct addr_net a;
+	return addr_net_from_sockaddr(sa, &a) && addr_net_within(&a, n);
+}
+
+bool addr_net_equal(const struct addr_net *a, const struct addr_net *b)
+{
+	return a->family == b->family && a->prefix == b->prefix &&
+	       memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
+int addr_net_parse(const char *s, struct addr_net *ret)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	struct addr_net n;
+	unsigned max;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	memset(&n, 0, sizeof(n));
+	char *slash = strchr(buf, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, n.addr) == 1) {
+		n.family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, n.addr) == 1) {
+		n.family = AF_INET6;
+		max = 128;
+	} else {
+		return -EINVAL;
+	}
+	n.prefix = max;
+	if (slash != NULL) {
+		const char *p = slash + 1;
+		if (!isdigit((unsigned char)p[0]) || strlen(p) > 3 ||
+		    strspn(p, "0123456789") != strlen(p))
+			return -EINVAL;
+		n.prefix = (unsigned)atoi(p);
+		if (n.prefix > max)
+			return -EINVAL;
+	}
+	/* ::ffff:a.b.c.d/104 is the IPv4 network a.b.c.d/8. */
+	if (n.family == AF_INET6 && n.prefix >= 96 && memcmp(n.addr, v4mapped_prefix, 12) == 0) {
+		memmove(n.addr, n.addr + 12, 4);
+		memset(n.addr + 4, 0, 12);
+		n.family = AF_INET;
+		n.prefix -= 96;
+	}
+	/* Host bits set is a typo more often than not: say so. */
+	struct addr_net masked = n;
+	unsigned bytes = n.prefix / 8;
+	if (bytes < 16) {
+		masked.addr[bytes] &= (uint8_t)(n.prefix % 8 ? 0xff << (8 - n.prefix % 8) : 0);
+		memset(masked.addr + bytes + 1, 0, 16 - bytes - 1);
+	}
+	if (memcmp(masked.addr, n.addr, 16) != 0)
+		return -EINVAL;
+	*ret = n;
+	return 0;
+}
+
+char *addr_net_format(const struct addr_net *n, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(n->family, n->addr, a, sizeof(a));
+	if (n->prefix == (n->family == AF_INET ? 32u : 128u))
+		snprintf(buf, len, "%s", a);
+	else
+		snprintf(buf, len, "%s/%u", a, n->prefix);
+	return buf;
 }

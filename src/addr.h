@@ -1,5 +1,6 @@
-/* Socket address helpers: parsing ADDR:PORT settings and printing addresses.
- * Pure and thread-safe. */
+/* Socket address helpers: parsing ADDR:PORT settings, printing addresses, and
+ * the address/network type that rules match and that the quotas and the
+ * login limiter key their tables by. Thread-safe; pure but for addr_socket(). */
 #ifndef SOCKSGATE_ADDR_H
 #define SOCKSGATE_ADDR_H
 
@@ -20,6 +21,9 @@ struct addr {
 /* Parses "a.b.c.d:PORT" or "[v6]:PORT" (numeric only, port 0..65535).
  * Returns 0 and fills *ret, or -EINVAL. */
 int addr_parse(const char *s, struct addr *ret);
+/* Parses a decimal port, 0..65535: digits only (leading zeros allowed), no
+ * sign or space. Returns 0 and fills *ret, or -EINVAL. */
+int addr_parse_port(const char *s, uint16_t *ret);
 
 /* Formats sa as "host:port" or "[host]:port"; returns buf. */
 char *addr_str(const struct sockaddr *sa, char *buf, size_t len);
@@ -40,5 +44,44 @@ bool addr_same(const struct sockaddr *a, const struct sockaddr *b, bool with_por
 bool addr_is_any(const struct sockaddr *sa);
 /* Fills ret with sa (IPv4 or IPv6). */
 void addr_set(struct addr *ret, const struct sockaddr *sa, socklen_t len);
+/* The size of a socket address of family: sizeof(struct sockaddr_in) for
+ * AF_INET, sizeof(struct sockaddr_in6) for AF_INET6, 0 for any other. */
+socklen_t addr_len(int family);
+/* Sets a's port (host byte order); does nothing for non-IP families. */
+void addr_set_port(struct addr *a, uint16_t port);
+/* Opens socket(family, type, 0) non-blocking and close-on-exec; with v6only
+ * and family AF_INET6 it also sets IPV6_V6ONLY (best effort), so the socket
+ * never carries IPv4-mapped traffic. Returns the descriptor, which the
+ * caller owns, or -errno. */
+int addr_socket(int family, int type, bool v6only);
+
+/* An IPv4 or IPv6 network; with the full prefix (/32, /128) a single address.
+ * IPv4-mapped IPv6 (::ffff:a.b.c.d) is always held as IPv4, so a client is
+ * one key however a listener saw it. Every byte is defined (no padding, host
+ * bits and unused bytes zero): equal networks are equal under memcmp() and
+ * may be hashed bytewise. */
+struct addr_net {
+	int family;		/* AF_INET or AF_INET6 */
+	unsigned prefix;	/* 0..32 or 0..128 */
+	uint8_t addr[16];	/* network byte order; IPv4 in the first 4 bytes */
+};
+
+/* Parses "ADDR" or "ADDR/PREFIX" (IPv4 or IPv6). Host bits must be zero.
+ * Returns 0 and fills *ret, or -EINVAL. */
+int addr_net_parse(const char *s, struct addr_net *ret);
+/* The lookup key of an address: sets *ret to the single address of sa (/32 or
+ * /128, IPv4-mapped as IPv4; the port is ignored). Returns false, *ret
+ * untouched, for families other than AF_INET and AF_INET6. */
+bool addr_net_from_sockaddr(const struct sockaddr *sa, struct addr_net *ret);
+/* True when sa (IPv4-mapped IPv6 counts as IPv4) lies inside n. */
+bool addr_net_contains(const struct addr_net *n, const struct sockaddr *sa);
+/* True when the whole of inner lies inside outer (same family, prefix at least
+ * as long, same leading bits); for a single address: inner is in outer. */
+bool addr_net_within(const struct addr_net *inner, const struct addr_net *outer);
+/* True when a and b are the same network (or address). */
+bool addr_net_equal(const struct addr_net *a, const struct addr_net *b);
+/* Writes "a.b.c.d/p", or the bare address for a single host; returns buf.
+ * INET6_ADDRSTRLEN + 4 bytes always suffice. */
+char *addr_net_format(const struct addr_net *n, char *buf, size_t len);
 
 #endif

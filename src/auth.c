@@ -9,7 +9,7 @@
 #include "addr.h"
 
 #include <errno.h>
-#include <netinet/in.h>
+#include <pthread.h>
 #include <security/pam_appl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,101 +185,6 @@ bool auth_pam_pin(const char *service, char *why, size_t whylen)
 out:
 	pthread_mutex_unlock(&pinned_lock);
 	return ret;
-}
-
-static void ip_key(const struct sockaddr *sa, uint8_t key[16])
-{
-	memset(key, 0, 16);
-	if (sa->sa_family == AF_INET) {
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-	}
-}
-
-void auth_limiter_init(struct auth_limiter *l)
-{
-	memset(l, 0, sizeof(*l));
-	pthread_mutex_init(&l->lock, NULL);
-}
-
-void auth_limiter_fini(struct auth_limiter *l)
-{
-	pthread_mutex_destroy(&l->lock);
-}
-
-/* Called with the lock held. */
-static struct auth_limiter_entry *find(struct auth_limiter *l, const uint8_t key[16])
-{
-	for (size_t i = 0; i < l->used; i++)
-		if (memcmp(l->e[i].ip, key, 16) == 0)
-			return &l->e[i];
-	return NULL;
-}
-
-/* Called with the lock held. */
-static bool entry_blocked(const struct auth_limiter_entry *e, int64_t now_ms, unsigned block_ms)
-{
-	return e->blocked && now_ms - e->blocked_since_ms < (int64_t)block_ms;
-}
-
-bool auth_limiter_blocked(struct auth_limiter *l, const struct sockaddr *client, int64_t now_ms,
-			  unsigned limit, unsigned block_ms)
-{
-	uint8_t key[16];
-	bool blocked = false;
-
-	if (limit == 0)
-		return false;
-	ip_key(client, key);
-	pthread_mutex_lock(&l->lock);
-	struct auth_limiter_entry *e = find(l, key);
-	if (e != NULL)
-		blocked = entry_blocked(e, now_ms, block_ms);
-	pthread_mutex_unlock(&l->lock);
-	return blocked;
-}
-
-bool auth_limiter_fail(struct auth_limiter *l, const struct sockaddr *client, int64_t now_ms,
-		       unsigned limit, unsigned window_ms, unsigned block_ms)
-{
-	uint8_t key[16];
-	bool started = false;
-
-	if (limit == 0)
-		return false;
-	ip_key(client, key);
-	pthread_mutex_lock(&l->lock);
-	struct auth_limiter_entry *e = find(l, key);
-	if (e == NULL) {
-		if (l->used < AUTH_LIMITER_SLOTS) {
-			e = &l->e[l->used++];
-		} else {
-			e = &l->e[0];
-			for (size_t i = 1; i < l->used; i++)
-				if (l->e[i].last_ms < e->last_ms)
-					e = &l->e[i];
-		}
-		memset(e, 0, sizeof(*e));
-		memcpy(e->ip, key, 16);
-		e->window_start_ms = now_ms;
-	}
-	if (now_ms - e->window_start_ms > (int64_t)window_ms) {
-		e->window_start_ms = now_ms;
-		e->failures = 0;
-	}
-	e->last_ms = now_ms;
-	e->failures++;
-	if (e->failures >= limit && !entry_blocked(e, now_ms, block_ms)) {
-		e->blocked = true;
-		e->blocked_since_ms = now_ms;
-		e->failures = 0;
-		e->window_start_ms = now_ms;
-		started = true;
-	}
-	pthread_mutex_unlock(&l->lock);
-	return started;
 }
 
 bool auth_can_read_shadow(char *why, size_t whylen)

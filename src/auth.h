@@ -1,9 +1,8 @@
-/* Authentication: RFC 1929 username/password checked through PAM, and the
- * per-address failure limiter that blocks password guessing. */
+/* Authentication: RFC 1929 username/password checked through PAM. (The
+ * per-address failure limiter that blocks password guessing is limiter.h.) */
 #ifndef SOCKSGATE_AUTH_H
 #define SOCKSGATE_AUTH_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,36 +35,6 @@ enum auth_status auth_pam(const char *service, const char *user, const char *pas
  * too). */
 #define AUTH_PINNED_MAX 8
 bool auth_pam_pin(const char *service, char *why, size_t whylen);
-
-/* Per-address failure counting: limit failures within window_ms block the
- * address for block_ms. A fixed-size table: when full, the entry idle longest
- * is reused, so memory is bounded whatever the attacker does. */
-#define AUTH_LIMITER_SLOTS 4096
-
-struct auth_limiter_entry {
-	uint8_t ip[16];		/* IPv6 or IPv4-mapped */
-	unsigned failures;
-	bool blocked;		/* a block started at blocked_since_ms */
-	int64_t window_start_ms, blocked_since_ms, last_ms;
-};
-
-struct auth_limiter {
-	pthread_mutex_t lock;
-	size_t used;
-	struct auth_limiter_entry e[AUTH_LIMITER_SLOTS];
-};
-
-void auth_limiter_init(struct auth_limiter *l);
-void auth_limiter_fini(struct auth_limiter *l);
-/* True while client is blocked at now_ms. The current limit and block_ms
- * decide, so a reload that disables blocking (limit 0) or shortens the block
- * time lifts blocks already started. Thread-safe. */
-bool auth_limiter_blocked(struct auth_limiter *l, const struct sockaddr *client, int64_t now_ms,
-			  unsigned limit, unsigned block_ms);
-/* Counts a failure; returns true when this failure starts a block.
- * limit 0 disables blocking. Thread-safe. */
-bool auth_limiter_fail(struct auth_limiter *l, const struct sockaddr *client, int64_t now_ms,
-		       unsigned limit, unsigned window_ms, unsigned block_ms);
 
 /* Reports, once, whether pam_unix can read other users' password hashes from
  * this process; returns false (and fills why) when it cannot. */

@@ -22,18 +22,13 @@ static int facing_address(const struct sockaddr *dst, struct addr *ret)
 {
 	struct addr to;
 
-	addr_set(&to, dst, dst->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						      : sizeof(struct sockaddr_in));
+	addr_set(&to, dst, addr_len(dst->sa_family));
 	/* Port 0 is not a valid UDP destination; the port does not change the route. */
-	if (addr_port(dst) == 0) {
-		if (to.ss.ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&to.ss)->sin6_port = htons(9);
-		else
-			((struct sockaddr_in *)&to.ss)->sin_port = htons(9);
-	}
-	int fd = socket(dst->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (addr_port(dst) == 0)
+		addr_set_port(&to, 9);
+	int fd = addr_socket(dst->sa_family, SOCK_DGRAM, false);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	int r = 0;
 	ret->len = sizeof(ret->ss);
 	if (connect(fd, (struct sockaddr *)&to.ss, to.len) < 0 ||
@@ -50,24 +45,16 @@ int bind_listen(const struct sockaddr *dst, const struct sockaddr *fallback,
 	int r;
 
 	if (addr_is_any(dst)) {
-		addr_set(&local, fallback, fallback->sa_family == AF_INET6
-						   ? sizeof(struct sockaddr_in6)
-						   : sizeof(struct sockaddr_in));
+		addr_set(&local, fallback, addr_len(fallback->sa_family));
 		addr_unmap(&local);
 	} else if ((r = facing_address(dst, &local)) < 0) {
 		return r;
 	}
-	if (local.ss.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&local.ss)->sin6_port = 0;
-	else
-		((struct sockaddr_in *)&local.ss)->sin_port = 0;
+	addr_set_port(&local, 0);
 
-	int fd = socket(local.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = addr_socket(local.ss.ss_family, SOCK_STREAM, true);
 	if (fd < 0)
-		return -errno;
-	int one = 1;
-	if (local.ss.ss_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		return fd;
 	ret_bound->len = sizeof(ret_bound->ss);
 	if (bind(fd, (struct sockaddr *)&local.ss, local.len) < 0 || listen(fd, 1) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ret_bound->ss, &ret_bound->len) < 0) {

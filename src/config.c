@@ -106,7 +106,7 @@ void config_unref(struct config *c)
 	free(c);
 }
 
-void config_set_self(struct config *c, struct rule_net *self, size_t nself)
+void config_set_self(struct config *c, struct addr_net *self, size_t nself)
 {
 	free(c->self);
 	c->self = self;
@@ -504,7 +504,7 @@ void config_dump(const struct config *c, FILE *out)
 
 	char text[2048], net[INET6_ADDRSTRLEN + 8];
 	const char *why;
-	const struct rule_net *n;
+	const struct addr_net *n;
 	fprintf(out, "\n# Access rules, first match wins (client rules, with only \"from\", are\n"
 		     "# checked when a connection is accepted; the others for each request):\n");
 	for (size_t i = 0; i < c->nrules; i++)
@@ -517,9 +517,9 @@ void config_dump(const struct config *c, FILE *out)
 		     "# allow the rest. An allow rule opens a protected address only through\n"
 		     "# a \"to\" network inside its range (like \"allow to 127.0.0.0/8\").\n");
 	for (size_t i = 0; (n = rules_default_range(i, &why)) != NULL; i++)
-		fprintf(out, "#   deny to %s\t(%s)\n", rule_net_format(n, net, sizeof(net)), why);
+		fprintf(out, "#   deny to %s\t(%s)\n", addr_net_format(n, net, sizeof(net)), why);
 	for (size_t i = 0; i < c->nself; i++)
 		fprintf(out, "#   deny to %s\t(the gateway's own address)\n",
-			rule_net_format(&c->self[i], net, sizeof(net)));
+			addr_net_format(&c->self[i], net, sizeof(net)));
 	fprintf(out, "#   allow\n");
 }

@@ -53,7 +53,7 @@ struct config {
 	unsigned max_connection_rate;	/* new connections per second per client address; 0: off */
 	struct rule *rules;		/* "allow"/"deny" lines in file order */
 	size_t nrules;
-	struct rule_net *self;		/* the gateway's own addresses (config_set_self) */
+	struct addr_net *self;		/* the gateway's own addresses (config_set_self) */
 	size_t nself;
 };
 
@@ -86,7 +86,7 @@ int config_parse_duration(const char *s, unsigned *ret_ms);
 
 /* Gives c the gateway's own addresses (protected by the default policy); takes
  * ownership of the malloc'd array. Only before c is shared with other threads. */
-void config_set_self(struct config *c, struct rule_net *self, size_t nself);
+void config_set_self(struct config *c, struct addr_net *self, size_t nself);
 
 /* True when auth = none (without allow_unauthenticated) would let another
  * host use the gateway through one of the n addresses; msg then says so. */

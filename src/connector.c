@@ -40,11 +40,33 @@ bool connector_sockaddr(const struct socks5_addr *a, struct addr *ret)
 	return false;
 }
 
+/* getaddrinfo() for dst's name and port. Returns 0 with the list in *ret_list
+ * (the caller frees it), or -1 with res->rep, res->err and res->gai_failed set. */
+static int lookup(const struct socks5_addr *dst, int socktype, struct addrinfo **ret_list,
+		  struct connector_result *res)
+{
+	struct addrinfo hints;
+	char port[8];
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = socktype;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%u", dst->port);
+	int g = getaddrinfo(dst->u.domain, port, &hints, ret_list);
+	if (g != 0) {
+		res->gai_failed = true;
+		res->err = g;
+		res->rep = socks5_rep_from_gai(g, errno);
+		return -1;
+	}
+	return 0;
+}
+
 int connector_resolve(const struct socks5_addr *dst, int socktype, struct addr *ret, size_t max,
 		      struct connector_result *res)
 {
-	struct addrinfo hints, *list = NULL;
-	char port[8];
+	struct addrinfo *list = NULL;
 	size_t n = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -52,18 +74,8 @@ int connector_resolve(const struct socks5_addr *dst, int socktype, struct addr *
 		return -1;
 	if (connector_sockaddr(dst, &ret[0]))
 		return 1;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = socktype;
-	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%u", dst->port);
-	int g = getaddrinfo(dst->u.domain, port, &hints, &list);
-	if (g != 0) {
-		res->gai_failed = true;
-		res->err = g;
-		res->rep = socks5_rep_from_gai(g, errno);
+	if (lookup(dst, socktype, &list, res) < 0)
 		return -1;
-	}
 	for (const struct addrinfo *ai = list; ai != NULL && n < max; ai = ai->ai_next)
 		if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
 			addr_set(&ret[n++], ai->ai_addr, ai->ai_addrlen);
@@ -102,9 +114,9 @@ int connector_wait(int fd, unsigned timeout_ms)
 /* One attempt; returns the socket or -errno. */
 static int try_connect(const struct sockaddr *sa, socklen_t salen, unsigned timeout_ms)
 {
-	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = addr_socket(sa->sa_family, SOCK_STREAM, false);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* Relayed traffic is already segmented by the client; do not delay it again. */
 	int one = 1;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -135,20 +147,8 @@ int connector_connect(const struct socks5_addr *dst, unsigned timeout_ms,
 		hints.ai_addrlen = one.len;
 		hints.ai_family = one.ss.ss_family;
 		list = &hints;	/* a one-entry list, not freed below */
-	} else {
-		char port[8];
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_family = AF_UNSPEC;
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICSERV;
-		snprintf(port, sizeof(port), "%u", dst->port);
-		int g = getaddrinfo(dst->u.domain, port, &hints, &list);
-		if (g != 0) {
-			res->gai_failed = true;
-			res->err = g;
-			res->rep = socks5_rep_from_gai(g, errno);
-			return -1;
-		}
+	} else if (lookup(dst, SOCK_STREAM, &list, res) < 0) {
+		return -1;
 	}
 
 	for (const struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {

@@ -9,6 +9,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "limiter.h"
 #include "log.h"
 #include "pool.h"
 #include "text.h"
@@ -16,7 +17,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,7 +24,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-static struct auth_limiter limiter = { .lock = PTHREAD_MUTEX_INITIALIZER };
 static struct log_ratelimit pam_error_rl;
 static atomic_uint_fast64_t auth_failures;
 
@@ -225,8 +224,8 @@ static void note_failure(struct handshake *h, enum auth_status st)
 	atomic_fetch_add(&auth_failures, 1);
 	addr_host(peer, host, sizeof(host));
 	log_auth_failure(h->user, peer);
-	if (auth_limiter_fail(&limiter, peer, monotonic_ms(), c->auth_fail_limit,
-			      c->auth_fail_window_ms, c->auth_block_time_ms))
+	if (limiter_fail(peer, monotonic_ms(), c->auth_fail_limit, c->auth_fail_window_ms,
+			 c->auth_block_time_ms))
 		log_msg(LOG_WARNING, "blocking %s for %u s after %u authentication failures within %u s",
 			host, c->auth_block_time_ms / 1000, c->auth_fail_limit,
 			c->auth_fail_window_ms / 1000);
@@ -294,8 +293,8 @@ bool handshake_negotiate(struct handshake *h)
 							       : SOCKS5_METHOD_NONE };
 	uint8_t method = socks5_select_method(&g, allowed, sizeof(allowed));
 	bool blocked = c->auth == CONFIG_AUTH_PAM &&
-		       auth_limiter_blocked(&limiter, (struct sockaddr *)&h->peer.ss, monotonic_ms(),
-					    c->auth_fail_limit, c->auth_block_time_ms);
+		       limiter_blocked((struct sockaddr *)&h->peer.ss, monotonic_ms(),
+				       c->auth_fail_limit, c->auth_block_time_ms);
 	if (blocked)
 		method = SOCKS5_METHOD_NO_ACCEPTABLE;
 	int r = handshake_send(h, h->fd, out, socks5_build_method(out, method));

@@ -46,12 +46,10 @@ static struct log_ratelimit emfile_rl, accept_rl, refuse_rl;
 int listener_bind(const struct addr *a, int backlog)
 {
 	int one = 1;
-	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = addr_socket(a->ss.ss_family, SOCK_STREAM, true);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (a->ss.ss_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, backlog) < 0) {
 		int r = -errno;
 		close(fd);

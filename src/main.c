@@ -12,14 +12,12 @@
 #include "log.h"
 #include "notify.h"
 #include "pool.h"
+#include "runtime.h"
 #include "session.h"
 #include "timeutil.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
-#include <ifaddrs.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -37,10 +35,6 @@
  * touched (pool_trim_stack), so idle sessions stay small. */
 #define WORKER_STACK (1024 * 1024)
 #define WORKER_IDLE_EXIT_MS 30000
-/* Descriptors a session can hold: client, destination, two splice pipes. */
-#define FDS_PER_SESSION 6
-#define FDS_RESERVED 64
-#define WORKERS_AUTO_CAP 16384
 #define OVERRIDES_MAX 64
 /* The main thread waits this long at most for the pool's lock when checking
  * that the pool is alive. */
@@ -88,80 +82,9 @@ static void report_log(const char *file, unsigned line, const char *msg, void *c
 	(*(unsigned *)ctx)++;
 }
 
-/* Gives c the gateway's own addresses, which the default policy protects.
- * Read at start and at each reload, so a new address counts after SIGHUP. */
-static void load_self(struct config *c)
-{
-	struct ifaddrs *ifa = NULL;
-	struct rule_net *v = NULL;
-	size_t n = 0, cap = 0;
-
-	if (getifaddrs(&ifa) < 0) {
-		log_msg(LOG_WARNING, "cannot list this host's addresses (%s): the default policy "
-				     "protects only loopback and the fixed ranges", strerror(errno));
-		return;
-	}
-	for (struct ifaddrs *i = ifa; i != NULL; i = i->ifa_next) {
-		struct rule_net net;
-		if (i->ifa_addr == NULL || !rule_net_from_sockaddr(i->ifa_addr, &net))
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			struct rule_net *nv = realloc(v, cap * sizeof(*nv));
-			if (nv == NULL)
-				break;
-			v = nv;
-		}
-		v[n++] = net;
-	}
-	freeifaddrs(ifa);
-	config_set_self(c, v, n);
-}
-
 static int on_accept(int fd, const struct addr *peer, void *ctx)
 {
 	return session_submit(ctx, fd, peer, config_current());
-}
-
-/* Raises the descriptor limit to its hard maximum and returns it. */
-static rlim_t raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 1024;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	return rl.rlim_cur;
-}
-
-/* Every queued connection holds a descriptor. The queue gets at most a
- * quarter of what the limit leaves, and the default worker maximum only what
- * remains after the queue, so a flood of silent connections cannot take the
- * descriptors that the sessions being served need for their destinations. */
-static unsigned queue_for(const struct config *c, rlim_t nofile)
-{
-	rlim_t share = (nofile > FDS_RESERVED ? nofile - FDS_RESERVED : 0) / 4;
-	if (share == 0)
-		share = 1;
-	return c->queue_length < share ? c->queue_length : (unsigned)share;
-}
-
-static unsigned workers_max_for(const struct config *c, rlim_t nofile, unsigned queue)
-{
-	if (c->workers_max != 0)
-		return c->workers_max;
-	rlim_t n = nofile > FDS_RESERVED + queue ? (nofile - FDS_RESERVED - queue) / FDS_PER_SESSION
-						 : 0;
-	if (n == 0)
-		n = 1;
-	if (n > WORKERS_AUTO_CAP)
-		n = WORKERS_AUTO_CAP;
-	if (n < c->workers_min)
-		n = c->workers_min;
-	return (unsigned)n;
 }
 
 static void usage(FILE *out)
@@ -303,10 +226,10 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 		log_msg(LOG_WARNING, "queue_length changed from %u to %u: that takes a restart",
 			old->queue_length, c->queue_length);
 	config_unref(old);
-	load_self(c);
+	runtime_load_self(c);
 	log_set_level(c->log_level);
 	log_set_target((enum log_target)c->log_target);
-	pool_set_limits(pool, c->workers_min, workers_max_for(c, nofile, queue_len));
+	pool_set_limits(pool, c->workers_min, runtime_workers_max_for(c, nofile, queue_len));
 	if (c->auth == CONFIG_AUTH_PAM) {
 		char why[256];
 		if (!auth_pam_pin(c->pam_service, why, sizeof(why)))
@@ -318,57 +241,6 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 out:
 	(void)sd_notify(0, "READY=1");
 	notify_status();
-}
-
-/* Started as root with "user": switch to that user and its groups for good.
- * Not root: "user" may only name the user it already runs as. Returns 0, or
- * -1 after logging why the daemon must not start. */
-static int drop_privileges(const char *user)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-	uid_t euid = geteuid();
-
-	if (user[0] == '\0') {
-		if (euid == 0)
-			log_msg(LOG_NOTICE,
-				"running as root: sessions and PAM run with full privileges; set "
-				"'user = socksgate' (a system user in the 'shadow' group) or -u to drop "
-				"them after binding");
-		return 0;
-	}
-	int r = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
-	if (res == NULL) {
-		log_msg(LOG_ERR, "user '%s': %s", user, r != 0 ? strerror(r) : "no such user");
-		return -1;
-	}
-	if (euid != 0) {
-		if (pw.pw_uid == euid)
-			return 0;
-		log_msg(LOG_ERR,
-			"cannot switch to user '%s': running as uid %u, and only root can change "
-			"user; start as root or drop the 'user' setting",
-			user, (unsigned)euid);
-		return -1;
-	}
-	if (pw.pw_uid == 0) {
-		log_msg(LOG_NOTICE, "user '%s' is root: nothing to drop", user);
-		return 0;
-	}
-	if (initgroups(pw.pw_name, pw.pw_gid) < 0 || setgid(pw.pw_gid) < 0 ||
-	    setuid(pw.pw_uid) < 0) {
-		log_msg(LOG_ERR, "cannot switch to user '%s': %s", user, strerror(errno));
-		return -1;
-	}
-	/* A setuid() that left a saved root uid behind would be undone here. */
-	if (setuid(0) == 0 || seteuid(0) == 0 || geteuid() != pw.pw_uid || getuid() != pw.pw_uid ||
-	    getegid() != pw.pw_gid) {
-		log_msg(LOG_ERR, "switching to user '%s' did not stick: root can be regained", user);
-		return -1;
-	}
-	log_msg(LOG_NOTICE, "running as user %s (uid %u, gid %u)", user, (unsigned)pw.pw_uid,
-		(unsigned)pw.pw_gid);
-	return 0;
 }
 
 /* The watchdog: pets systemd only while the acceptor turns and the pool's
@@ -412,21 +284,17 @@ static void announce_auth(const struct config *c)
 	}
 }
 
-/* A daemon started with stdin, stdout or stderr closed would hand those
- * numbers to its first sockets, and a log line would then go to a client.
- * Fill any that are closed with /dev/null before opening anything else. */
-static void std_fds_open(void)
-{
-	for (int fd = 0; fd <= 2; fd++) {
-		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
-			continue;
-		/* Lower numbers are open by now, so open() returns fd itself. */
-		if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
-			_exit(1);
-	}
-}
+/* The command line. */
+struct args {
+	struct config_override ov[OVERRIDES_MAX];
+	size_t nov;
+	const char *path;
+	bool check_only;
+};
 
-int main(int argc, char **argv)
+/* Parses argv into *a. Returns -1 to exit 0 (help, version), 1 to exit 1, or
+ * 0 to go on. */
+static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -438,39 +306,33 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct config_override ov[OVERRIDES_MAX];
-	size_t nov = 0;
-	const char *path = NULL;
-	bool check_only = false;
-	int opt, fds[CONFIG_LISTEN_MAX];
-	unsigned errors = 0;
+	int opt;
 
-	std_fds_open();
 	while ((opt = getopt_long(argc, argv, "c:l:a:u:tVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			path = optarg;
+			a->path = optarg;
 			break;
 		case 'l':
 		case 'a':
 		case 'u':
-			if (nov == OVERRIDES_MAX) {
+			if (a->nov == OVERRIDES_MAX) {
 				fprintf(stderr, "socksgate: too many options\n");
 				return 1;
 			}
-			ov[nov++] = (struct config_override){
+			a->ov[a->nov++] = (struct config_override){
 				opt == 'l' ? "listen" : opt == 'a' ? "auth" : "user", optarg
 			};
 			break;
 		case 't':
-			check_only = true;
+			a->check_only = true;
 			break;
 		case 'V':
 			printf("socksgate %s\n", PACKAGE_VERSION);
-			return 0;
+			return -1;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return -1;
 		default:
 			usage(stderr);
 			return 1;
@@ -481,40 +343,42 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	return 0;
+}
 
-	struct config *cfg;
-	if (config_load(path, ov, nov, report_stderr, &errors, &cfg) < 0) {
-		fprintf(stderr, "socksgate: configuration has %u error(s)\n", errors);
-		return 1;
-	}
-	load_self(cfg);
-	if (check_only) {
-		/* What start would refuse, -t refuses too. */
-		if (cfg->user[0] != '\0' && getpwnam(cfg->user) == NULL) {
-			fprintf(stderr, "%s: user '%s': no such user\n",
-				path != NULL ? path : CONFIG_DEFAULT_PATH, cfg->user);
-			config_unref(cfg);
-			return 1;
-		}
+/* -t: what start would refuse, -t refuses too. Returns the exit status. */
+static int check_config(struct config *cfg, const char *path)
+{
+	int rc = 0;
+
+	if (cfg->user[0] != '\0' && getpwnam(cfg->user) == NULL) {
+		fprintf(stderr, "%s: user '%s': no such user\n",
+			path != NULL ? path : CONFIG_DEFAULT_PATH, cfg->user);
+		rc = 1;
+	} else {
 		config_dump(cfg, stdout);
 		printf("# configuration OK\n");
-		config_unref(cfg);
-		return 0;
 	}
-	log_set_level(cfg->log_level);
-	log_set_target((enum log_target)cfg->log_target);
-	current = cfg;
+	config_unref(cfg);
+	return rc;
+}
 
-	/* Every thread inherits this mask; the loop below takes the signals. */
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+/* The running daemon, as the signal loop sees it. */
+struct daemon {
+	const struct args *args;
+	struct pool *pool;
+	struct listener *lst;
+	rlim_t nofile;
+};
 
-	rlim_t nofile = raise_nofile();
+/* Listening sockets from systemd or the config, root dropped, the pool and
+ * the acceptor started. Returns 0, or -1 after logging why. */
+static int start(struct daemon *d, struct config *cfg)
+{
+	int fds[CONFIG_LISTEN_MAX];
+	char why[320];
+
+	d->nofile = runtime_raise_nofile();
 	/* Sockets from systemd win over the config: the .socket unit is where
 	 * the operator chose the addresses. */
 	int nfds = listener_from_systemd(fds, CONFIG_LISTEN_MAX);
@@ -526,42 +390,47 @@ int main(int argc, char **argv)
 	else if (nfds == 0)
 		nfds = bind_all(cfg, fds);
 	if (nfds < 0)
-		goto fail_config;
+		return -1;
 	/* Bound (ports below 1024 need root), so root is no longer needed. */
-	if (drop_privileges(cfg->user) < 0)
+	if (runtime_drop_privileges(cfg->user) < 0)
 		goto fail_fds;
 
-	queue_len = queue_for(cfg, nofile);
+	queue_len = runtime_queue_for(cfg, d->nofile);
 	if (queue_len < cfg->queue_length)
 		log_msg(LOG_NOTICE,
 			"queue_length %u cut to %u: queued connections may hold at most a quarter "
 			"of the descriptor limit (%llu); raise LimitNOFILE (ulimit -n) for more",
-			cfg->queue_length, queue_len, (unsigned long long)nofile);
-	unsigned wmax = workers_max_for(cfg, nofile, queue_len);
-	struct pool *pool = pool_new(cfg->workers_min, wmax, queue_len, WORKER_STACK,
-				     WORKER_IDLE_EXIT_MS, session_run, session_discard, NULL);
-	if (pool == NULL) {
+			cfg->queue_length, queue_len, (unsigned long long)d->nofile);
+	unsigned wmax = runtime_workers_max_for(cfg, d->nofile, queue_len);
+	d->pool = pool_new(cfg->workers_min, wmax, queue_len, WORKER_STACK, WORKER_IDLE_EXIT_MS,
+			   session_run, session_discard, NULL);
+	if (d->pool == NULL) {
 		log_msg(LOG_ERR, "cannot start the worker pool: %s", strerror(errno));
 		goto fail_fds;
 	}
-	struct listener *lst;
 	judged = cfg;
-	char why[320];
-	int r = listener_start(&lst, fds, (size_t)nfds, check_listen, on_accept, pool, why,
-			       sizeof(why));
-	if (r < 0) {
-		log_msg(LOG_ERR, "%s", why);
-		pool_free(pool);
-		goto fail_config;
+	if (listener_start(&d->lst, fds, (size_t)nfds, check_listen, on_accept, d->pool, why,
+			   sizeof(why)) < 0) {
+		log_msg(LOG_ERR, "%s", why);	/* the fds are closed */
+		pool_free(d->pool);
+		return -1;
 	}
 	announce_auth(cfg);
 	log_event(LOG_ID_START, LOG_NOTICE,
 		  "socksgate %s started: workers %u..%u, queue %u, descriptor limit %llu",
 		  PACKAGE_VERSION, cfg->workers_min, wmax, queue_len,
-		  (unsigned long long)nofile);
-	(void)sd_notify(0, "READY=1");
-	notify_status();
+		  (unsigned long long)d->nofile);
+	return 0;
+fail_fds:
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	return -1;
+}
 
+/* Takes the signals until one says stop: SIGHUP reloads; between signals,
+ * STATUS= and the watchdog are kept fresh. */
+static void serve(struct daemon *d, const sigset_t *sigs)
+{
 	/* Watchdog pings at half the interval systemd asked for. */
 	uint64_t wd_usec = 0;
 	int64_t wd_ms = sd_watchdog_enabled(0, &wd_usec) > 0 ? (int64_t)(wd_usec / 2000) : 0;
@@ -573,7 +442,7 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		if (wd_ms > 0 && now >= next_wd) {
-			watchdog_tick(lst, pool, &wd_alive);
+			watchdog_tick(d->lst, d->pool, &wd_alive);
 			next_wd = now + wd_ms;
 		}
 		if (now >= next_status) {
@@ -585,26 +454,30 @@ int main(int argc, char **argv)
 		if (left < 0)
 			left = 0;
 		struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000 };
-		int sig = sigtimedwait(&sigs, NULL, &ts);
+		int sig = sigtimedwait(sigs, NULL, &ts);
 		now = monotonic_ms();
 		if (sig < 0)	/* EAGAIN: time for the periodic work; EINTR: likewise */
 			continue;
 		if (sig == SIGHUP) {
-			reload(path, ov, nov, pool, nofile, lst);
+			reload(d->args->path, d->args->ov, d->args->nov, d->pool, d->nofile, d->lst);
 			continue;
 		}
 		log_msg(LOG_NOTICE, "received %s, no longer accepting", strsignal(sig));
-		break;
+		return;
 	}
+}
 
+/* Stops accepting, drains for drain_timeout, then closes what is left. */
+static void stop(struct daemon *d)
+{
 	(void)sd_notify(0, "STOPPING=1\nSTATUS=Stopping: draining live sessions");
-	listener_stop(lst);
+	listener_stop(d->lst);
 	struct config *c = config_current();
-	unsigned left = pool_drain(pool, c->drain_timeout_ms);
+	unsigned left = pool_drain(d->pool, c->drain_timeout_ms);
 	config_unref(c);
 	if (left > 0) {
 		struct pool_stats st;
-		pool_get_stats(pool, &st);
+		pool_get_stats(d->pool, &st);
 		unsigned queued = st.queued < left ? st.queued : left;
 		/* Queued connections never had a worker, so they get no record:
 		 * say how many there were. */
@@ -612,13 +485,13 @@ int main(int argc, char **argv)
 			"drain period over, closing %u live session(s) and %u queued connection(s) "
 			"that no worker had taken yet",
 			left - queued, queued);
-		(void)pool_stop(pool, 0);	/* from here no worker takes a queued one */
+		(void)pool_stop(d->pool, 0);	/* from here no worker takes a queued one */
 		session_shutdown_all();
 	}
 	/* Closed sessions end at once; a worker blocked where a closed socket
 	 * cannot reach it (a PAM module, the resolver) does not hold up the
 	 * exit for longer than STOP_GRACE_MS. */
-	unsigned stuck = pool_stop(pool, STOP_GRACE_MS);
+	unsigned stuck = pool_stop(d->pool, STOP_GRACE_MS);
 	if (stuck > 0) {
 		log_msg(LOG_WARNING, "%u worker(s) still busy (in PAM, name resolution or connect) "
 			"%u ms after their sessions were closed; exiting without them",
@@ -627,15 +500,49 @@ int main(int argc, char **argv)
 		fflush(NULL);
 		_exit(0);	/* exit() would run library destructors under their feet */
 	}
-	pool_free(pool);
+	pool_free(d->pool);
+}
+
+int main(int argc, char **argv)
+{
+	struct args args = { .nov = 0 };
+	struct daemon d = { .args = &args };
+	unsigned errors = 0;
+
+	runtime_std_fds_open();
+	int r = parse_args(argc, argv, &args);
+	if (r != 0)
+		return r < 0 ? 0 : 1;
+	struct config *cfg;
+	if (config_load(args.path, args.ov, args.nov, report_stderr, &errors, &cfg) < 0) {
+		fprintf(stderr, "socksgate: configuration has %u error(s)\n", errors);
+		return 1;
+	}
+	runtime_load_self(cfg);
+	if (args.check_only)
+		return check_config(cfg, args.path);
+	log_set_level(cfg->log_level);
+	log_set_target((enum log_target)cfg->log_target);
+	current = cfg;
+
+	/* Every thread inherits this mask; serve() takes the signals. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (start(&d, cfg) < 0) {
+		config_swap(NULL);
+		return 1;
+	}
+	(void)sd_notify(0, "READY=1");
+	notify_status();
+	serve(&d, &sigs);
+	stop(&d);
 	config_swap(NULL);
 	log_event(LOG_ID_STOP, LOG_NOTICE, "stopped");
 	return 0;
-
-fail_fds:
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
-fail_config:
-	config_swap(NULL);
-	return 1;
 }

@@ -1,14 +1,14 @@
 /* The counter table: one hash of entries keyed by client address or user name,
  * under one mutex. An entry exists while it counts a live session or a rate
  * window that has not ended, so memory follows the load, and rate-only entries
- * are bounded: past RATE_ENTRIES_MAX the ended windows are swept, and if the
+ * are bounded: past QUOTA_RATE_ENTRIES_MAX the ended windows are swept, and if the
  * table is still full, the rate limit lets the connection through rather than
  * refusing everyone. */
 #include "autoconf.h"
 
 #include "quota.h"
 
-#include "rules.h"
+#include "addr.h"
 #include "timeutil.h"
 
 #include <pthread.h>
@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 
 #define BUCKETS 4096
-#define RATE_ENTRIES_MAX 65536
 #define WINDOW_MS 1000
 #define KEY_MAX 257
 
@@ -45,14 +44,14 @@ static atomic_uint sessions;
 
 static bool client_key(const struct sockaddr *sa, struct key *k)
 {
-	struct rule_net n;
+	struct addr_net n;
 
-	if (!rule_net_from_sockaddr(sa, &n))
+	/* addr_net_from_sockaddr() defines every byte: one address, one key. */
+	if (!addr_net_from_sockaddr(sa, &n))
 		return false;
 	k->b[0] = KEY_CLIENT;
-	k->b[1] = (uint8_t)n.family;
-	memcpy(k->b + 2, n.addr, 16);
-	k->len = 18;
+	memcpy(k->b + 1, &n, sizeof(n));
+	k->len = 1 + sizeof(n);
 	return true;
 }
 
@@ -212,9 +211,9 @@ bool quota_rate(const struct sockaddr *client, unsigned per_second, int64_t now_
 	pthread_mutex_lock(&table_lock);
 	struct entry *e = find(&k, false);
 	if (e == NULL) {
-		if (nentries >= RATE_ENTRIES_MAX)
+		if (nentries >= QUOTA_RATE_ENTRIES_MAX)
 			sweep(now_ms);
-		if (nentries < RATE_ENTRIES_MAX)
+		if (nentries < QUOTA_RATE_ENTRIES_MAX)
 			e = find(&k, true);
 	}
 	if (e != NULL) {
@@ -229,12 +228,4 @@ bool quota_rate(const struct sockaddr *client, unsigned per_second, int64_t now_
 	}
 	pthread_mutex_unlock(&table_lock);
 	return ok;
-}
-
-size_t quota_entries(void)
-{
-	pthread_mutex_lock(&table_lock);
-	size_t n = nentries;
-	pthread_mutex_unlock(&table_lock);
-	return n;
 }

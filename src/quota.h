@@ -6,7 +6,6 @@
 #define SOCKSGATE_QUOTA_H
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
 struct sockaddr;
@@ -23,10 +22,16 @@ void quota_session_release(void);
 
 /* Counts a new connection from client at now_ms against per_second (0: off).
  * Returns false when the client has already opened per_second connections in
- * the current one-second window. */
+ * the current one-second window (opened by the first connection after the
+ * last window ended; now_ms is CLOCK_MONOTONIC in ms, which the releases
+ * above read too, to free an entry whose window has ended). */
 bool quota_rate(const struct sockaddr *client, unsigned per_second, int64_t now_ms);
 
-/* Entries held in the counter table (for tests: 0 when nothing is counted). */
-size_t quota_entries(void);
+/* The counter table has one entry per client address or user with a live
+ * session or a running rate window. Once it holds this many, a rate window
+ * for a new address first sweeps the ended ones out, and if the table is
+ * still full the connection is let through uncounted rather than anyone
+ * refused: memory stays bounded whatever the clients do. */
+#define QUOTA_RATE_ENTRIES_MAX 65536
 
 #endif

@@ -223,16 +223,3 @@ enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_st
 	dir_free(&dirs[1]);
 	return end;
 }
-
-const char *relay_end_str(enum relay_end e)
-{
-	switch (e) {
-	case RELAY_END_CLOSED:
-		return "closed";
-	case RELAY_END_IDLE:
-		return "idle timeout";
-	case RELAY_END_ERROR:
-		return "relay error";
-	}
-	return "?";
-}

@@ -33,11 +33,11 @@ enum relay_end {
 
 /* Relays until both sides are done. The sockets must be non-blocking; they stay
  * owned by the caller. idle_timeout_ms 0 means no idle limit. stats is updated
- * as bytes move (the caller may read it only after return). On RELAY_END_ERROR,
- * *ret_err holds the errno. Thread-safe: uses no shared state. */
+ * as bytes move (the caller may read up/down only after return). On
+ * RELAY_END_ERROR, *ret_err holds the errno. Thread-safe: the only shared
+ * state it touches is stats->total_up/total_down, which it adds to atomically
+ * (relay_count()). */
 enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_stats *stats,
 			 int *ret_err);
-
-const char *relay_end_str(enum relay_end e);
 
 #endif

@@ -6,7 +6,6 @@
 
 #include "rules.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -18,7 +17,7 @@
 
 /* The built-in default refuses these when no rule names them. */
 static const struct {
-	struct rule_net net;
+	struct addr_net net;
 	const char *why;
 } protected_ranges[] = {
 	{ { AF_INET, 8, { 127 } }, "loopback destination" },
@@ -33,129 +32,6 @@ static const struct {
 };
 #define NPROTECTED (sizeof(protected_ranges) / sizeof(protected_ranges[0]))
 #define SELF_WHY "the gateway's own address"
-
-static const uint8_t v4mapped_prefix[12] = { [10] = 0xff, [11] = 0xff };
-
-/* ---- networks ---- */
-
-static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-	unsigned bytes = bits / 8, rest = bits % 8;
-
-	if (memcmp(a, b, bytes) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return (a[bytes] & mask) == (b[bytes] & mask);
-}
-
-bool rule_net_from_sockaddr(const struct sockaddr *sa, struct rule_net *ret)
-{
-	memset(ret, 0, sizeof(*ret));
-	if (sa->sa_family == AF_INET) {
-		memcpy(ret->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		ret->family = AF_INET;
-		ret->prefix = 32;
-		return true;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-		if (memcmp(a, v4mapped_prefix, 12) == 0) {
-			memcpy(ret->addr, a + 12, 4);
-			ret->family = AF_INET;
-			ret->prefix = 32;
-		} else {
-			memcpy(ret->addr, a, 16);
-			ret->family = AF_INET6;
-			ret->prefix = 128;
-		}
-		return true;
-	}
-	return false;
-}
-
-/* Is the single address a (from rule_net_from_sockaddr) inside n? */
-static bool net_has(const struct rule_net *n, const struct rule_net *a)
-{
-	return n->family == a->family && prefix_equal(n->addr, a->addr, n->prefix);
-}
-
-/* Is the whole network inner inside outer? */
-static bool net_within(const struct rule_net *inner, const struct rule_net *outer)
-{
-	return inner->family == outer->family && inner->prefix >= outer->prefix &&
-	       prefix_equal(inner->addr, outer->addr, outer->prefix);
-}
-
-bool rule_net_contains(const struct rule_net *n, const struct sockaddr *sa)
-{
-	struct rule_net a;
-	return rule_net_from_sockaddr(sa, &a) && net_has(n, &a);
-}
-
-int rule_net_parse(const char *s, struct rule_net *ret)
-{
-	char buf[INET6_ADDRSTRLEN + 8];
-	struct rule_net n;
-	unsigned max;
-
-	if (strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	memset(&n, 0, sizeof(n));
-	char *slash = strchr(buf, '/');
-	if (slash != NULL)
-		*slash = '\0';
-	if (inet_pton(AF_INET, buf, n.addr) == 1) {
-		n.family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, buf, n.addr) == 1) {
-		n.family = AF_INET6;
-		max = 128;
-	} else {
-		return -EINVAL;
-	}
-	n.prefix = max;
-	if (slash != NULL) {
-		const char *p = slash + 1;
-		if (!isdigit((unsigned char)p[0]) || strlen(p) > 3 || strspn(p, "0123456789") != strlen(p))
-			return -EINVAL;
-		n.prefix = (unsigned)atoi(p);
-		if (n.prefix > max)
-			return -EINVAL;
-	}
-	/* ::ffff:a.b.c.d/104 is the IPv4 network a.b.c.d/8. */
-	if (n.family == AF_INET6 && n.prefix >= 96 && memcmp(n.addr, v4mapped_prefix, 12) == 0) {
-		memmove(n.addr, n.addr + 12, 4);
-		memset(n.addr + 4, 0, 12);
-		n.family = AF_INET;
-		n.prefix -= 96;
-	}
-	/* Host bits set is a typo more often than not: say so. */
-	struct rule_net masked = n;
-	unsigned bytes = n.prefix / 8;
-	if (bytes < 16) {
-		masked.addr[bytes] &= (uint8_t)(n.prefix % 8 ? 0xff << (8 - n.prefix % 8) : 0);
-		memset(masked.addr + bytes + 1, 0, 16 - bytes - 1);
-	}
-	if (memcmp(masked.addr, n.addr, 16) != 0)
-		return -EINVAL;
-	*ret = n;
-	return 0;
-}
-
-char *rule_net_format(const struct rule_net *n, char *buf, size_t len)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	inet_ntop(n->family, n->addr, a, sizeof(a));
-	if (n->prefix == (n->family == AF_INET ? 32u : 128u))
-		snprintf(buf, len, "%s", a);
-	else
-		snprintf(buf, len, "%s/%u", a, n->prefix);
-	return buf;
-}
 
 /* ---- parsing ---- */
 
@@ -219,31 +95,20 @@ static bool valid_account_name(const char *s)
 	return true;
 }
 
-static int parse_port(const char *s, uint16_t *ret)
-{
-	if (*s == '\0' || strlen(s) > 5 || strspn(s, "0123456789") != strlen(s))
-		return -EINVAL;
-	long v = strtol(s, NULL, 10);
-	if (v > 65535)
-		return -EINVAL;
-	*ret = (uint16_t)v;
-	return 0;
-}
-
 enum keyword { KW_FROM, KW_USER, KW_GROUP, KW_COMMAND, KW_TO, KW_PORT, KW_MAX };
 static const char *const keywords[KW_MAX] = { "from", "user", "group", "command", "to", "port" };
 
 /* Adds one entry of a comma list to the rule. */
 static int add_entry(struct rule *r, enum keyword kw, const char *v, char *err, size_t errlen)
 {
-	struct rule_net net;
+	struct addr_net net;
 	void *e;
 
 	switch (kw) {
 	case KW_FROM:
 		if (strcmp(v, "any") == 0)
 			return 0;	/* the caller notes it */
-		if (rule_net_parse(v, &net) < 0) {
+		if (addr_net_parse(v, &net) < 0) {
 			set_err(err, errlen, "from: '%s' is not an address or network (like "
 					     "192.0.2.0/24 or 2001:db8::/32) or any", v);
 			return -EINVAL;
@@ -285,7 +150,7 @@ static int add_entry(struct rule *r, enum keyword kw, const char *v, char *err, 
 			return 0;
 		}
 		if (looks_numeric(v)) {
-			if (rule_net_parse(v, &net) < 0) {
+			if (addr_net_parse(v, &net) < 0) {
 				set_err(err, errlen,
 					"to: '%s' is not an address or network (like 10.0.0.0/8 or "
 					"2001:db8::/32; host bits must be zero)", v);
@@ -327,14 +192,14 @@ static int add_entry(struct rule *r, enum keyword kw, const char *v, char *err, 
 		strcpy(buf, v);
 		if (dash != NULL) {
 			buf[dash - v] = '\0';
-			if (parse_port(buf, &p.lo) < 0 || parse_port(buf + (dash - v) + 1, &p.hi) < 0)
+			if (addr_parse_port(buf, &p.lo) < 0 || addr_parse_port(buf + (dash - v) + 1, &p.hi) < 0)
 				goto bad_port;
 			if (p.lo > p.hi) {
 				set_err(err, errlen, "port: the range '%s' is backwards", v);
 				return -EINVAL;
 			}
 		} else {
-			if (parse_port(buf, &p.lo) < 0)
+			if (addr_parse_port(buf, &p.lo) < 0)
 				goto bad_port;
 			p.hi = p.lo;
 		}
@@ -512,7 +377,7 @@ char *rule_format(const struct rule *r, char *buf, size_t len)
 		if (r->nfrom == 0)
 			put(&o, "any");
 		for (size_t i = 0; i < r->nfrom; i++)
-			put(&o, "%s%s", i ? "," : "", rule_net_format(&r->from[i], a, sizeof(a)));
+			put(&o, "%s%s", i ? "," : "", addr_net_format(&r->from[i], a, sizeof(a)));
 	}
 	for (size_t i = 0; i < r->nusers; i++)
 		put(&o, "%s%s", i ? "," : " user ", r->users[i]);
@@ -534,7 +399,7 @@ char *rule_format(const struct rule *r, char *buf, size_t len)
 			sep = ",";
 		}
 		for (size_t i = 0; i < r->nto_nets; i++, sep = ",")
-			put(&o, "%s%s", sep, rule_net_format(&r->to_nets[i], a, sizeof(a)));
+			put(&o, "%s%s", sep, addr_net_format(&r->to_nets[i], a, sizeof(a)));
 		for (size_t i = 0; i < r->nto_hosts; i++, sep = ",")
 			put(&o, "%s%s%s", sep, r->to_hosts[i].suffix ? "." : "", r->to_hosts[i].name);
 	}
@@ -549,22 +414,22 @@ char *rule_format(const struct rule *r, char *buf, size_t len)
 
 /* ---- matching ---- */
 
-const char *rules_protected(const struct sockaddr *sa, const struct rule_net *self, size_t nself)
+const char *rules_protected(const struct sockaddr *sa, const struct addr_net *self, size_t nself)
 {
-	struct rule_net a;
+	struct addr_net a;
 
-	if (!rule_net_from_sockaddr(sa, &a))
+	if (!addr_net_from_sockaddr(sa, &a))
 		return NULL;
 	for (size_t i = 0; i < NPROTECTED; i++)
-		if (net_has(&protected_ranges[i].net, &a))
+		if (addr_net_within(&a, &protected_ranges[i].net))
 			return protected_ranges[i].why;
 	for (size_t i = 0; i < nself; i++)
-		if (net_has(&self[i], &a))
+		if (addr_net_within(&a, &self[i]))
 			return SELF_WHY;
 	return NULL;
 }
 
-const struct rule_net *rules_default_range(size_t i, const char **ret_why)
+const struct addr_net *rules_default_range(size_t i, const char **ret_why)
 {
 	if (i >= NPROTECTED)
 		return NULL;
@@ -575,16 +440,16 @@ const struct rule_net *rules_default_range(size_t i, const char **ret_why)
 /* Does the rule's "to" network n open the protected address a? Only when n lies
  * inside a protected range that contains a: "to 127.0.0.0/8" opens loopback,
  * "to 0.0.0.0/0" does not. */
-static bool opens_protected(const struct rule_net *n, const struct rule_net *a,
-			    const struct rule_net *self, size_t nself)
+static bool opens_protected(const struct addr_net *n, const struct addr_net *a,
+			    const struct addr_net *self, size_t nself)
 {
 	for (size_t i = 0; i < NPROTECTED; i++) {
-		const struct rule_net *p = &protected_ranges[i].net;
-		if (net_has(p, a) && net_within(n, p))
+		const struct addr_net *p = &protected_ranges[i].net;
+		if (addr_net_within(a, p) && addr_net_within(n, p))
 			return true;
 	}
 	for (size_t i = 0; i < nself; i++)
-		if (net_has(&self[i], a) && net_within(n, &self[i]))
+		if (addr_net_within(a, &self[i]) && addr_net_within(n, &self[i]))
 			return true;
 	return false;
 }
@@ -615,12 +480,12 @@ static bool name_matches(const struct rule *r, const char *name)
 static bool match_but_dest(const struct rule *r, const struct rules_query *q)
 {
 	if (r->nfrom > 0) {
-		struct rule_net c;
+		struct addr_net c;
 		bool hit = false;
-		if (q->client == NULL || !rule_net_from_sockaddr(q->client, &c))
+		if (q->client == NULL || !addr_net_from_sockaddr(q->client, &c))
 			return false;
 		for (size_t i = 0; i < r->nfrom && !hit; i++)
-			hit = net_has(&r->from[i], &c);
+			hit = addr_net_within(&c, &r->from[i]);
 		if (!hit)
 			return false;
 	}
@@ -654,9 +519,9 @@ static bool match_but_dest(const struct rule *r, const struct rules_query *q)
 void rules_check(const struct rule *rules, size_t n, const struct rules_query *q,
 		 struct rules_verdict *ret)
 {
-	struct rule_net a;
+	struct addr_net a;
 	const char *prot = rules_protected(q->dest, q->self, q->nself);
-	bool have_a = rule_net_from_sockaddr(q->dest, &a);
+	bool have_a = addr_net_from_sockaddr(q->dest, &a);
 
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = &rules[i];
@@ -667,11 +532,11 @@ void rules_check(const struct rule *rules, size_t n, const struct rules_query *q
 			/* A deny, or an ordinary address: any way of naming it counts. */
 			hit = !r->has_to || r->to_any || name_matches(r, q->name);
 			for (size_t j = 0; j < r->nto_nets && !hit && have_a; j++)
-				hit = net_has(&r->to_nets[j], &a);
+				hit = addr_net_within(&a, &r->to_nets[j]);
 		} else {
 			/* Allowing a protected address takes a network that names it. */
 			for (size_t j = 0; j < r->nto_nets && !hit && have_a; j++)
-				hit = net_has(&r->to_nets[j], &a) &&
+				hit = addr_net_within(&a, &r->to_nets[j]) &&
 				      opens_protected(&r->to_nets[j], &a, q->self, q->nself);
 		}
 		if (hit) {
@@ -731,8 +596,8 @@ bool rules_refuse_command(const struct rule *rules, size_t n, const struct rules
 void rules_check_client(const struct rule *rules, size_t n, const struct sockaddr *client,
 			struct rules_verdict *ret)
 {
-	struct rule_net c;
-	bool have_c = rule_net_from_sockaddr(client, &c);
+	struct addr_net c;
+	bool have_c = addr_net_from_sockaddr(client, &c);
 
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = &rules[i];
@@ -740,7 +605,7 @@ void rules_check_client(const struct rule *rules, size_t n, const struct sockadd
 			continue;
 		bool hit = r->nfrom == 0;
 		for (size_t j = 0; j < r->nfrom && !hit && have_c; j++)
-			hit = net_has(&r->from[j], &c);
+			hit = addr_net_within(&c, &r->from[j]);
 		if (hit) {
 			*ret = (struct rules_verdict){ r->action == RULE_ALLOW, r, NULL };
 			return;

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct sockaddr;
+#include "addr.h"
 
 enum rule_action {
 	RULE_ALLOW,
@@ -23,13 +23,6 @@ enum {
 	RULE_CMD_CONNECT = 1,
 	RULE_CMD_BIND = 2,
 	RULE_CMD_UDP = 4,
-};
-
-/* An IPv4 or IPv6 network. IPv4-mapped IPv6 networks are stored as IPv4. */
-struct rule_net {
-	int family;		/* AF_INET or AF_INET6 */
-	unsigned prefix;	/* 0..32 or 0..128 */
-	uint8_t addr[16];	/* host bits are zero */
 };
 
 /* A destination name: "host.example" exactly, or with suffix set, ".example"
@@ -48,7 +41,7 @@ struct rule {
 	char *file;		/* where the rule was written, for logs and -t */
 	unsigned line;
 	bool has_from;		/* "from" given; nfrom == 0 then means "from any" */
-	struct rule_net *from;
+	struct addr_net *from;
 	size_t nfrom;
 	char **users;
 	size_t nusers;
@@ -57,7 +50,7 @@ struct rule {
 	unsigned cmds;		/* RULE_CMD_* bits; 0: any command */
 	bool has_to;		/* "to" given */
 	bool to_any;		/* "to any" */
-	struct rule_net *to_nets;
+	struct addr_net *to_nets;
 	size_t nto_nets;
 	struct rule_host *to_hosts;
 	size_t nto_hosts;
@@ -79,17 +72,6 @@ char *rule_format(const struct rule *r, char *buf, size_t len);
  * decided when a connection is accepted and are skipped for requests. */
 bool rule_is_client_rule(const struct rule *r);
 
-/* Parses "ADDR" or "ADDR/PREFIX" (IPv4 or IPv6). Host bits must be zero.
- * Returns 0 or -EINVAL. */
-int rule_net_parse(const char *s, struct rule_net *ret);
-/* Sets ret to the single address of sa (/32 or /128, IPv4-mapped as IPv4).
- * Returns false for other families. */
-bool rule_net_from_sockaddr(const struct sockaddr *sa, struct rule_net *ret);
-/* True when sa (IPv4-mapped IPv6 counts as IPv4) lies inside n. */
-bool rule_net_contains(const struct rule_net *n, const struct sockaddr *sa);
-/* Writes "a.b.c.d/p", or the bare address for a single host. Returns buf. */
-char *rule_net_format(const struct rule_net *n, char *buf, size_t len);
-
 /* Is user a member of group (primary or supplementary)? ctx is the query's. */
 typedef bool (*rules_group_fn)(const char *user, const char *group, void *ctx);
 
@@ -103,7 +85,7 @@ struct rules_query {
 	uint16_t port;			/* destination port */
 	rules_group_fn group_member;	/* NULL: group rules never match */
 	void *group_ctx;
-	const struct rule_net *self;	/* the gateway's own addresses (protected) */
+	const struct addr_net *self;	/* the gateway's own addresses (protected) */
 	size_t nself;
 };
 
@@ -142,11 +124,11 @@ void rules_check_client(const struct rule *rules, size_t n, const struct sockadd
 			struct rules_verdict *ret);
 
 /* Which protected range sa falls in ("loopback destination", ...), or NULL. */
-const char *rules_protected(const struct sockaddr *sa, const struct rule_net *self,
+const char *rules_protected(const struct sockaddr *sa, const struct addr_net *self,
 			    size_t nself);
 
 /* The protected ranges of the built-in default, for -t: returns the i-th range
  * and its description, or NULL past the end. */
-const struct rule_net *rules_default_range(size_t i, const char **ret_why);
+const struct addr_net *rules_default_range(size_t i, const char **ret_why);
 
 #endif

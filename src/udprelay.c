@@ -8,12 +8,12 @@
 
 #include "udprelay.h"
 
+#include "connector.h"
 #include "relay.h"
 #include "socks5.h"
 #include "timeutil.h"
 
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -53,28 +53,16 @@ struct udprelay {
 	uint8_t buf[UDP_BUF];
 };
 
-static void set_port(struct addr *a, uint16_t port)
-{
-	if (a->ss.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
-	else
-		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
-}
-
 int udprelay_open(const struct sockaddr *local, struct addr *ret_bound)
 {
 	struct addr a;
 
-	addr_set(&a, local, local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-							 : sizeof(struct sockaddr_in));
+	addr_set(&a, local, addr_len(local->sa_family));
 	addr_unmap(&a);
-	set_port(&a, 0);
-	int fd = socket(a.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	addr_set_port(&a, 0);
+	int fd = addr_socket(a.ss.ss_family, SOCK_DGRAM, true);
 	if (fd < 0)
-		return -errno;
-	int one = 1;
-	if (a.ss.ss_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		return fd;
 	ret_bound->len = sizeof(ret_bound->ss);
 	if (bind(fd, (struct sockaddr *)&a.ss, a.len) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ret_bound->ss, &ret_bound->len) < 0) {
@@ -91,12 +79,9 @@ static int out_socket(struct udprelay *r, int family)
 	int i = family == AF_INET6;
 
 	if (r->out[i] < 0) {
-		int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		int fd = addr_socket(family, SOCK_DGRAM, true);
 		if (fd < 0)
 			return -1;
-		int one = 1;
-		if (family == AF_INET6)
-			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 		r->out[i] = fd;
 	}
 	return r->out[i];
@@ -126,7 +111,7 @@ static int resolve(struct udprelay *r, const struct socks5_addr *dst, struct add
 	}
 	for (int i = 0; i < e->n; i++) {
 		ret[i] = e->a[i];
-		set_port(&ret[i], dst->port);
+		addr_set_port(&ret[i], dst->port);
 	}
 	return e->n;
 }
@@ -165,7 +150,7 @@ static bool client_datagram(struct udprelay *r, const struct addr *src, size_t l
 		return false;
 	/* The first well-formed datagram from the client's host names its port. */
 	if (!r->port_known) {
-		set_port(&r->client, addr_port((const struct sockaddr *)&src->ss));
+		addr_set_port(&r->client, addr_port((const struct sockaddr *)&src->ss));
 		r->port_known = true;
 	}
 	int n = resolve(r, &h.dst, to);
@@ -274,11 +259,9 @@ enum udprelay_end udprelay_run(const struct udprelay_params *p, struct relay_sta
 	}
 	r->p = p;
 	r->out[0] = r->out[1] = -1;
-	addr_set(&r->client, p->client, p->client->sa_family == AF_INET6
-						? sizeof(struct sockaddr_in6)
-						: sizeof(struct sockaddr_in));
+	addr_set(&r->client, p->client, addr_len(p->client->sa_family));
 	addr_unmap(&r->client);
-	set_port(&r->client, p->client_port);
+	addr_set_port(&r->client, p->client_port);
 	r->port_known = p->client_port != 0;
 	r->bytes = bytes;
 	r->counts = counts;

@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 #include "addr.h"
-#include "connector.h"
 
 struct relay_stats;
 
@@ -51,7 +50,8 @@ enum udprelay_end {
  * once known), must carry a well-formed header with FRAG 0, and go only to
  * destinations check allows (names resolved and cached for the association).
  * Datagrams from destinations are passed back only from addresses the client
- * has sent to. Thread-safe: uses no shared state besides what check uses. */
+ * has sent to. Thread-safe: the shared state it touches is what check uses
+ * and bytes->total_up/total_down, added to atomically (relay_count()). */
 enum udprelay_end udprelay_run(const struct udprelay_params *p, struct relay_stats *bytes,
 			       struct udprelay_counts *counts, int *ret_err);
 

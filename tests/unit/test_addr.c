@@ -1,5 +1,6 @@
 /* Unit tests for the address helpers: parsing ADDR:PORT settings, printing
- * them back, and telling loopback addresses apart. Pure: no sockets. */
+ * them back, telling loopback addresses apart, and the address/network type
+ * (parsing, CIDR matching, lookup keys). Pure: no sockets. */
 #include "autoconf.h"
 
 #include "addr.h"
@@ -322,6 +323,223 @@ static void test_unmap_same_any(void)
 	CHECK(!addr_is_any(sa_of(&a)), "::1");
 }
 
+static void test_port_len_set_port(void)
+{
+	static const struct {
+		const char *in;
+		uint16_t port;
+	} good[] = { { "0", 0 }, { "1", 1 }, { "1080", 1080 }, { "65535", 65535 },
+		     { "00080", 80 }, { "0000000000000443", 443 } };
+	static const char *const bad[] = {
+		"", "65536", "99999", "4294967376", "99999999999999999999999", "-1", "+1",
+		" 1", "1 ", "0x10", "1e3", "80a", "\xd9\xa0",
+	};
+	uint16_t p;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		p = 1234;
+		int r = addr_parse_port(good[i].in, &p);
+		CHECK(r == 0 && p == good[i].port, "\"%s\": returned %d, port %u, expected %u",
+		      good[i].in, r, p, good[i].port);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p = 1234;
+		int r = addr_parse_port(bad[i], &p);
+		CHECK(r == -EINVAL, "\"%s\": returned %d, expected -EINVAL", bad[i], r);
+		CHECK_INT(p, 1234);
+	}
+
+	CHECK_INT(addr_len(AF_INET), sizeof(struct sockaddr_in));
+	CHECK_INT(addr_len(AF_INET6), sizeof(struct sockaddr_in6));
+	CHECK_INT(addr_len(AF_UNIX), 0);
+	CHECK_INT(addr_len(AF_UNSPEC), 0);
+
+	struct addr a, b;
+	char buf[ADDR_STRLEN];
+	CHECK_INT(addr_parse("192.0.2.1:53", &a), 0);
+	addr_set_port(&a, 65535);
+	CHECK_STR(addr_str(sa_of(&a), buf, sizeof(buf)), "192.0.2.1:65535");
+	CHECK_INT(a.len, sizeof(struct sockaddr_in));
+	CHECK_INT(addr_parse("[2001:db8::1]:53", &a), 0);
+	((struct sockaddr_in6 *)&a.ss)->sin6_scope_id = 7;
+	b = a;
+	addr_set_port(&a, 0);
+	CHECK_STR(addr_str(sa_of(&a), buf, sizeof(buf)), "[2001:db8::1]:0");
+	CHECK(addr_same(sa_of(&a), sa_of(&b), false), "address or scope changed");
+	/* Other families are left as they are. */
+	memset(&a, 0x5a, sizeof(a));
+	a.ss.ss_family = AF_UNIX;
+	b = a;
+	addr_set_port(&a, 80);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0, "AF_UNIX address changed");
+}
+
+/* ---- networks ---- */
+
+static struct sockaddr_storage ip_buf[4];
+static unsigned ip_next;
+
+/* A sockaddr for a numeric IPv4 or IPv6 address; valid for the next 3 calls. */
+static const struct sockaddr *ip(const char *host, uint16_t port)
+{
+	struct sockaddr_storage *ss = &ip_buf[ip_next++ % 4];
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(host, ':') == NULL)
+		*(struct sockaddr_in *)ss = sin4(host, port);
+	else
+		*(struct sockaddr_in6 *)ss = sin6(host, port);
+	return (const struct sockaddr *)ss;
+}
+
+static void test_net_parse(void)
+{
+	struct addr_net n;
+	char buf[64];
+
+	CHECK_INT(addr_net_parse("10.0.0.0/8", &n), 0);
+	CHECK_INT(n.family, AF_INET);
+	CHECK_INT(n.prefix, 8);
+	CHECK_STR(addr_net_format(&n, buf, sizeof(buf)), "10.0.0.0/8");
+	CHECK_INT(addr_net_parse("0.0.0.0/0", &n), 0);
+	CHECK_INT(n.prefix, 0);
+	CHECK_INT(addr_net_parse("fe80::/10", &n), 0);
+	CHECK_INT(n.family, AF_INET6);
+	CHECK_INT(addr_net_parse("::/0", &n), 0);
+	CHECK_INT(addr_net_parse("10.1.0.0/15", &n), -EINVAL);
+	CHECK_INT(addr_net_parse("10.0.0.0/", &n), -EINVAL);
+	CHECK_INT(addr_net_parse("", &n), -EINVAL);
+	CHECK_INT(addr_net_parse("::ffff:127.0.0.1", &n), 0);
+	CHECK_INT(n.family, AF_INET);
+	CHECK_STR(addr_net_format(&n, buf, sizeof(buf)), "127.0.0.1");
+
+	/* More refusals; *ret is left alone on each. */
+	static const char *const bad[] = {
+		"10.0.0.0/33", "::/129", "10.0.0.0/+8", "10.0.0.0/8/8", "10.0.0.0/0008",
+		"10.0.0.1/8", "2001:db8::1/32", "localhost", "10.0.0.0 /8", "/8",
+		"[::1]", "10.0.0.0/-1",
+	};
+	struct addr_net poison;
+	memset(&poison, 0x5a, sizeof(poison));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n = poison;
+		int r = addr_net_parse(bad[i], &n);
+		CHECK(r == -EINVAL, "\"%s\": returned %d, expected -EINVAL", bad[i], r);
+		CHECK(memcmp(&n, &poison, sizeof(n)) == 0, "\"%s\": *ret written on error", bad[i]);
+	}
+	/* An IPv4-mapped network is the IPv4 network; the longest text fits. */
+	CHECK_INT(addr_net_parse("::ffff:10.0.0.0/104", &n), 0);
+	CHECK_STR(addr_net_format(&n, buf, sizeof(buf)), "10.0.0.0/8");
+	CHECK_INT(addr_net_parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/124", &n), 0);
+	char exact[INET6_ADDRSTRLEN + 4];
+	CHECK_STR(addr_net_format(&n, exact, sizeof(exact)),
+		  "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/124");
+}
+
+static void test_cidr_match(void)
+{
+	struct addr_net n;
+
+	CU_ASSERT_FATAL(addr_net_parse("10.0.0.0/8", &n) == 0);
+	CHECK(addr_net_contains(&n, ip("10.255.1.2", 1)), "10.255.1.2 in 10/8");
+	CHECK(!addr_net_contains(&n, ip("11.0.0.1", 1)), "11.0.0.1 in 10/8");
+	CHECK(addr_net_contains(&n, ip("::ffff:10.1.2.3", 1)), "::ffff:10.1.2.3 in 10/8");
+	CHECK(!addr_net_contains(&n, ip("::a01:203", 1)), "::a01:203 in 10/8");
+	CU_ASSERT_FATAL(addr_net_parse("192.168.4.0/22", &n) == 0);
+	CHECK(addr_net_contains(&n, ip("192.168.7.255", 1)), "192.168.7.255 in /22");
+	CHECK(!addr_net_contains(&n, ip("192.168.8.0", 1)), "192.168.8.0 in /22");
+	CHECK(!addr_net_contains(&n, ip("192.168.3.255", 1)), "192.168.3.255 in /22");
+	CU_ASSERT_FATAL(addr_net_parse("2001:db8:40::/42", &n) == 0);
+	CHECK(addr_net_contains(&n, ip("2001:db8:7f:ffff::1", 1)), "2001:db8:7f:ffff::1 in /42");
+	CHECK(!addr_net_contains(&n, ip("2001:db8:80::1", 1)), "2001:db8:80::1 in /42");
+	CU_ASSERT_FATAL(addr_net_parse("0.0.0.0/0", &n) == 0);
+	CHECK(addr_net_contains(&n, ip("203.0.113.9", 1)), "203.0.113.9 in 0/0");
+	CHECK(!addr_net_contains(&n, ip("2001:db8::1", 1)), "2001:db8::1 in 0/0");
+	CU_ASSERT_FATAL(addr_net_parse("::/0", &n) == 0);
+	CHECK(addr_net_contains(&n, ip("2001:db8::1", 1)), "2001:db8::1 in ::/0");
+	CHECK(!addr_net_contains(&n, ip("203.0.113.9", 1)), "203.0.113.9 in ::/0");
+
+	struct sockaddr_un su;
+	memset(&su, 0, sizeof(su));
+	su.sun_family = AF_UNIX;
+	CHECK(!addr_net_contains(&n, (struct sockaddr *)&su), "AF_UNIX in ::/0");
+}
+
+static void test_net_within(void)
+{
+	static const struct {
+		const char *inner, *outer;
+		bool within;
+	} cases[] = {
+		{ "10.1.0.0/16", "10.0.0.0/8", true },
+		{ "10.0.0.0/8", "10.0.0.0/8", true },
+		{ "10.0.0.0/8", "10.1.0.0/16", false },
+		{ "10.0.0.0/7", "10.0.0.0/8", false },
+		{ "11.0.0.0/8", "10.0.0.0/8", false },
+		{ "10.255.255.255", "10.0.0.0/8", true },
+		{ "127.0.0.1", "0.0.0.0/0", true },
+		{ "::1", "0.0.0.0/0", false },
+		{ "10.0.0.0/8", "::/0", false },
+		{ "2001:db8:1::/48", "2001:db8::/32", true },
+		{ "2001:db9::/32", "2001:db8::/31", true },
+		{ "2001:dba::/32", "2001:db8::/31", false },
+		{ "::ffff:10.0.0.0/104", "10.0.0.0/8", true },
+	};
+	struct addr_net a, b;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CU_ASSERT_FATAL(addr_net_parse(cases[i].inner, &a) == 0);
+		CU_ASSERT_FATAL(addr_net_parse(cases[i].outer, &b) == 0);
+		CHECK(addr_net_within(&a, &b) == cases[i].within, "%s within %s: expected %s",
+		      cases[i].inner, cases[i].outer, cases[i].within ? "yes" : "no");
+	}
+}
+
+/* The lookup key: one address, one key, however it is written or seen. */
+static void test_net_key(void)
+{
+	struct addr_net a, b, poison;
+	char buf[64];
+
+	CHECK(addr_net_from_sockaddr(ip("192.0.2.7", 1), &a), "IPv4 refused");
+	CHECK_INT(a.family, AF_INET);
+	CHECK_INT(a.prefix, 32);
+	CHECK_STR(addr_net_format(&a, buf, sizeof(buf)), "192.0.2.7");
+	/* The port does not count; the IPv4-mapped form is the same key. */
+	CHECK(addr_net_from_sockaddr(ip("::ffff:192.0.2.7", 9), &b), "mapped refused");
+	CHECK(addr_net_equal(&a, &b), "192.0.2.7 and ::ffff:192.0.2.7 differ");
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0, "equal keys differ bytewise");
+	/* Bytes past the address are zero whatever was in *ret. */
+	memset(&b, 0xa5, sizeof(b));
+	CHECK(addr_net_from_sockaddr(ip("192.0.2.7", 2), &b), "IPv4 refused");
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0, "stale bytes left in the key");
+	CHECK(addr_net_from_sockaddr(ip("192.0.2.8", 1), &b), "IPv4 refused");
+	CHECK(!addr_net_equal(&a, &b), "192.0.2.7 equals 192.0.2.8");
+
+	CHECK(addr_net_from_sockaddr(ip("2001:db8::7", 1), &a), "IPv6 refused");
+	CHECK_INT(a.family, AF_INET6);
+	CHECK_INT(a.prefix, 128);
+	CHECK_STR(addr_net_format(&a, buf, sizeof(buf)), "2001:db8::7");
+	/* IPv4-compatible (::a.b.c.d) is IPv6, not IPv4. */
+	CHECK(addr_net_from_sockaddr(ip("::192.0.2.7", 1), &b), "IPv6 refused");
+	CHECK_INT(b.family, AF_INET6);
+	CHECK(addr_net_from_sockaddr(ip("192.0.2.7", 1), &a), "IPv4 refused");
+	CHECK(!addr_net_equal(&a, &b), "::192.0.2.7 equals 192.0.2.7");
+	/* Same address, another prefix: another network. */
+	CU_ASSERT_FATAL(addr_net_parse("192.0.2.7/32", &b) == 0);
+	CHECK(addr_net_equal(&a, &b), "192.0.2.7/32 differs from the key");
+	CU_ASSERT_FATAL(addr_net_parse("192.0.2.0/24", &a) == 0);
+	CU_ASSERT_FATAL(addr_net_parse("192.0.2.0/25", &b) == 0);
+	CHECK(!addr_net_equal(&a, &b), "/24 equals /25");
+
+	struct sockaddr_un su;
+	memset(&su, 0, sizeof(su));
+	su.sun_family = AF_UNIX;
+	memset(&poison, 0x5a, sizeof(poison));
+	a = poison;
+	CHECK(!addr_net_from_sockaddr((struct sockaddr *)&su, &a), "AF_UNIX has a key");
+	CHECK(memcmp(&a, &poison, sizeof(a)) == 0, "*ret written for AF_UNIX");
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -332,6 +550,11 @@ int main(void)
 		{ "addr_is_loopback", test_loopback },
 		{ "addr_set", test_set },
 		{ "addr_unmap, addr_same, addr_is_any", test_unmap_same_any },
+		{ "addr_parse_port, addr_len, addr_set_port", test_port_len_set_port },
+		{ "networks parse strictly", test_net_parse },
+		{ "CIDR matching, IPv4 and IPv6", test_cidr_match },
+		{ "addr_net_within", test_net_within },
+		{ "addresses as lookup keys", test_net_key },
 	};
 	return UNIT_RUN("addr", tests);
 }

@@ -1,0 +1,111 @@
+/* The limiter's table: a flat array of entries in slot order under one mutex,
+ * searched linearly (it is consulted once per login, not per byte). Entries
+ * are never removed one by one, only reused when the table is full, so a
+ * listing walks table[0..used) and lifting a block clears one entry's flag. */
+#include "autoconf.h"
+
+#include "limiter.h"
+
+#include "addr.h"
+
+#include <pthread.h>
+#include <string.h>
+
+struct entry {
+	struct addr_net key;		/* the client's address */
+	unsigned failures;		/* in the current window */
+	bool blocked;			/* a block started at blocked_since_ms */
+	int64_t window_start_ms, blocked_since_ms;
+	int64_t last_ms;		/* latest failure: the least recent is reused */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct entry table[LIMITER_SLOTS];
+static size_t used;
+
+/* With the lock held. */
+static struct entry *find(const struct addr_net *key)
+{
+	for (size_t i = 0; i < used; i++)
+		if (addr_net_equal(&table[i].key, key))
+			return &table[i];
+	return NULL;
+}
+
+/* With the lock held: a fresh entry for key, reusing the least recently
+ * failed one when the table is full. */
+static struct entry *take_slot(const struct addr_net *key, int64_t now_ms)
+{
+	struct entry *e;
+
+	if (used < LIMITER_SLOTS) {
+		e = &table[used++];
+	} else {
+		e = &table[0];
+		for (size_t i = 1; i < used; i++)
+			if (table[i].last_ms < e->last_ms)
+				e = &table[i];
+	}
+	memset(e, 0, sizeof(*e));
+	e->key = *key;
+	e->window_start_ms = now_ms;
+	return e;
+}
+
+static bool entry_blocked(const struct entry *e, int64_t now_ms, unsigned block_ms)
+{
+	return e->blocked && now_ms - e->blocked_since_ms < (int64_t)block_ms;
+}
+
+bool limiter_blocked(const struct sockaddr *client, int64_t now_ms, unsigned limit,
+		     unsigned block_ms)
+{
+	struct addr_net key;
+	bool blocked = false;
+
+	if (limit == 0 || !addr_net_from_sockaddr(client, &key))
+		return false;
+	pthread_mutex_lock(&lock);
+	const struct entry *e = find(&key);
+	if (e != NULL)
+		blocked = entry_blocked(e, now_ms, block_ms);
+	pthread_mutex_unlock(&lock);
+	return blocked;
+}
+
+bool limiter_fail(const struct sockaddr *client, int64_t now_ms, unsigned limit,
+		  unsigned window_ms, unsigned block_ms)
+{
+	struct addr_net key;
+	bool started = false;
+
+	if (limit == 0 || !addr_net_from_sockaddr(client, &key))
+		return false;
+	pthread_mutex_lock(&lock);
+	struct entry *e = find(&key);
+	if (e == NULL)
+		e = take_slot(&key, now_ms);
+	if (now_ms - e->window_start_ms > (int64_t)window_ms) {
+		e->window_start_ms = now_ms;
+		e->failures = 0;
+	}
+	e->last_ms = now_ms;
+	e->failures++;
+	if (e->failures >= limit && !entry_blocked(e, now_ms, block_ms)) {
+		e->blocked = true;
+		e->blocked_since_ms = now_ms;
+		e->failures = 0;
+		e->window_start_ms = now_ms;
+		started = true;
+	}
+	pthread_mutex_unlock(&lock);
+	return started;
+}
+
+void limiter_reset(void)
+{
+	pthread_mutex_lock(&lock);
+	memset(table, 0, sizeof(table));
+	used = 0;
+	pthread_mutex_unlock(&lock);
+}

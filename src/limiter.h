@@ -1,0 +1,37 @@
+/* The login-failure limiter: counts failed logins per client address and
+ * blocks an address that fails too often, so passwords cannot be guessed at
+ * line rate. One process-wide table of LIMITER_SLOTS entries: when it is
+ * full, the entry whose last failure is oldest is reused, so memory is
+ * bounded whatever an attacker does. The bounds come from the caller's config
+ * of the moment, so a reload applies to blocks already started. Addresses
+ * are keyed by addr_net_from_sockaddr() (IPv4-mapped IPv6 is the IPv4
+ * address); other families are neither counted nor blocked. Thread-safe. */
+#ifndef SOCKSGATE_LIMITER_H
+#define SOCKSGATE_LIMITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sockaddr;
+
+#define LIMITER_SLOTS 4096
+
+/* True while client is blocked at now_ms: its block started less than
+ * block_ms ago. limit 0 (blocking off) answers false, so a reload that turns
+ * blocking off or shortens block_ms lifts blocks already started. */
+bool limiter_blocked(const struct sockaddr *client, int64_t now_ms, unsigned limit,
+		     unsigned block_ms);
+
+/* Counts a failed login from client at now_ms. Failures are counted in a
+ * window opened by the first one; a failure more than window_ms after the
+ * window opened starts a new one. The limit-th failure of a window, when the
+ * client is not blocked already, blocks it from now_ms for block_ms and opens
+ * a new window. Returns true when this failure started a block. limit 0:
+ * blocking is off, nothing is counted, false. */
+bool limiter_fail(const struct sockaddr *client, int64_t now_ms, unsigned limit,
+		  unsigned window_ms, unsigned block_ms);
+
+/* Forgets every address and every block. */
+void limiter_reset(void);
+
+#endif
