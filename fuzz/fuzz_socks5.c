@@ -4,11 +4,9 @@
  * checks that a message split at any offset parses the same as when it arrives
  * whole (the session feeds the codec whatever recv() returned).
  *
- * Build (see .ci/run):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I src -I BUILDDIR \
- *     fuzz/fuzz_socks5.c src/socks5.c src/text.c src/rules.c src/config.c \
- *     src/addr.c src/log.c -lsystemd
- * Run: ./fuzz_socks5 -max_total_time=30 fuzz/corpus */
+ * Build: configure CC=clang --enable-fuzz && make (fuzz/Makefile.am, which
+ * links it against src/libsocksgate.a).
+ * Run (as .ci/run does): fuzz/fuzz_socks5 -max_total_time=30 WORKDIR SRCDIR/fuzz/corpus */
 #include "autoconf.h"
 
 #include "config.h"

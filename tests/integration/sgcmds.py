@@ -29,8 +29,8 @@ def udp_header(host, port, frag=0):
 
 def parse_udp(data):
     """Splits a relayed datagram; returns (host, port, payload) and checks RSV/FRAG."""
-    assert len(data) >= 4, "datagram of %d bytes" % len(data)
-    assert data[:3] == b"\x00\x00\x00", "RSV/FRAG %r" % data[:3]
+    sgtest.check(len(data) >= 4, "datagram of %d bytes" % len(data))
+    sgtest.check(data[:3] == b"\x00\x00\x00", "RSV/FRAG %r" % data[:3])
     atyp = data[3]
     if atyp == 1:
         host, rest = str(ipaddress.IPv4Address(data[4:8])), data[8:]
@@ -103,8 +103,8 @@ class UdpEcho:
 def associate(d, host="0.0.0.0", port=0, creds=None):
     """UDP ASSOCIATE; returns (control socket, (relay host, relay port))."""
     s, rep, bh, bp = sgtest.socks_request(d, host, port, cmd=3, **(creds or {}))
-    assert rep == 0, "UDP ASSOCIATE reply 0x%02x" % rep
-    assert bp != 0, "relay port 0"
+    sgtest.check(rep == 0, "UDP ASSOCIATE reply 0x%02x" % rep)
+    sgtest.check(bp != 0, "relay port 0")
     return s, (bh, bp)
 
 
