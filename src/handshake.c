@@ -24,7 +24,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-static struct log_ratelimit pam_error_rl;
+static struct log_ratelimit pam_error_rl, limiter_full_rl;
 static atomic_uint_fast64_t auth_failures;
 
 uint64_t handshake_auth_failures(void)
@@ -229,6 +229,30 @@ static void note_failure(struct handshake *h, enum auth_status st)
 		log_msg(LOG_WARNING, "blocking %s for %u s after %u authentication failures within %u s",
 			host, c->auth_block_time_ms / 1000, c->auth_fail_limit,
 			c->auth_fail_window_ms / 1000);
+	if (c->auth_fail_limit > 0 && limiter_full())
+		log_ratelimited(&limiter_full_rl, LOG_WARNING,
+				"the login-failure table is full (%d addresses): failures from new "
+				"addresses now forget the least recent unblocked ones",
+				LIMITER_SLOTS);
+}
+
+/* Why credentials are refused before PAM is asked, or NULL: PAM would see
+ * another name or password than the client sent, or the address is blocked
+ * (a block that started after this connection's greeting). */
+static const char *refused_early(const struct handshake *h, const struct socks5_userpass *up)
+{
+	const struct config *c = h->cfg;
+
+	if (up->ulen == 0)
+		return "empty username";
+	if (strlen(up->user) != up->ulen)
+		return "NUL byte in username";
+	if (strlen(up->pass) != up->plen)
+		return "NUL byte in password";
+	if (limiter_blocked((const struct sockaddr *)&h->peer.ss, monotonic_ms(), c->auth_fail_limit,
+			    c->auth_block_time_ms))
+		return "address blocked after repeated authentication failures";
+	return NULL;
 }
 
 /* RFC 1929 sub-negotiation checked through PAM. True when authenticated. */
@@ -237,15 +261,17 @@ static bool authenticate(struct handshake *h)
 	struct socks5_userpass up;
 	uint8_t out[2];
 	enum auth_status st;
-	int64_t started = monotonic_ms();
 
 	if (read_message(h, parse_userpass, &up, "username/password") != SOCKS5_OK)
 		return false;
+	/* Every failure answers this long after the credentials arrived,
+	 * however long the client took to send them. */
+	int64_t complete = monotonic_ms();
 	text_escape(up.user, up.ulen, h->user, sizeof(h->user));
-	if (up.ulen == 0 || strlen(up.user) != up.ulen) {
-		/* PAM would see a different name than the client sent: never ask it. */
+	const char *early = refused_early(h, &up);
+	if (early != NULL) {
 		st = AUTH_DENIED;
-		handshake_reason(h, "%s username", up.ulen == 0 ? "empty" : "NUL byte in");
+		handshake_reason(h, "%s", early);
 	} else {
 		char why[256];
 		st = auth_pam(h->cfg->pam_service, up.user, up.pass,
@@ -266,7 +292,7 @@ static bool authenticate(struct handshake *h)
 	}
 	note_failure(h, st);
 	/* Unknown user, wrong password or broken stack: the same time every way. */
-	sleep_until(started + h->cfg->auth_fail_delay_ms);
+	sleep_until(complete + h->cfg->auth_fail_delay_ms);
 	h->replied = true;
 	h->deadline_ms = monotonic_ms() + 1000;
 	(void)handshake_send(h, h->fd, out, socks5_build_userpass_reply(out, 0x01));

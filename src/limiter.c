@@ -32,29 +32,38 @@ static struct entry *find(const struct addr_net *key)
 	return NULL;
 }
 
-/* With the lock held: a fresh entry for key, reusing the least recently
- * failed one when the table is full. */
-static struct entry *take_slot(const struct addr_net *key, int64_t now_ms)
+static bool entry_blocked(const struct entry *e, int64_t now_ms, unsigned block_ms)
 {
-	struct entry *e;
+	return e->blocked && now_ms - e->blocked_since_ms < (int64_t)block_ms;
+}
+
+/* With the lock held: a fresh entry for key. A full table reuses the least
+ * recently failed entry that holds no live block, so failures from many
+ * other addresses cannot lift a block early; only when every entry is
+ * blocked does the block that ends first go. */
+static struct entry *take_slot(const struct addr_net *key, int64_t now_ms, unsigned block_ms)
+{
+	struct entry *e = NULL, *oldest_block = NULL;
 
 	if (used < LIMITER_SLOTS) {
 		e = &table[used++];
 	} else {
-		e = &table[0];
-		for (size_t i = 1; i < used; i++)
-			if (table[i].last_ms < e->last_ms)
-				e = &table[i];
+		for (size_t i = 0; i < used; i++) {
+			struct entry *t = &table[i];
+			if (entry_blocked(t, now_ms, block_ms)) {
+				if (oldest_block == NULL || t->blocked_since_ms < oldest_block->blocked_since_ms)
+					oldest_block = t;
+			} else if (e == NULL || t->last_ms < e->last_ms) {
+				e = t;
+			}
+		}
+		if (e == NULL)
+			e = oldest_block;
 	}
 	memset(e, 0, sizeof(*e));
 	e->key = *key;
 	e->window_start_ms = now_ms;
 	return e;
-}
-
-static bool entry_blocked(const struct entry *e, int64_t now_ms, unsigned block_ms)
-{
-	return e->blocked && now_ms - e->blocked_since_ms < (int64_t)block_ms;
 }
 
 bool limiter_blocked(const struct sockaddr *client, int64_t now_ms, unsigned limit,
@@ -84,7 +93,7 @@ bool limiter_fail(const struct sockaddr *client, int64_t now_ms, unsigned limit,
 	pthread_mutex_lock(&lock);
 	struct entry *e = find(&key);
 	if (e == NULL)
-		e = take_slot(&key, now_ms);
+		e = take_slot(&key, now_ms, block_ms);
 	if (now_ms - e->window_start_ms > (int64_t)window_ms) {
 		e->window_start_ms = now_ms;
 		e->failures = 0;
@@ -100,6 +109,14 @@ bool limiter_fail(const struct sockaddr *client, int64_t now_ms, unsigned limit,
 	}
 	pthread_mutex_unlock(&lock);
 	return started;
+}
+
+bool limiter_full(void)
+{
+	pthread_mutex_lock(&lock);
+	bool full = used == LIMITER_SLOTS;
+	pthread_mutex_unlock(&lock);
+	return full;
 }
 
 void limiter_reset(void)

@@ -1,8 +1,9 @@
 /* The login-failure limiter: counts failed logins per client address and
  * blocks an address that fails too often, so passwords cannot be guessed at
- * line rate. One process-wide table of LIMITER_SLOTS entries: when it is
- * full, the entry whose last failure is oldest is reused, so memory is
- * bounded whatever an attacker does. The bounds come from the caller's config
+ * line rate. One process-wide table of LIMITER_SLOTS entries, so memory is
+ * bounded whatever an attacker does: when it is full, the least recently
+ * failed entry without a live block is reused, and a blocked one only when
+ * every entry is blocked (the block that ends first goes). The bounds come from the caller's config
  * of the moment, so a reload applies to blocks already started. Addresses
  * are keyed by addr_net_from_sockaddr() (IPv4-mapped IPv6 is the IPv4
  * address); other families are neither counted nor blocked. Thread-safe. */
@@ -30,6 +31,9 @@ bool limiter_blocked(const struct sockaddr *client, int64_t now_ms, unsigned lim
  * blocking is off, nothing is counted, false. */
 bool limiter_fail(const struct sockaddr *client, int64_t now_ms, unsigned limit,
 		  unsigned window_ms, unsigned block_ms);
+
+/* True when the table is full: a new address's failure forgets another. */
+bool limiter_full(void);
 
 /* Forgets every address and every block. */
 void limiter_reset(void);

@@ -63,16 +63,27 @@ struct run {
 	unsigned starts, refusals, evictions, reloads;
 };
 
-/* The model of a full table: the address whose last failure is oldest goes. */
-static void model_make_room(struct run *r)
+/* The model of a full table: the address without a live block whose last
+ * failure is oldest goes; when every one is blocked, the oldest block. */
+static void model_make_room(struct run *r, int64_t now, const struct cfg *c)
 {
-	struct model *oldest = NULL;
+	struct model *oldest = NULL, *oldest_block = NULL;
 
 	if (r->present < LIMITER_SLOTS)
 		return;
-	for (unsigned i = 0; i < r->nids; i++)
-		if (r->m[i].present && (oldest == NULL || r->m[i].last < oldest->last))
-			oldest = &r->m[i];
+	for (unsigned i = 0; i < r->nids; i++) {
+		struct model *m = &r->m[i];
+		if (!m->present)
+			continue;
+		if (m->blocked && now - m->since < (int64_t)c->block_ms) {
+			if (oldest_block == NULL || m->since < oldest_block->since)
+				oldest_block = m;
+		} else if (oldest == NULL || m->last < oldest->last) {
+			oldest = m;
+		}
+	}
+	if (oldest == NULL)
+		oldest = oldest_block;
 	oldest->present = false;
 	r->present--;
 	r->evictions++;
@@ -102,7 +113,7 @@ static void random_run(struct run *r, const struct cfg *cfgs, unsigned ncfgs)
 		if (unit_below(&rs, 3) != 0) {
 			what = "limiter_fail";
 			if (c->limit != 0 && !m->present) {
-				model_make_room(r);
+				model_make_room(r, now, c);
 				r->present++;
 			}
 			want = model_fail(m, now, c);
@@ -250,8 +261,8 @@ static void test_keys(void)
 	limiter_reset();
 }
 
-/* A full table gives up the entry whose last failure is oldest, blocked or
- * not, and nothing else; failing again keeps an entry fresh. */
+/* A full table gives up the unblocked entry whose last failure is oldest and
+ * nothing else; failing again keeps an entry fresh; blocked entries go last. */
 static void test_table_bound(void)
 {
 	const unsigned limit = 2, window = 1000000, block = 1000000;
@@ -274,16 +285,37 @@ static void test_table_bound(void)
 	CHECK(!limiter_fail(client(3), t++, limit, window, block), "client 3 was remembered");
 	CHECK(limiter_fail(client(5), t++, limit, window, block), "client 5 was forgotten");
 
-	/* The oldest entry goes even when it holds a block; only that one. */
+	/* The oldest entry holds a block: it stays, the oldest unblocked one goes,
+	 * however many other addresses fail (the attack of issue 11). */
 	limiter_reset();
 	CHECK(!limiter_fail(client(0), 0, limit, window, block), "first failure blocked");
 	CHECK(limiter_fail(client(0), 1, limit, window, block), "client 0 not blocked");
-	for (unsigned id = 1; id <= LIMITER_SLOTS; id++)
+	CHECK(!limiter_full(), "full after one address");
+	for (unsigned id = 1; id <= 2 * LIMITER_SLOTS; id++)
 		CU_ASSERT_FATAL(!limiter_fail(client(id), 1 + id, limit, window, block));
-	CHECK(!limiter_blocked(client(0), LIMITER_SLOTS + 2, limit, block),
-	      "a full table kept its oldest entry");
-	CHECK(limiter_fail(client(1), LIMITER_SLOTS + 3, limit, window, block),
-	      "the second oldest went too");
+	CHECK(limiter_full(), "not full after twice the slots");
+	CHECK(limiter_blocked(client(0), 2 * LIMITER_SLOTS + 2, limit, block),
+	      "a full table gave up a live block");
+	/* The newest unblocked entries are still there: a second failure blocks. */
+	CHECK(limiter_fail(client(2 * LIMITER_SLOTS), 2 * LIMITER_SLOTS + 3, limit, window, block),
+	      "the newest entry went");
+	/* Once the block is over, the entry is an ordinary old one and goes. */
+	CHECK(!limiter_fail(client(2 * LIMITER_SLOTS + 1), block + 10, limit, window, block),
+	      "newcomer after the block");
+	CHECK(!limiter_blocked(client(0), block + 11, limit, block), "the ended block stayed");
+
+	/* Every entry blocked: the block that started first goes, and only it. */
+	limiter_reset();
+	for (unsigned id = 0; id < LIMITER_SLOTS; id++) {
+		CU_ASSERT_FATAL(!limiter_fail(client(id), 2 * id, limit, window, block));
+		CU_ASSERT_FATAL(limiter_fail(client(id), 2 * id + 1, limit, window, block));
+	}
+	int64_t now = 2 * LIMITER_SLOTS;
+	CHECK(!limiter_fail(client(LIMITER_SLOTS), now, limit, window, block), "newcomer blocked");
+	CHECK(!limiter_blocked(client(0), now + 1, limit, block), "the oldest block stayed");
+	CHECK(limiter_blocked(client(1), now + 1, limit, block), "the second oldest block went");
+	CHECK(limiter_blocked(client(LIMITER_SLOTS - 1), now + 1, limit, block),
+	      "the newest block went");
 	limiter_reset();
 }
 
