@@ -7,6 +7,9 @@
 #include "auth.h"
 
 #include "addr.h"
+#include "authcache.h"
+#include "pamgate.h"
+#include "timeutil.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -91,10 +94,14 @@ static enum auth_status pam_failure_status(int r)
 	}
 }
 
-enum auth_status auth_pam(const char *service, const char *user, const char *password,
-			  const struct sockaddr *client, char *reason, size_t reasonlen)
+/* One PAM transaction: pam_authenticate unless password is NULL (a cache
+ * hit), then pam_acct_mgmt. *ret_authenticated says whether
+ * pam_authenticate succeeded (false when skipped). */
+static enum auth_status pam_login(const char *service, const char *user, const char *password,
+				  const struct sockaddr *client, bool *ret_authenticated,
+				  char *reason, size_t reasonlen)
 {
-	struct conv_data d = { .user = user, .password = password };
+	struct conv_data d = { .user = user, .password = password != NULL ? password : "" };
 	struct pam_conv conv = { .conv = conversation, .appdata_ptr = &d };
 	pam_handle_t *pamh = NULL;
 	char host[ADDR_HOSTLEN];
@@ -117,11 +124,14 @@ enum auth_status auth_pam(const char *service, const char *user, const char *pas
 		st = AUTH_ERROR;
 		goto out;
 	}
-	r = pam_authenticate(pamh, flags);
-	if (r != PAM_SUCCESS) {
-		snprintf(reason, reasonlen, "pam_authenticate: %s", pam_strerror(pamh, r));
-		st = pam_failure_status(r);
-		goto out;
+	if (password != NULL) {
+		r = pam_authenticate(pamh, flags);
+		if (r != PAM_SUCCESS) {
+			snprintf(reason, reasonlen, "pam_authenticate: %s", pam_strerror(pamh, r));
+			st = pam_failure_status(r);
+			goto out;
+		}
+		*ret_authenticated = true;
 	}
 	r = pam_acct_mgmt(pamh, flags);
 	if (r == PAM_NEW_AUTHTOK_REQD) {
@@ -135,7 +145,7 @@ enum auth_status auth_pam(const char *service, const char *user, const char *pas
 		goto out;
 	}
 	st = AUTH_OK;
-	snprintf(reason, reasonlen, "authenticated");
+	snprintf(reason, reasonlen, password != NULL ? "authenticated" : "authenticated (cached)");
 out:
 	if (pamh != NULL)
 		pam_end(pamh, r);
@@ -185,6 +195,107 @@ bool auth_pam_pin(const char *service, char *why, size_t whylen)
 out:
 	pthread_mutex_unlock(&pinned_lock);
 	return ret;
+}
+
+/* The login path's shared state: the gate that bounds PAM conversations and
+ * the credential cache. Made by auth_configure() on the main thread before
+ * any login, changed only by it. */
+static struct pamgate *gate;
+static struct authcache *cache;
+
+int auth_configure(unsigned parallel, unsigned cache_ttl_ms, unsigned cache_size)
+{
+	if (parallel == 0)
+		parallel = pamgate_default_parallel();
+	if (gate == NULL) {
+		gate = pamgate_new(parallel);
+		cache = gate != NULL ? authcache_new(cache_ttl_ms, cache_size) : NULL;
+		return cache != NULL ? 0 : -errno;
+	}
+	pamgate_set_parallel(gate, parallel);
+	authcache_set_limits(cache, cache_ttl_ms, cache_size);
+	authcache_flush(cache);	/* a reload may have changed PAM or passwords */
+	return 0;
+}
+
+void auth_cache_flush(void)
+{
+	if (cache != NULL)
+		authcache_flush(cache);
+}
+
+void auth_get_stats(struct auth_stats *ret)
+{
+	struct authcache_stats cs = { 0 };
+	struct pamgate_stats gs = { 0 };
+
+	if (cache != NULL)
+		authcache_get_stats(cache, &cs);
+	if (gate != NULL)
+		pamgate_get_stats(gate, &gs);
+	*ret = (struct auth_stats){
+		.cache_hits = cs.hits + cs.joined,
+		.cache_entries = cs.entries,
+		.pam_running = gs.running,
+		.pam_waiting = gs.waiting,
+		.parallel = gs.parallel,
+	};
+}
+
+/* A leader's check: the PAM conversation inside the gate. */
+static enum auth_status login_pam(const struct auth_request *rq, struct authcache_ticket *t,
+				  char *reason, size_t reasonlen)
+{
+	bool authenticated = false;
+
+	enum pamgate_status g = pamgate_enter(gate, rq->deadline_ms, rq->client_fd);
+	if (g != PAMGATE_OK) {
+		authcache_finish(cache, t, AUTHCACHE_UNDECIDED, monotonic_ms());
+		snprintf(reason, reasonlen, g == PAMGATE_GONE
+				 ? "client went away while waiting for a PAM slot"
+				 : "handshake timeout waiting for a PAM slot");
+		return AUTH_ABANDONED;
+	}
+	enum auth_status st = pam_login(rq->service, rq->user, rq->password, rq->client,
+					&authenticated, reason, reasonlen);
+	pamgate_leave(gate);
+	authcache_finish(cache, t,
+			 authenticated	     ? AUTHCACHE_ACCEPTED :
+			 st == AUTH_DENIED ? AUTHCACHE_REFUSED : AUTHCACHE_UNDECIDED,
+			 monotonic_ms());
+	return st;
+}
+
+enum auth_status auth_login(const struct auth_request *rq, bool *ret_cached, char *reason,
+			    size_t reasonlen)
+{
+	struct authcache_ticket *t = NULL;
+	bool unused;
+
+	*ret_cached = false;
+	if (gate == NULL) {
+		snprintf(reason, reasonlen, "authentication is not configured");
+		return AUTH_ERROR;
+	}
+	switch (authcache_begin(cache, rq->service, rq->user, rq->password, strlen(rq->password),
+				monotonic_ms(), rq->deadline_ms, &t)) {
+	case AUTHCACHE_HIT:
+		*ret_cached = true;
+		/* The account step still runs: an expired or locked account is
+		 * refused at once, cached password or not. */
+		return pam_login(rq->service, rq->user, NULL, rq->client, &unused, reason,
+				 reasonlen);
+	case AUTHCACHE_LEADER:
+		return login_pam(rq, t, reason, reasonlen);
+	case AUTHCACHE_DENIED:
+		snprintf(reason, reasonlen, "pam_authenticate: refused (the same credentials were "
+					    "refused by a login checked at the same time)");
+		return AUTH_DENIED;
+	case AUTHCACHE_TIMEOUT:
+		break;
+	}
+	snprintf(reason, reasonlen, "handshake timeout waiting for the same credentials' check");
+	return AUTH_ABANDONED;
 }
 
 bool auth_can_read_shadow(char *why, size_t whylen)

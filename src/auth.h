@@ -14,16 +14,51 @@ enum auth_status {
 	AUTH_OK,
 	AUTH_DENIED,		/* wrong password, unknown user, expired, locked... */
 	AUTH_ERROR,		/* PAM itself failed (bad service file, module error) */
+	AUTH_ABANDONED,		/* not checked: the client went away or the handshake
+				 * deadline passed while the login waited its turn */
 };
 
-/* One full PAM transaction for user/password in the calling thread: pam_start
- * with service, PAM_RHOST/PAM_RUSER/PAM_TTY set, pam_authenticate, then
- * pam_acct_mgmt (a "new password required" answer is a refusal), pam_end.
- * The password is read through the conversation's appdata_ptr, never copied
- * anywhere but into the reply PAM asks for. PAM's reason is written to
- * reason. Thread-safe: no lock is held around PAM. */
-enum auth_status auth_pam(const char *service, const char *user, const char *password,
-			  const struct sockaddr *client, char *reason, size_t reasonlen);
+/* One login. Every string is NUL-terminated and free of inner NULs (the
+ * caller refuses those before: PAM would see other credentials). */
+struct auth_request {
+	const char *service;		/* PAM service */
+	const char *user;
+	const char *password;		/* read through the conversation; never copied
+					 * but into the reply PAM asks for; never stored */
+	const struct sockaddr *client;	/* PAM_RHOST */
+	int client_fd;			/* watched while waiting: a client that goes
+					 * away leaves the queue without running PAM */
+	int64_t deadline_ms;		/* CLOCK_MONOTONIC; no wait lasts past it */
+};
+
+/* The login path, in the calling worker: the credential cache first (a valid
+ * entry, or the answer of a login with the same credentials being checked
+ * right now, stands for pam_authenticate); otherwise at most the configured
+ * number of PAM conversations run at once, in arrival order, each a full
+ * transaction (pam_start with PAM_RHOST/PAM_RUSER/PAM_TTY, pam_authenticate,
+ * pam_acct_mgmt, pam_end). pam_acct_mgmt runs on a cache hit too, so an
+ * expired or locked account is refused at once; "new password required" is
+ * a refusal. *ret_cached says whether the cache answered; PAM's reason (or
+ * the wait's) is written to reason. Thread-safe; no lock is held around PAM. */
+enum auth_status auth_login(const struct auth_request *rq, bool *ret_cached, char *reason,
+			    size_t reasonlen);
+
+/* Sets the login path's bounds: parallel PAM conversations (0: the number of
+ * online CPUs, at least 2), the cache's TTL (0: off) and size. The first call
+ * (at start, before any login) creates them; later ones (reload) change them
+ * and flush the cache. Main thread only. Returns 0 or -errno. */
+int auth_configure(unsigned parallel, unsigned cache_ttl_ms, unsigned cache_size);
+
+/* Forgets every cached credential. Thread-safe. */
+void auth_cache_flush(void);
+
+struct auth_stats {
+	uint64_t cache_hits;		/* logins the cache answered */
+	unsigned cache_entries;
+	unsigned pam_running, pam_waiting;	/* in the gate now */
+	unsigned parallel;			/* the gate's bound */
+};
+void auth_get_stats(struct auth_stats *ret);
 
 /* Keeps the modules of a PAM service loaded for the life of the process with
  * one idle handle that every login's handle shares them with. Without it the

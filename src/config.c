@@ -55,6 +55,9 @@ static const struct option_def options[] = {
 	{ "auth_fail_limit", OPT_UINT, OFF(auth_fail_limit), 0, 1000000 },
 	{ "auth_fail_window", OPT_DURATION, OFF(auth_fail_window_ms), 1000, 86400000 },
 	{ "auth_block_time", OPT_DURATION, OFF(auth_block_time_ms), 1000, 7 * 86400000u },
+	{ "auth_max_parallel", OPT_UINT, OFF(auth_max_parallel), 0, 4096 },
+	{ "auth_cache_ttl", OPT_DURATION, OFF(auth_cache_ttl_ms), 0, 86400000 },
+	{ "auth_cache_size", OPT_UINT, OFF(auth_cache_size), 0, 1000000 },
 	{ "max_sessions", OPT_UINT, OFF(max_sessions), 0, 10000000 },
 	{ "max_sessions_per_user", OPT_UINT, OFF(max_sessions_per_user), 0, 10000000 },
 	{ "max_sessions_per_client", OPT_UINT, OFF(max_sessions_per_client), 0, 10000000 },
@@ -86,6 +89,9 @@ struct config *config_new(void)
 	c->auth_fail_limit = 10;
 	c->auth_fail_window_ms = 300000;
 	c->auth_block_time_ms = 900000;
+	c->auth_max_parallel = 0;
+	c->auth_cache_ttl_ms = 300000;
+	c->auth_cache_size = 4096;
 	return c;
 }
 
@@ -497,6 +503,12 @@ void config_dump(const struct config *c, FILE *out)
 	fprintf(out, "auth_fail_limit = %u\n", c->auth_fail_limit);
 	dump_duration(out, "auth_fail_window", c->auth_fail_window_ms);
 	dump_duration(out, "auth_block_time", c->auth_block_time_ms);
+	if (c->auth_max_parallel != 0)
+		fprintf(out, "auth_max_parallel = %u\n", c->auth_max_parallel);
+	else
+		fprintf(out, "# auth_max_parallel: the number of online CPUs, at least 2\n");
+	dump_duration(out, "auth_cache_ttl", c->auth_cache_ttl_ms);
+	fprintf(out, "auth_cache_size = %u\n", c->auth_cache_size);
 	fprintf(out, "max_sessions = %u\n", c->max_sessions);
 	fprintf(out, "max_sessions_per_user = %u\n", c->max_sessions_per_user);
 	fprintf(out, "max_sessions_per_client = %u\n", c->max_sessions_per_client);

@@ -47,6 +47,9 @@ struct config {
 	unsigned auth_fail_limit;	/* failures per address per window; 0: no blocking */
 	unsigned auth_fail_window_ms;
 	unsigned auth_block_time_ms;
+	unsigned auth_max_parallel;	/* PAM conversations at once; 0: online CPUs, >= 2 */
+	unsigned auth_cache_ttl_ms;	/* credential cache; 0: off */
+	unsigned auth_cache_size;	/* cached credentials at most */
 	unsigned max_sessions;		/* sessions past their request, gateway-wide; 0: no limit */
 	unsigned max_sessions_per_user;	/* 0: no limit */
 	unsigned max_sessions_per_client;	/* per client address; 0: no limit */

@@ -274,8 +274,15 @@ static bool authenticate(struct handshake *h)
 		handshake_reason(h, "%s", early);
 	} else {
 		char why[256];
-		st = auth_pam(h->cfg->pam_service, up.user, up.pass,
-			      (struct sockaddr *)&h->peer.ss, why, sizeof(why));
+		const struct auth_request rq = {
+			.service = h->cfg->pam_service,
+			.user = up.user,
+			.password = up.pass,
+			.client = (const struct sockaddr *)&h->peer.ss,
+			.client_fd = h->fd,
+			.deadline_ms = h->deadline_ms,
+		};
+		st = auth_login(&rq, &h->cached, why, sizeof(why));
 		pool_trim_stack();	/* PAM modules can touch a lot of stack */
 		if (st != AUTH_OK)
 			handshake_reason(h, "%s", why);
@@ -283,6 +290,8 @@ static bool authenticate(struct handshake *h)
 			memcpy(h->login, up.user, (size_t)up.ulen + 1);
 	}
 	explicit_bzero(&up, sizeof(up));
+	if (st == AUTH_ABANDONED)
+		return false;	/* gone or out of time: nobody to answer, nothing to count */
 
 	if (st == AUTH_OK) {
 		int r = handshake_send(h, h->fd, out, socks5_build_userpass_reply(out, 0x00));

@@ -32,6 +32,7 @@ struct handshake {
 	bool replied;			/* something went out the client should get to read */
 	char user[256];			/* the name the client gave, escaped for logs */
 	char login[256];		/* the name as authenticated; empty before that */
+	bool cached;			/* the credential cache answered the login */
 	char reason[320];		/* why the session ended early: the first cause */
 };
 

@@ -226,6 +226,8 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 		log_msg(LOG_WARNING, "queue_length changed from %u to %u: that takes a restart",
 			old->queue_length, c->queue_length);
 	config_unref(old);
+	if (auth_configure(c->auth_max_parallel, c->auth_cache_ttl_ms, c->auth_cache_size) < 0)
+		log_msg(LOG_WARNING, "cannot change the login bounds: %s", strerror(errno));
 	runtime_load_self(c);
 	log_set_level(c->log_level);
 	log_set_target((enum log_target)c->log_target);
@@ -375,7 +377,7 @@ struct daemon {
  * the acceptor started. Returns 0, or -1 after logging why. */
 static int start(struct daemon *d, struct config *cfg)
 {
-	int fds[CONFIG_LISTEN_MAX];
+	int fds[CONFIG_LISTEN_MAX], r;
 	char why[320];
 
 	d->nofile = runtime_raise_nofile();
@@ -408,6 +410,12 @@ static int start(struct daemon *d, struct config *cfg)
 		log_msg(LOG_ERR, "cannot start the worker pool: %s", strerror(errno));
 		goto fail_fds;
 	}
+	if ((r = auth_configure(cfg->auth_max_parallel, cfg->auth_cache_ttl_ms,
+				cfg->auth_cache_size)) < 0) {
+		log_msg(LOG_ERR, "cannot set up the login path: %s", strerror(-r));
+		pool_free(d->pool);
+		goto fail_fds;
+	}
 	judged = cfg;
 	if (listener_start(&d->lst, fds, (size_t)nfds, check_listen, on_accept, d->pool, why,
 			   sizeof(why)) < 0) {
@@ -416,10 +424,17 @@ static int start(struct daemon *d, struct config *cfg)
 		return -1;
 	}
 	announce_auth(cfg);
+	struct auth_stats as;
+	char cache[64] = "credential cache off";
+	auth_get_stats(&as);
+	if (cfg->auth_cache_ttl_ms > 0 && cfg->auth_cache_size > 0)
+		snprintf(cache, sizeof(cache), "credential cache %u s, %u entries",
+			 cfg->auth_cache_ttl_ms / 1000, cfg->auth_cache_size);
 	log_event(LOG_ID_START, LOG_NOTICE,
-		  "socksgate %s started: workers %u..%u, queue %u, descriptor limit %llu",
+		  "socksgate %s started: workers %u..%u, queue %u, descriptor limit %llu, "
+		  "%u PAM logins at once, %s",
 		  PACKAGE_VERSION, cfg->workers_min, wmax, queue_len,
-		  (unsigned long long)d->nofile);
+		  (unsigned long long)d->nofile, as.parallel, cache);
 	return 0;
 fail_fds:
 	for (int i = 0; i < nfds; i++)

@@ -31,13 +31,17 @@ char *notify_format_bytes(char *buf, size_t len, uint64_t bytes)
 
 char *notify_format_status(char *buf, size_t len, const struct session_stats *st)
 {
-	char up[32], down[32];
+	char up[32], down[32], cache[64] = "";
 
+	if (st->auth_cache_hits > 0)
+		snprintf(cache, sizeof(cache), ", %" PRIu64 " login%s from the credential cache",
+			 st->auth_cache_hits, st->auth_cache_hits == 1 ? "" : "s");
 	snprintf(buf, len,
 		 "%" PRIu64 " active session%s, %" PRIu64 " since start, %" PRIu64
-		 " authentication failure%s, %s up, %s down",
+		 " authentication failure%s%s, %s up, %s down",
 		 st->active, st->active == 1 ? "" : "s", st->total, st->auth_failures,
-		 st->auth_failures == 1 ? "" : "s", notify_format_bytes(up, sizeof(up), st->bytes_up),
+		 st->auth_failures == 1 ? "" : "s", cache,
+		 notify_format_bytes(up, sizeof(up), st->bytes_up),
 		 notify_format_bytes(down, sizeof(down), st->bytes_down));
 	return buf;
 }

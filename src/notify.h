@@ -18,7 +18,8 @@ struct session_stats;
 
 /* Writes the STATUS= text for st (without the "STATUS=" prefix), like
  * "2 active sessions, 17 since start, 1 authentication failure, 3.5 MiB up,
- * 120 B down". Always NUL-terminates; returns buf. */
+ * 120 B down" (with ", N logins from the credential cache" after the
+ * failures once there are any). Always NUL-terminates; returns buf. */
 char *notify_format_status(char *buf, size_t len, const struct session_stats *st);
 
 /* Formats a byte count with a binary unit ("999 B", "1.5 KiB", "12.0 GiB");

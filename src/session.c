@@ -7,6 +7,7 @@
 
 #include "session.h"
 
+#include "auth.h"
 #include "bind.h"
 #include "config.h"
 #include "connector.h"
@@ -124,7 +125,10 @@ void session_get_stats(struct session_stats *ret)
 {
 	ret->active = atomic_load(&counters.active);
 	ret->total = atomic_load(&counters.total);
+	struct auth_stats as;
+	auth_get_stats(&as);
 	ret->auth_failures = handshake_auth_failures();
+	ret->auth_cache_hits = as.cache_hits;
 	ret->bytes_up = atomic_load(&counters.bytes_up);
 	ret->bytes_down = atomic_load(&counters.bytes_down);
 }
@@ -457,6 +461,8 @@ static void record_fields(const struct session *s, uint64_t duration_ms, struct 
 	log_field(f, "SOCKS_CLIENT_PORT=%u", (unsigned)addr_port(client));
 	if (s->h.user[0] != '\0')
 		log_field(f, "SOCKS_USER=%s", s->h.user);
+	if (s->h.login[0] != '\0')
+		log_field(f, "SOCKS_AUTH=%s", s->h.cached ? "cache" : "pam");
 	if (s->have_req) {
 		log_field(f, "SOCKS_COMMAND=%s", socks5_cmd_str(s->req.cmd));
 		split_hostport(s->dest_asked, host, sizeof(host), &port);
@@ -504,11 +510,12 @@ static void session_log(const struct session *s)
 			 (unsigned long long)s->dgrams.dropped);
 	record_fields(s, ms, &f);
 	log_fields_send(LOG_INFO, s->refused_by_rule ? LOG_ID_RULE_REFUSAL : LOG_ID_SESSION_END, &f,
-			"session %llu client=%s user=%s cmd=%s dest=%s addr=%s reply=%s up=%llu "
+			"session %llu client=%s user=%s%s cmd=%s dest=%s addr=%s reply=%s up=%llu "
 			"down=%llu%s duration=%llu.%03llus%s%s",
 			(unsigned long long)s->id,
 			addr_str((const struct sockaddr *)&s->h.peer.ss, client, sizeof(client)),
 			s->h.user[0] != '\0' ? s->h.user : "-",
+			s->h.login[0] == '\0' ? "" : s->h.cached ? " auth=cache" : " auth=pam",
 			s->have_req ? socks5_cmd_str(s->req.cmd) : "-",
 			s->have_req ? s->dest_asked : "-", dest, rep,
 			(unsigned long long)s->stats.up, (unsigned long long)s->stats.down, dgrams,

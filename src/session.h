@@ -31,6 +31,7 @@ struct session_stats {
 	uint64_t active;
 	uint64_t total;
 	uint64_t auth_failures;
+	uint64_t auth_cache_hits;	/* logins the credential cache answered */
 	uint64_t bytes_up;
 	uint64_t bytes_down;
 };

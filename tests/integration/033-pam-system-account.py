@@ -7,6 +7,7 @@ through the stack work too, including with pam_cap (whose auth step puts a
 256 KiB array on the stack) when it is installed. Also: started without read
 access to /etc/shadow, the daemon says so once at start."""
 import os
+import signal
 import subprocess
 import threading
 
@@ -81,6 +82,11 @@ def test():
             sh("chage", "-E", "-1", USER)
             assert login(d, echo.port), "the account did not recover after chage -E -1"
             sh("usermod", "-L", USER)
+            # As socksgate.conf(5) says: a locked password keeps working
+            # through the credential cache until a reload flushes it.
+            assert login(d, echo.port), "the cached login did not stand for the password"
+            d.signal(signal.SIGHUP)
+            d.wait_log(r"configuration reloaded")
             assert not login(d, echo.port), "a locked account got in"
             recs = [r for r in d.sessions() if r["user"] == USER]
             assert any("pam_acct_mgmt" in (r["reason"] or "") for r in recs), recs

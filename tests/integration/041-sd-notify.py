@@ -92,10 +92,12 @@ def test():
                 assert sgtest.userpass(s, "alice", "wrong")[1] != 0
                 s.close()
                 live = session(d, echo, "alice", "secret", b"still here")
-                # 5 sessions, 1 live, 1 failed login; 3 finished sessions of 5 bytes
-                # each way and the live one's 10 so far: bytes count as they move.
+                # 5 sessions, 1 live, 1 failed login, 3 logins after the first
+                # from the credential cache; 3 finished sessions of 5 bytes each
+                # way and the live one's 10 so far: bytes count as they move.
                 _, _, msg, _ = n.wait(r"^STATUS=1 active session, 5 since start, "
-                                      r"1 authentication failure, 25 B up, 25 B down$",
+                                      r"1 authentication failure, 3 logins from the credential "
+                                      r"cache, 25 B up, 25 B down$",
                                       after=i, timeout=8)
                 sgtest.log("status: %r" % msg)
 

@@ -52,8 +52,17 @@ static void test_status(void)
 	notify_format_status(buf, sizeof(buf), &st);
 	CU_ASSERT_STRING_EQUAL(buf, "1 active session, 1 since start, 0 authentication failures, "
 				    "0 B up, 0 B down");
+	st = (struct session_stats){ .active = 3, .total = 9, .auth_cache_hits = 1, .bytes_up = 5 };
+	notify_format_status(buf, sizeof(buf), &st);
+	CU_ASSERT_STRING_EQUAL(buf, "3 active sessions, 9 since start, 0 authentication failures, "
+				    "1 login from the credential cache, 5 B up, 0 B down");
+	st.auth_cache_hits = 40;
+	notify_format_status(buf, sizeof(buf), &st);
+	CU_ASSERT_STRING_EQUAL(buf, "3 active sessions, 9 since start, 0 authentication failures, "
+				    "40 logins from the credential cache, 5 B up, 0 B down");
 	st = (struct session_stats){ .active = UINT64_MAX, .total = UINT64_MAX,
-				     .auth_failures = UINT64_MAX, .bytes_up = UINT64_MAX,
+				     .auth_failures = UINT64_MAX, .auth_cache_hits = UINT64_MAX,
+				     .bytes_up = UINT64_MAX,
 				     .bytes_down = UINT64_MAX };
 	char small[40];
 	notify_format_status(small, sizeof(small), &st);
