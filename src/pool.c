@@ -7,6 +7,7 @@
 #include "pool.h"
 
 #include "log.h"
+#include "timeutil.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -37,17 +38,6 @@ struct pool {
 
 static struct log_ratelimit spawn_rl;
 
-static void deadline_in(struct timespec *ts, unsigned ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 static void *worker_main(void *arg)
 {
 	struct pool *p = arg;
@@ -57,8 +47,7 @@ static void *worker_main(void *arg)
 	p->starting--;
 	for (;;) {
 		while (p->count == 0 && !p->stopping) {
-			struct timespec ts;
-			deadline_in(&ts, p->idle_exit_ms);
+			struct timespec ts = monotonic_after(p->idle_exit_ms);
 			p->idle++;
 			int r = pthread_cond_timedwait(&p->work, &p->lock, &ts);
 			p->idle--;
@@ -157,7 +146,7 @@ int pool_submit(struct pool *p, void *job)
 
 	pthread_mutex_lock(&p->lock);
 	if (p->stopping) {
-		r = -ESHUTDOWN;
+		r = -ECANCELED;
 	} else {
 		/* Workers that will take a queued job without a new thread. */
 		unsigned ready = p->idle + p->starting;
@@ -184,7 +173,7 @@ unsigned pool_drain(struct pool *p, unsigned timeout_ms)
 	struct timespec ts;
 	unsigned left;
 
-	deadline_in(&ts, timeout_ms);
+	ts = monotonic_after(timeout_ms);
 	pthread_mutex_lock(&p->lock);
 	while (p->busy + p->count > 0) {
 		if (pthread_cond_timedwait(&p->quiet, &p->lock, &ts) == ETIMEDOUT)
@@ -200,7 +189,7 @@ unsigned pool_stop(struct pool *p, unsigned timeout_ms)
 	struct timespec ts;
 	unsigned left;
 
-	deadline_in(&ts, timeout_ms);
+	ts = monotonic_after(timeout_ms);
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
 	/* Jobs nobody started: close them instead of serving them late. */
@@ -262,7 +251,7 @@ int pool_ping(struct pool *p, unsigned timeout_ms)
 	 * by a live pool, so the first try nearly always succeeds. */
 	struct timespec now, end, nap = { .tv_sec = 0, .tv_nsec = 1000000 };
 
-	deadline_in(&end, timeout_ms);
+	end = monotonic_after(timeout_ms);
 	for (;;) {
 		int r = pthread_mutex_trylock(&p->lock);
 		if (r == 0)

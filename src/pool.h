@@ -25,7 +25,7 @@ struct pool *pool_new(unsigned min, unsigned max, unsigned queue_len, size_t sta
 		      unsigned idle_exit_ms, pool_fn run, pool_fn discard, void *ctx);
 
 /* Queues a job; on success the pool owns it until it hands it to run() or
- * discard(). Returns 0, -EAGAIN when the queue is full, -ESHUTDOWN after
+ * discard(). Returns 0, -EAGAIN when the queue is full, -ECANCELED after
  * pool_stop() (the job stays the caller's). Thread-safe. */
 int pool_submit(struct pool *p, void *job);
 

@@ -176,7 +176,7 @@ static void test_stop_reports_stuck_workers(void)
 	}
 	wait_for_waiting(2);
 	CU_ASSERT_EQUAL(pool_stop(p, 0), 2);
-	CU_ASSERT_EQUAL(pool_submit(p, job()), -ESHUTDOWN);
+	CU_ASSERT_EQUAL(pool_submit(p, job()), -ECANCELED);
 	open_gate();
 	CU_ASSERT_EQUAL(pool_stop(p, 10000), 0);
 	CU_ASSERT_EQUAL(atomic_load(&ran), 2);
