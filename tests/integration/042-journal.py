@@ -205,6 +205,10 @@ def test():
                 assert e["SOCKS_USER"] == "alice", e
 
             ok = one(recs, SOCKS_CLIENT_PORT=str(client_port))
+            # The first login ran PAM, the second came from the credential
+            # cache; the failed one says neither.
+            assert ok["SOCKS_AUTH"] == "pam", ok
+            assert sorted(e.get("SOCKS_AUTH", "-") for e in recs) == ["-", "cache", "pam"], recs
             assert ok["SOCKS_COMMAND"] == "connect", ok
             assert ok["SOCKS_DEST_HOST"] == "127.0.0.1", ok
             assert ok["SOCKS_DEST_PORT"] == str(echo.port), ok
