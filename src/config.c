@@ -50,6 +50,7 @@ static const struct option_def options[] = {
 	{ "log", OPT_LOGTARGET, OFF(log_target), 0, 0 },
 	{ "user", OPT_NAME, OFF(user), 1, CONFIG_NAME_MAX },
 	{ "pam_service", OPT_NAME, OFF(pam_service), 1, CONFIG_NAME_MAX },
+	{ "instance_name", OPT_NAME, OFF(instance_name), 1, CONFIG_NAME_MAX },
 	{ "allow_unauthenticated", OPT_BOOL, OFF(allow_unauthenticated), 0, 0 },
 	{ "auth_fail_delay", OPT_DURATION, OFF(auth_fail_delay_ms), 0, 60000 },
 	{ "auth_fail_limit", OPT_UINT, OFF(auth_fail_limit), 0, 1000000 },
@@ -498,6 +499,10 @@ void config_dump(const struct config *c, FILE *out)
 	else
 		fprintf(out, "# user: not set (keeps the user it was started as)\n");
 	fprintf(out, "pam_service = %s\n", c->pam_service);
+	if (c->instance_name[0] != '\0')
+		fprintf(out, "instance_name = %s\n", c->instance_name);
+	else
+		fprintf(out, "# instance_name: not set (no SOCKS_INSTANCE field)\n");
 	fprintf(out, "allow_unauthenticated = %s\n", c->allow_unauthenticated ? "yes" : "no");
 	dump_duration(out, "auth_fail_delay", c->auth_fail_delay_ms);
 	fprintf(out, "auth_fail_limit = %u\n", c->auth_fail_limit);

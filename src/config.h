@@ -42,6 +42,7 @@ struct config {
 	int log_target;			/* enum log_target */
 	char user[CONFIG_NAME_MAX + 1];	/* drop to this user after binding; "" keeps the uid */
 	char pam_service[CONFIG_NAME_MAX + 1];
+	char instance_name[CONFIG_NAME_MAX + 1];	/* SOCKS_INSTANCE on journal entries */
 	bool allow_unauthenticated;	/* auth = none on a non-loopback listener */
 	unsigned auth_fail_delay_ms;	/* minimum time a failed login takes */
 	unsigned auth_fail_limit;	/* failures per address per window; 0: no blocking */

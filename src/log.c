@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,36 @@ void log_field(struct log_fields *f, const char *fmt, ...)
 	f->used += len + 1;
 }
 
+/* The fields log_set_default_fields() gave, under their lock; have_defaults
+ * spares the lock while there are none. */
+static pthread_mutex_t defaults_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct log_fields defaults;
+static atomic_bool have_defaults;
+
+/* Copies src into dst, pointing dst's iovecs into dst's own buffer. */
+static void fields_copy(struct log_fields *dst, const struct log_fields *src)
+{
+	memcpy(dst->buf, src->buf, src->used);
+	for (size_t i = 0; i < src->n; i++)
+		dst->iov[i] = (struct iovec){
+			.iov_base = dst->buf + ((const char *)src->iov[i].iov_base - src->buf),
+			.iov_len = src->iov[i].iov_len,
+		};
+	dst->n = src->n;
+	dst->used = src->used;
+}
+
+void log_set_default_fields(const struct log_fields *f)
+{
+	pthread_mutex_lock(&defaults_lock);
+	if (f != NULL)
+		fields_copy(&defaults, f);
+	else
+		log_fields_init(&defaults);
+	atomic_store(&have_defaults, defaults.n > 0);
+	pthread_mutex_unlock(&defaults_lock);
+}
+
 static void write_stderr(int prio, const char *msg)
 {
 	char line[2200];
@@ -156,7 +187,8 @@ static void emit(int prio, const char *message_id, const struct log_fields *extr
 		 const char *msg)
 {
 	if (atomic_load(&journal)) {
-		struct iovec iov[LOG_FIELDS_MAX + 4];
+		struct iovec iov[2 * LOG_FIELDS_MAX + 4];
+		struct log_fields d;
 		char p[16];
 		size_t n = 0;
 
@@ -174,6 +206,15 @@ static void emit(int prio, const char *message_id, const struct log_fields *extr
 		}
 		for (size_t i = 0; extra != NULL && i < extra->n; i++)
 			iov[n++] = extra->iov[i];
+		/* A copy, so the lock is not held while the journal takes the entry. */
+		log_fields_init(&d);
+		if (atomic_load(&have_defaults)) {
+			pthread_mutex_lock(&defaults_lock);
+			fields_copy(&d, &defaults);
+			pthread_mutex_unlock(&defaults_lock);
+		}
+		for (size_t i = 0; i < d.n; i++)
+			iov[n++] = d.iov[i];
 		if (sd_journal_sendv(iov, (int)n) >= 0)
 			return;
 	}

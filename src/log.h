@@ -82,4 +82,11 @@ void log_fields_send(int prio, const char *message_id, const struct log_fields *
 /* True when a message of prio would be written: skip building one otherwise. */
 bool log_enabled(int prio);
 
+/* Fields every journal entry carries from now on, after its own (a tag for
+ * the whole process, such as which of several programs on one host wrote
+ * it); replaces the previous set, and NULL or an empty set clears it. f is
+ * copied. Thread-safe: an entry being sent meanwhile carries the old set or
+ * the new one, never a mix. Not written on stderr. */
+void log_set_default_fields(const struct log_fields *f);
+
 #endif

@@ -229,8 +229,7 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	if (auth_configure(c->auth_max_parallel, c->auth_cache_ttl_ms, c->auth_cache_size) < 0)
 		log_msg(LOG_WARNING, "cannot change the login bounds: %s", strerror(errno));
 	runtime_load_self(c);
-	log_set_level(c->log_level);
-	log_set_target((enum log_target)c->log_target);
+	runtime_log_setup(c);
 	pool_set_limits(pool, c->workers_min, runtime_workers_max_for(c, nofile, queue_len));
 	if (c->auth == CONFIG_AUTH_PAM) {
 		char why[256];
@@ -536,8 +535,7 @@ int main(int argc, char **argv)
 	runtime_load_self(cfg);
 	if (args.check_only)
 		return check_config(cfg, args.path);
-	log_set_level(cfg->log_level);
-	log_set_target((enum log_target)cfg->log_target);
+	runtime_log_setup(cfg);
 	current = cfg;
 
 	/* Every thread inherits this mask; serve() takes the signals. */

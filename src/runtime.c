@@ -1,6 +1,6 @@
 /* The process around the daemon: standard descriptors, the descriptor limit
- * and how it is shared between queue and workers, dropping root, and the
- * host's own addresses. */
+ * and how it is shared between queue and workers, dropping root, the
+ * host's own addresses, and how it logs. */
 #include "autoconf.h"
 
 #include "runtime.h"
@@ -143,6 +143,20 @@ int runtime_drop_privileges(const char *user)
 	log_msg(LOG_NOTICE, "running as user %s (uid %u, gid %u)", user, (unsigned)pw.pw_uid,
 		(unsigned)pw.pw_gid);
 	return 0;
+}
+
+void runtime_log_setup(const struct config *c)
+{
+	struct log_fields f;
+
+	log_set_level(c->log_level);
+	log_set_target((enum log_target)c->log_target);
+	/* Several instances on one host, or behind one balancer, share a
+	 * central journal: this field tells their entries apart. */
+	log_fields_init(&f);
+	if (c->instance_name[0] != '\0')
+		log_field(&f, "SOCKS_INSTANCE=%s", c->instance_name);
+	log_set_default_fields(&f);
 }
 
 /* A daemon started with stdin, stdout or stderr closed would hand those

@@ -30,6 +30,11 @@ unsigned runtime_workers_max_for(const struct config *c, rlim_t nofile, unsigned
  * Returns 0, or -1 after logging why the daemon must not start. */
 int runtime_drop_privileges(const char *user);
 
+/* Logging as c says: its level, its output, and on every journal entry
+ * SOCKS_INSTANCE=instance_name when that is set (no such field when not).
+ * At start, before the first entry that should carry it, and at reloads. */
+void runtime_log_setup(const struct config *c);
+
 /* Gives c the host's current addresses (protected by the default policy).
  * Read at start and at each reload, so a new address counts after SIGHUP. */
 void runtime_load_self(struct config *c);

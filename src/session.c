@@ -488,7 +488,8 @@ static void record_fields(const struct session *s, uint64_t duration_ms, struct 
 }
 
 /* The session record, once per session: a "session N key=value..." line on
- * stderr, or a journal entry with the SOCKS_* fields. Only a rule's refusal
+ * stderr, or a journal entry with the SOCKS_* fields (SOCKS_INSTANCE is on
+ * every entry: runtime_log_setup()). Only a rule's refusal
  * has its own MESSAGE_ID; a limit, a BIND peer from the wrong address and the
  * like end as any session does. */
 static void session_log(const struct session *s)
@@ -510,9 +511,10 @@ static void session_log(const struct session *s)
 			 (unsigned long long)s->dgrams.dropped);
 	record_fields(s, ms, &f);
 	log_fields_send(LOG_INFO, s->refused_by_rule ? LOG_ID_RULE_REFUSAL : LOG_ID_SESSION_END, &f,
-			"session %llu client=%s user=%s%s cmd=%s dest=%s addr=%s reply=%s up=%llu "
-			"down=%llu%s duration=%llu.%03llus%s%s",
+			"session %llu%s%s client=%s user=%s%s cmd=%s dest=%s addr=%s reply=%s "
+			"up=%llu down=%llu%s duration=%llu.%03llus%s%s",
 			(unsigned long long)s->id,
+			s->cfg->instance_name[0] != '\0' ? " instance=" : "", s->cfg->instance_name,
 			addr_str((const struct sockaddr *)&s->h.peer.ss, client, sizeof(client)),
 			s->h.user[0] != '\0' ? s->h.user : "-",
 			s->h.login[0] == '\0' ? "" : s->h.cached ? " auth=cache" : " auth=pam",

@@ -727,6 +727,8 @@ static void check_dump_round_trip(const char *text)
 		CHECK_INT(b->log_level, a->log_level);
 		CHECK_INT(b->log_target, a->log_target);
 		CHECK(strcmp(b->user, a->user) == 0, "user '%s' became '%s'", a->user, b->user);
+		CHECK(strcmp(b->instance_name, a->instance_name) == 0,
+		      "instance_name '%s' became '%s'", a->instance_name, b->instance_name);
 		config_unref(b);
 	}
 	config_unref(a);
@@ -739,8 +741,9 @@ static void test_dump_round_trip(void)
 			      "handshake_timeout = 250ms\nconnect_timeout = 3s\n"
 			      "idle_timeout = 0\ndrain_timeout = 1h\nlog_level = notice\n"
 			      "log = stderr\nuser = nobody\n"
-			      "bind_timeout = 45s\nudp_idle_timeout = 90s\n");
-	/* workers_max left to the descriptor limit. */
+			      "bind_timeout = 45s\nudp_idle_timeout = 90s\n"
+			      "instance_name = gw-2.site_a\n");
+	/* workers_max (and instance_name) left to their defaults. */
 	check_dump_round_trip("auth = pam\nworkers_min = 1\n");
 }
 
@@ -779,6 +782,51 @@ static void test_log_and_user(void)
 	}
 }
 
+/* instance_name: unset by default (an empty value is an error, as for every
+ * key); a name of letters,
+ * digits, '.', '-', '_' (journal field values go anywhere, but a name that
+ * is also safe in a file name or a shell word is easier to query by). */
+static void test_instance_name(void)
+{
+	static const struct {
+		const char *text, *name;
+	} ok[] = { { "", "" },
+		   { "instance_name = a\n", "a" },
+		   { "instance_name = gw-2.site_A\n", "gw-2.site_A" },
+		   { "instance_name = a\ninstance_name = b\n", "b" } };
+	static const char *const bad[] = {
+		"instance_name =\n", "instance_name = a b\n", "instance_name = ../x\n", "instance_name = .a\n",
+		"instance_name = a=b\n", "instance_name = \xc3\xa9\n",
+		"instance_name = 0123456789012345678901234567890123456789012345678901234567890123\n",
+	};
+	struct reports rs;
+	struct config *c;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		CHECK_INT(load_text(ok[i].text, NULL, 0, &rs, &c, NULL), 0);
+		if (c == POISON)
+			continue;
+		CHECK(strcmp(c->instance_name, ok[i].name) == 0, "'%s' gave '%s'", ok[i].text,
+		      c->instance_name);
+		config_unref(c);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(load_text(bad[i], NULL, 0, &rs, &c, NULL), -EINVAL);
+		CHECK(rs.n == 1 && rs.r[0].line == 1, "%s: %u reports", bad[i], rs.n);
+		CHECK(rs.n == 0 || strstr(rs.r[0].msg, "instance_name") != NULL, "%s: '%s'",
+		      bad[i], rs.r[0].msg);
+		CHECK(c == POISON, "%s: config returned", bad[i]);
+	}
+	/* 63 characters is the most. */
+	CHECK_INT(load_text("instance_name = "
+			    "012345678901234567890123456789012345678901234567890123456789012\n",
+			    NULL, 0, &rs, &c, NULL), 0);
+	if (c != POISON) {
+		CHECK_INT(strlen(c->instance_name), 63);
+		config_unref(c);
+	}
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -798,6 +846,7 @@ int main(void)
 		{ "config_new, config_ref, config_unref", test_new_ref_unref },
 		{ "config_dump output loads back", test_dump_round_trip },
 		{ "log and user", test_log_and_user },
+		{ "instance_name", test_instance_name },
 	};
 	return UNIT_RUN("config", tests);
 }
