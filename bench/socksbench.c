@@ -574,6 +574,27 @@ static enum errkind socks_fail(const char *what, int code)
 	return EK_SOCKS;
 }
 
+/* The CONNECT request for the target into b (at least 22 bytes); returns its length. */
+static size_t build_connect(unsigned char *b)
+{
+	size_t n = 0;
+	b[n++] = 5; b[n++] = 1; b[n++] = 0;
+	if (g_target.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&g_target;
+		b[n++] = 1;
+		memcpy(b + n, &s4->sin_addr, 4);
+		n += 4;
+		memcpy(b + n, &s4->sin_port, 2);
+	} else {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&g_target;
+		b[n++] = 4;
+		memcpy(b + n, &s6->sin6_addr, 16);
+		n += 16;
+		memcpy(b + n, &s6->sin6_port, 2);
+	}
+	return n + 2;
+}
+
 /* SOCKS5 handshake on a connected blocking socket: greeting, optional
  * RFC 1929 auth, CONNECT to the target.  Not pipelined, like common clients. */
 static enum errkind socks_handshake(int fd)
@@ -604,22 +625,7 @@ static enum errkind socks_handshake(int fd)
 		if (b[0] != 1 || b[1] != 0)
 			return socks_fail("authentication rejected", b[1]);
 	}
-	n = 0;
-	b[n++] = 5; b[n++] = 1; b[n++] = 0;
-	if (g_target.ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&g_target;
-		b[n++] = 1;
-		memcpy(b + n, &s4->sin_addr, 4);
-		n += 4;
-		memcpy(b + n, &s4->sin_port, 2);
-	} else {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&g_target;
-		b[n++] = 4;
-		memcpy(b + n, &s6->sin6_addr, 16);
-		n += 16;
-		memcpy(b + n, &s6->sin6_port, 2);
-	}
-	n += 2;
+	n = build_connect(b);
 	if (send_all(fd, b, n) < 0 || recv_all(fd, b, 4) < 0)
 		return EK_IO;
 	if (b[0] != 5)
@@ -1397,26 +1403,6 @@ static void sc_greet(struct sclient *c)
 	c->deadline = c->t_greet + o.timeout_ms / 1000.0;
 	sc_expect(c, SP_METHOD, 2);
 	sc_send(c, greet, sizeof greet);
-}
-
-static size_t build_connect(unsigned char *b)
-{
-	size_t n = 0;
-	b[n++] = 5; b[n++] = 1; b[n++] = 0;
-	if (g_target.ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&g_target;
-		b[n++] = 1;
-		memcpy(b + n, &s4->sin_addr, 4);
-		n += 4;
-		memcpy(b + n, &s4->sin_port, 2);
-	} else {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&g_target;
-		b[n++] = 4;
-		memcpy(b + n, &s6->sin6_addr, 16);
-		n += 16;
-		memcpy(b + n, &s6->sin6_port, 2);
-	}
-	return n + 2;
 }
 
 /* Advances one client after its socket became readable. */
