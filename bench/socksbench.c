@@ -1217,6 +1217,16 @@ static struct mem read_mem(long root)
 	return m;
 }
 
+/* The same without Pss (no smaps_rollup walk). */
+static struct mem read_mem_light(long root)
+{
+	long *pids;
+	size_t n = tree_pids(root, &pids);
+	struct mem m = sum_mem(pids, n, false);
+	free(pids);
+	return m;
+}
+
 /* Send one byte on every open connection and wait for every echo. */
 static long verify_all(void)
 {
@@ -1314,7 +1324,7 @@ static const char *const g_sphase_name[SP_N] = { "connect", "ready", "greeting",
 						  "reply", "reply", "data", "done" };
 
 struct account {
-	char *user, *pass;
+	const char *user, *pass;
 };
 
 static struct account *g_accts;
@@ -1589,12 +1599,77 @@ static void storm_batch(struct sclient *cs, long n, struct sstats *st)
 	st->busy_s += now_s() - t0;
 }
 
-/* ---- server memory during the storm ---- */
+/* ---- server memory and CPU during the storm ---- */
+
+/* /proc/PID/status can block for seconds while the server's threads fight
+ * over its mmap lock (400 yescrypt checks mapping 16 MiB each), so the
+ * sampler reads /proc/PID/stat only; VmHWM, found only in status, is read
+ * once at the end by a helper thread, with a bounded wait. */
+
+/* CPU ticks (user + system, with reaped children's) and RSS of one process
+ * from /proc/PID/stat.  Returns false when it exited. */
+static bool read_stat(long pid, unsigned long long *ret_ticks, long *ret_rss_kib)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t len = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[len] = 0;
+	char *p = strrchr(buf, ')');
+	unsigned long long ut, st, cut, cst;
+	long rss;
+	/* after the command: state ppid pgrp session tty tpgid flags minflt
+	 * cminflt majflt cmajflt utime stime cutime cstime priority nice
+	 * num_threads itrealvalue starttime vsize rss */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu"
+			 " %*d %*d %*d %*d %*u %*u %ld", &ut, &st, &cut, &cst, &rss) != 5)
+		return false;
+	*ret_ticks = ut + st + cut + cst;
+	*ret_rss_kib = rss * (sysconf(_SC_PAGESIZE) / 1024);
+	return true;
+}
+
+struct tstat {
+	bool ok;
+	long rss_kib, procs;
+	double cpu_s;
+};
+
+static struct tstat tree_stat(const long *pids, size_t n)
+{
+	struct tstat t = { false, 0, 0, 0 };
+	unsigned long long ticks = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long tk;
+		long rss;
+		if (!read_stat(pids[i], &tk, &rss))
+			continue;
+		ticks += tk;
+		t.rss_kib += rss;
+		t.procs++;
+	}
+	long hz = sysconf(_SC_CLK_TCK);
+	t.cpu_s = hz > 0 ? (double)ticks / (double)hz : 0;
+	t.ok = t.procs > 0;
+	return t;
+}
+
+static struct tstat tree_stat_now(long root)
+{
+	long *pids;
+	size_t n = tree_pids(root, &pids);
+	struct tstat t = tree_stat(pids, n);
+	free(pids);
+	return t;
+}
 
 static atomic_bool g_sampling;
 static long g_rss_peak, g_procs_peak;
 
-/* Every 50 ms: VmRSS summed over the server's process tree (the tree is
+/* Every 50 ms: RSS summed over the server's process tree (the tree is
  * listed again every 200 ms, which is cheaper than every time). */
 static void *sampler_main(void *arg)
 {
@@ -1606,44 +1681,48 @@ static void *sampler_main(void *arg)
 			free(pids);
 			n = tree_pids(o.server_pid, &pids);
 		}
-		struct mem m = sum_mem(pids, n, false);
-		if (m.ok && m.rss_kib > g_rss_peak)
-			g_rss_peak = m.rss_kib;
-		if (m.ok && m.procs > g_procs_peak)
-			g_procs_peak = m.procs;
+		struct tstat t = tree_stat(pids, n);
+		if (t.ok && t.rss_kib > g_rss_peak)
+			g_rss_peak = t.rss_kib;
+		if (t.ok && t.procs > g_procs_peak)
+			g_procs_peak = t.procs;
 		sleep_s(0.05);
 	}
 	free(pids);
 	return NULL;
 }
 
-/* CPU seconds (user + system, with reaped children's) of the server's
- * process tree so far; -1 when it cannot be read. */
-static double tree_cpu_s(long root)
+struct hwm_read {
+	struct mem m;
+	atomic_bool done;
+};
+
+static void *hwm_main(void *arg)
 {
-	long *pids;
-	size_t n = tree_pids(root, &pids);
-	unsigned long long ticks = 0;
-	for (size_t i = 0; i < n; i++) {
-		char path[64], buf[1024];
-		snprintf(path, sizeof path, "/proc/%ld/stat", pids[i]);
-		FILE *f = fopen(path, "re");
-		if (!f)
-			continue;
-		size_t len = fread(buf, 1, sizeof buf - 1, f);
-		fclose(f);
-		buf[len] = 0;
-		char *p = strrchr(buf, ')');
-		unsigned long long ut, st, cut, cst;
-		/* after the command: state ppid pgrp session tty tpgid flags minflt
-		 * cminflt majflt cmajflt utime stime cutime cstime */
-		if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
-				&ut, &st, &cut, &cst) == 4)
-			ticks += ut + st + cut + cst;
+	struct hwm_read *h = arg;
+	h->m = read_mem_light(o.server_pid);
+	atomic_store(&h->done, true);
+	return NULL;
+}
+
+/* VmHWM summed over the server's tree, waiting at most wait_s; -1 when the
+ * read did not finish (the thread is left behind; the process exits soon). */
+static long read_hwm_bounded(double wait_s)
+{
+	static struct hwm_read h;	/* outlives a thread left behind */
+	pthread_t th;
+	atomic_store(&h.done, false);
+	if (pthread_create(&th, &g_attr, hwm_main, &h) != 0)
+		return -1;
+	double end = now_s() + wait_s;
+	while (!atomic_load(&h.done) && now_s() < end)
+		sleep_s(0.02);
+	if (!atomic_load(&h.done)) {
+		pthread_detach(th);
+		return -1;
 	}
-	free(pids);
-	long hz = sysconf(_SC_CLK_TCK);
-	return n == 0 || hz <= 0 ? -1 : (double)ticks / (double)hz;
+	pthread_join(th, NULL);
+	return h.m.ok ? h.m.hwm_kib : -1;
 }
 
 /* Resets VmHWM of the server's processes, so it covers this storm only. */
@@ -1707,8 +1786,16 @@ static void fmt_pct(char *buf, size_t len, const uint32_t *v, size_t n, double p
 		snprintf(buf, len, "%.1f", v[i] / 1000.0);
 }
 
-static void storm_report(const struct sclient *cs, const struct sstats *st, const struct mem *before,
-			 const struct mem *after, double cpu_s)
+/* What --server-pid measured around one storm. */
+struct smeas {
+	bool on, alive;
+	long rss_before_kib;
+	long hwm_kib;		/* VmHWM summed over the tree at the end, -1 unknown */
+	long procs_end;
+	double cpu_s;		/* CPU seconds the tree used during the storm, -1 unknown */
+};
+
+static void storm_report(const struct sclient *cs, const struct sstats *st, const struct smeas *sm)
 {
 	long n = o.conns, nl = 0, ns = 0;
 	uint32_t *lu = malloc((size_t)n * sizeof *lu), *su = malloc((size_t)n * sizeof *su);
@@ -1755,18 +1842,21 @@ static void storm_report(const struct sclient *cs, const struct sstats *st, cons
 	double lwall = o.serial_storm ? st->busy_s : nlog ? st->t_last_login - st->t_release : 0;
 	double wall = o.serial_storm ? st->busy_s : st->t_last_done - st->t_release;
 	char cputxt[100] = "server_cpu_s=na cpu_per_login_ms=na";
-	if (cpu_s >= 0)
-		snprintf(cputxt, sizeof cputxt, "server_cpu_s=%.2f cpu_per_login_ms=%.2f", cpu_s,
-			 nlog ? cpu_s * 1000 / (double)nlog : 0.0);
+	if (sm->on && sm->cpu_s >= 0)
+		snprintf(cputxt, sizeof cputxt, "server_cpu_s=%.2f cpu_per_login_ms=%.2f", sm->cpu_s,
+			 nlog ? sm->cpu_s * 1000 / (double)nlog : 0.0);
 	char memtxt[300] = "rss_before_kib=na rss_peak_kib=na hwm_kib=na peak_kib=na procs_peak=na";
-	if (o.server_pid > 0 && after->ok) {
+	if (sm->on && sm->alive) {
 		/* one process: its VmHWM is exact; a process tree: sampled sums */
 		long peak = g_rss_peak;
-		if (after->procs == 1 && g_procs_peak <= 1 && after->hwm_kib > peak)
-			peak = after->hwm_kib;
+		if (sm->procs_end == 1 && g_procs_peak <= 1 && sm->hwm_kib > peak)
+			peak = sm->hwm_kib;
+		char hwm[24] = "na";
+		if (sm->hwm_kib >= 0)
+			snprintf(hwm, sizeof hwm, "%ld", sm->hwm_kib);
 		snprintf(memtxt, sizeof memtxt,
-			 "rss_before_kib=%ld rss_peak_kib=%ld hwm_kib=%ld peak_kib=%ld procs_peak=%ld",
-			 before->rss_kib, g_rss_peak, after->hwm_kib, peak, g_procs_peak);
+			 "rss_before_kib=%ld rss_peak_kib=%ld hwm_kib=%s peak_kib=%ld procs_peak=%ld",
+			 sm->rss_before_kib, g_rss_peak, hwm, peak, g_procs_peak);
 	}
 	printf("mode=storm server=%s clients=%ld accounts=%ld serial=%d client_timeout_ms=%d connected=%ld"
 	       " greeted=%ld logins=%ld ok=%ld refused=%ld timeouts=%ld closed=%ld"
@@ -1793,16 +1883,15 @@ static int run_storm(void)
 	}
 	struct sstats st;
 	memset(&st, 0, sizeof st);
-	struct mem before = { false, 0, 0, 0, 0, 0 }, after = before;
+	struct smeas sm = { o.server_pid > 0, false, 0, -1, 0, -1 };
 	pthread_t sampler;
-	bool sampling = o.server_pid > 0;
-	double cpu0 = -1, cpu_s = -1;
-	if (sampling) {
-		before = read_mem(o.server_pid);
-		if (!before.ok)
-			die("cannot read /proc/%ld (server not running?)", o.server_pid);
+	struct tstat t0 = { false, 0, 0, 0 };
+	if (sm.on) {
 		reset_hwm();
-		cpu0 = tree_cpu_s(o.server_pid);
+		t0 = tree_stat_now(o.server_pid);
+		if (!t0.ok)
+			die("cannot read /proc/%ld (server not running?)", o.server_pid);
+		sm.rss_before_kib = t0.rss_kib;
 		atomic_store(&g_sampling, true);
 		if (pthread_create(&sampler, &g_attr, sampler_main, NULL) != 0)
 			die("pthread_create failed");
@@ -1812,12 +1901,17 @@ static int run_storm(void)
 			storm_batch(&cs[i], 1, &st);
 	else
 		storm_batch(cs, o.conns, &st);
-	if (sampling) {
-		after = read_mem(o.server_pid);
-		double cpu1 = tree_cpu_s(o.server_pid);
-		cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+	if (sm.on) {
+		struct tstat t1 = tree_stat_now(o.server_pid);
 		atomic_store(&g_sampling, false);
 		pthread_join(sampler, NULL);
+		sm.alive = t1.ok;
+		sm.procs_end = t1.procs;
+		sm.cpu_s = t1.ok ? t1.cpu_s - t0.cpu_s : -1;
+		sm.hwm_kib = t1.ok ? read_hwm_bounded(20) : -1;
+		if (t1.ok && sm.hwm_kib < 0)
+			note("VmHWM not readable within 20 s (the server's mmap lock is busy):"
+			     " peak RSS from the 50 ms samples only");
 	}
 	for (long i = 0; i < o.conns; i++) {
 		const struct sclient *c = &cs[i];
@@ -1834,7 +1928,7 @@ static int run_storm(void)
 		default: break;
 		}
 	}
-	storm_report(cs, &st, &before, &after, cpu_s);
+	storm_report(cs, &st, &sm);
 	if (st.ok < o.conns) {
 		note("%ld of %ld clients did not finish their session", o.conns - st.ok, o.conns);
 		if (g_socks_err[0])
@@ -1842,7 +1936,7 @@ static int run_storm(void)
 		if (g_first_errno)
 			note("first socket error: %s", strerror(g_first_errno));
 	}
-	if (o.server_pid > 0 && !after.ok)
+	if (sm.on && !sm.alive)
 		die("server process %ld vanished during the storm", o.server_pid);
 	free(cs);
 	return st.ok > 0 ? 0 : 1;
@@ -2070,8 +2164,8 @@ int main(int argc, char **argv)
 			load_accounts(o.accounts);
 		} else {
 			static struct account one;
-			one.user = (char *)o.user;
-			one.pass = (char *)o.pass;
+			one.user = o.user;
+			one.pass = o.pass;
 			g_accts = &one;
 			g_nacct = 1;
 		}
@@ -2110,7 +2204,8 @@ int main(int argc, char **argv)
 		break;
 	case MODE_STORM:
 		g_tmode = TM_RATE;
-		arm_watchdog((o.serial_storm ? (double)o.conns : 1.0) * (o.setup_s + tmo) + 10);
+		/* + the bounded VmHWM read at the end */
+		arm_watchdog((o.serial_storm ? (double)o.conns : 1.0) * (o.setup_s + tmo) + 40);
 		break;
 	}
 	target_start();
