@@ -34,6 +34,34 @@
 #                        account. SOCKSGATE_AUTH_ARGS overrides the socksgate
 #                        arguments [-l 127.0.0.1:{PORT} -a pam].
 #   BENCH_USER [sgbench] BENCH_PASS [bench-pass]
+#   BENCH_STORM [0]      1: run the login-storm benchmark instead of the table
+#                        above (root only).  It creates BENCH_STORM_USERS
+#                        accounts (sgstormNN, random passwords set by
+#                        chpasswd with the system's default hash: yescrypt on
+#                        Debian 12) besides the cheap BENCH_USER account and
+#                        removes them at exit.  BENCH_STORM_CLIENTS clients
+#                        then connect at once (all connections first, then
+#                        all greetings together), client i logging in as
+#                        account i % M, CONNECTing to the target and making
+#                        one round trip.  Measured: socksgate (auth = pam;
+#                        with the credential cache off, and when the binary
+#                        has auth_cache_ttl also with it on: a first storm and
+#                        a "returning users" storm), danted (socksmethod:
+#                        pam.username, same accounts and PAM service); the
+#                        cost of one login (BENCH_STORM_SERIAL logins, one
+#                        client at a time, cache off) gives the CPU-bound
+#                        rate; and socksgate's session rate without auth,
+#                        with PAM on the cheap account, and with PAM on one
+#                        yescrypt account (cache on when available).
+#   BENCH_STORM_USERS [20]    accounts the storm logs in as
+#   BENCH_STORM_CLIENTS [400] clients in one storm
+#   BENCH_STORM_TIMEOUT [15]  seconds each client has from its greeting to
+#                        the end of its session (handshake_timeout 10s + 5)
+#   BENCH_STORM_SERIAL [BENCH_STORM_USERS]  one-at-a-time logins measured
+#   BENCH_AUTH_MAX_PARALLEL, BENCH_AUTH_CACHE_SIZE  socksgate's
+#                        auth_max_parallel / auth_cache_size in storm mode;
+#                        unset: the daemon's defaults; passed only when the
+#                        binary accepts the key (probed with -t)
 #   BENCH_PAM_SERVICE [socksgate]  the PAM service both servers use
 #   BENCH_ONLY           space-separated subset of: direct socksgate microsocks danted
 #   CC [cc]              compiler for socksbench
@@ -60,6 +88,11 @@ BPASS=${BENCH_PASS:-bench-pass}
 PAM_SERVICE=${BENCH_PAM_SERVICE:-socksgate}
 PASS_GIVEN=${BENCH_PASS+yes}
 ONLY=${BENCH_ONLY:-direct socksgate microsocks danted}
+STORM=${BENCH_STORM:-0}
+STORM_USERS=${BENCH_STORM_USERS:-20}
+STORM_CLIENTS=${BENCH_STORM_CLIENTS:-400}
+STORM_TIMEOUT=${BENCH_STORM_TIMEOUT:-15}
+STORM_SERIAL=${BENCH_STORM_SERIAL:-$STORM_USERS}
 
 log() { printf '%s\n' "run.sh: $*" >&2; }
 fatal() { log "error: $*"; exit 1; }
@@ -68,6 +101,13 @@ case ${1:-} in
 -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 esac
 [ $# -le 1 ] || { log "usage: bench/run.sh [path/to/socksgate]"; exit 2; }
+for v in STORM_USERS STORM_CLIENTS STORM_TIMEOUT STORM_SERIAL; do
+	case ${!v} in ''|*[!0-9]*|0) log "BENCH_$v must be a positive integer"; exit 2 ;; esac
+done
+if [ "$STORM" = 1 ]; then
+	[ "$(id -u)" = 0 ] || { log "BENCH_STORM=1 creates system accounts: run it as root"; exit 2; }
+	[ "$STORM_USERS" -le 99 ] || { log "BENCH_STORM_USERS is at most 99"; exit 2; }
+fi
 
 SG=${1:-${SOCKSGATE:-}}
 if [ -z "$SG" ]; then
@@ -94,16 +134,19 @@ stop_group() {
 
 # shellcheck disable=SC2317  # invoked by the trap
 cleanup() {
-	local pg
+	local pg u
 	for pg in "${PGIDS[@]}"; do
 		stop_group "$pg"
 	done
 	PGIDS=()
 	[ -n "$MADE_USER" ] && userdel "$MADE_USER" 2>/dev/null
+	for u in "${MADE_USERS[@]}"; do userdel "$u" 2>/dev/null; done
+	MADE_USERS=()
 	[ -n "$MADE_PAM" ] && rm -f -- "$MADE_PAM"
 	rm -rf -- "$work"
 }
 MADE_USER= MADE_PAM=
+MADE_USERS=()	# storm accounts (ours: created here, or left by a killed run)
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM HUP
 
@@ -114,7 +157,7 @@ SB=$work/socksbench
 	fatal "cannot build bench/socksbench.c"
 
 # The account and PAM service the authenticated runs log in with.
-if [ "$AUTH" = 1 ] && [ "$(id -u)" = 0 ] && [ -z "$PASS_GIVEN" ]; then
+if { [ "$AUTH" = 1 ] || [ "$STORM" = 1 ]; } && [ "$(id -u)" = 0 ] && [ -z "$PASS_GIVEN" ]; then
 	if ! id "$BUSER" >/dev/null 2>&1; then
 		useradd --no-create-home --shell /usr/sbin/nologin "$BUSER" ||
 			fatal "cannot create the account $BUSER"
@@ -214,7 +257,7 @@ launch() {
 			start_server socksgate "$port" "$SG" -l "127.0.0.1:$port"
 		fi ;;
 	socksgate-auth)
-		local a="-c $work/socksgate-auth.conf -l 127.0.0.1:{PORT} -a pam"
+		local a="-c ${SG_AUTH_CONF:-$work/socksgate-auth.conf} -l 127.0.0.1:{PORT} -a pam"
 		a=${SOCKSGATE_AUTH_ARGS:-$a}
 		# shellcheck disable=SC2086
 		start_server socksgate-auth "$port" "$SG" ${a//\{PORT\}/$port} ;;
@@ -264,6 +307,10 @@ measure() {
 	rate) args=(--mode rate --conns "$RATE_CONNS" --duration "$SECS" --warmup "$WARMUP") ;;
 	auth) args=(--mode rate --conns "$RATE_CONNS" --duration "$SECS" --warmup "$WARMUP"
 		--user "$BUSER" --pass "$BPASS"); base=$srv-auth ;;
+	auth-y)	# storm mode: one yescrypt account logging in again and again
+		args=(--mode rate --conns "$RATE_CONNS" --duration "$SECS" --warmup "$WARMUP"
+		--user "$YUSER" --pass "$YPASS" --timeout "$((STORM_TIMEOUT * 1000))")
+		base=$srv-auth ;;
 	bulk) args=(--mode bulk --conns "$BULK_CONNS" --duration "$SECS" --dir "$BULK_DIR") ;;
 	idle) args=(--mode idle --conns "$IDLE_CONNS" --hold "$HOLD" --duration $((HOLD + 5))) ;;
 	esac
@@ -319,6 +366,9 @@ for s in $ONLY; do
 	*) log "unknown server in BENCH_ONLY: $s"; exit 2 ;;
 	esac
 done
+
+# shellcheck source=storm.sh
+[ "$STORM" = 1 ] && . "$here/storm.sh"	# runs the storm benchmark and exits
 
 modes=(rate bulk idle)
 [ "$AUTH" = 1 ] && modes+=(auth)

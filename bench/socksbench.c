@@ -20,6 +20,16 @@
  *         With --server-pid reads VmRSS/Pss/Threads of that process and all
  *         its descendants (multi-process servers such as danted) before and
  *         after, and prints KiB per connection.
+ *   storm --conns N clients log in at once (a login storm): every connection
+ *         is opened first, then all greetings go out together; client i logs
+ *         in over RFC 1929 as line i % M of --accounts FILE (user:password),
+ *         CONNECTs to the target and makes one round trip, each within
+ *         --timeout ms of its greeting.  Reports completed logins/s (from the
+ *         greetings to the last successful login), timeouts and failures by
+ *         phase, p50/p99 login latency (greeting sent to auth reply; over
+ *         all clients, "inf" when that share did not log in) and,
+ *         with --server-pid, the server's peak RSS and CPU seconds.  --serial: one client at
+ *         a time instead (the cost of one login).
  *
  * Output: one "key=value ..." line on stdout; diagnostics on stderr.
  * Exit: 0 measured, 1 internal error or nothing could be measured, 2 usage.
@@ -59,7 +69,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum mode { MODE_RATE, MODE_BULK, MODE_IDLE };
+enum mode { MODE_RATE, MODE_BULK, MODE_IDLE, MODE_STORM };
 enum dir { DIR_DOWN, DIR_UP, DIR_ECHO };
 enum tmode { TM_RATE, TM_SINK, TM_STREAM, TM_ECHO };
 enum errkind { EK_OK = 0, EK_CONNECT, EK_SOCKS, EK_IO };
@@ -90,6 +100,8 @@ static struct {
 	bool target6;
 	bool quiet;
 	bool client_close;
+	bool serial_storm;
+	const char *accounts;
 } o;
 
 /* ---------- small helpers ---------- */
@@ -562,6 +574,27 @@ static enum errkind socks_fail(const char *what, int code)
 	return EK_SOCKS;
 }
 
+/* The CONNECT request for the target into b (at least 22 bytes); returns its length. */
+static size_t build_connect(unsigned char *b)
+{
+	size_t n = 0;
+	b[n++] = 5; b[n++] = 1; b[n++] = 0;
+	if (g_target.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&g_target;
+		b[n++] = 1;
+		memcpy(b + n, &s4->sin_addr, 4);
+		n += 4;
+		memcpy(b + n, &s4->sin_port, 2);
+	} else {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&g_target;
+		b[n++] = 4;
+		memcpy(b + n, &s6->sin6_addr, 16);
+		n += 16;
+		memcpy(b + n, &s6->sin6_port, 2);
+	}
+	return n + 2;
+}
+
 /* SOCKS5 handshake on a connected blocking socket: greeting, optional
  * RFC 1929 auth, CONNECT to the target.  Not pipelined, like common clients. */
 static enum errkind socks_handshake(int fd)
@@ -592,22 +625,7 @@ static enum errkind socks_handshake(int fd)
 		if (b[0] != 1 || b[1] != 0)
 			return socks_fail("authentication rejected", b[1]);
 	}
-	n = 0;
-	b[n++] = 5; b[n++] = 1; b[n++] = 0;
-	if (g_target.ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&g_target;
-		b[n++] = 1;
-		memcpy(b + n, &s4->sin_addr, 4);
-		n += 4;
-		memcpy(b + n, &s4->sin_port, 2);
-	} else {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&g_target;
-		b[n++] = 4;
-		memcpy(b + n, &s6->sin6_addr, 16);
-		n += 16;
-		memcpy(b + n, &s6->sin6_port, 2);
-	}
-	n += 2;
+	n = build_connect(b);
 	if (send_all(fd, b, n) < 0 || recv_all(fd, b, 4) < 0)
 		return EK_IO;
 	if (b[0] != 5)
@@ -1051,7 +1069,7 @@ static int run_bulk(void)
 
 struct mem {
 	bool ok;
-	long rss_kib, pss_kib, threads, procs;
+	long rss_kib, pss_kib, hwm_kib, threads, procs;
 };
 
 static long status_field(const char *path, const char *key)
@@ -1091,17 +1109,19 @@ static long ppid_of(long pid)
 	return pp;
 }
 
-/* Sum over pid and all its descendants (danted forks children). */
-static struct mem read_mem(long root)
+/* The pids of root and all its descendants (danted forks children), root
+ * first; *ret_pids is malloc'd, the caller frees it.  Returns the count, 0
+ * when root does not exist. */
+static size_t tree_pids(long root, long **ret_pids)
 {
-	struct mem m = { false, 0, 0, 0, 0 };
-	if (root <= 0)
-		return m;
 	long *pids = NULL, *pp = NULL;
 	size_t n = 0, cap = 0;
+	*ret_pids = NULL;
+	if (root <= 0)
+		return 0;
 	DIR *d = opendir("/proc");
 	if (!d)
-		return m;
+		return 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (!isdigit((unsigned char)de->d_name[0]))
@@ -1126,15 +1146,18 @@ static struct mem read_mem(long root)
 		n++;
 	}
 	closedir(d);
-	/* breadth-first over the tree; mark[] holds members */
+	/* breadth-first over the tree; in[] marks members */
 	bool *in = calloc(n ? n : 1, sizeof *in);
-	if (!in)
+	long *out = malloc((n ? n : 1) * sizeof *out);
+	if (!in || !out)
 		die("out of memory");
-	bool found = false;
+	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (pids[i] == root)
-			in[i] = found = true;
-	for (bool grew = found; grew;) {
+		if (pids[i] == root) {
+			in[i] = true;
+			out[k++] = root;
+		}
+	for (bool grew = k > 0; grew;) {
 		grew = false;
 		for (size_t i = 0; i < n; i++) {
 			if (in[i])
@@ -1142,29 +1165,65 @@ static struct mem read_mem(long root)
 			for (size_t j = 0; j < n; j++)
 				if (in[j] && pids[j] == pp[i]) {
 					in[i] = grew = true;
+					out[k++] = pids[i];
 					break;
 				}
 		}
 	}
+	free(in);
+	free(pids);
+	free(pp);
+	if (k == 0)
+		free(out);
+	else
+		*ret_pids = out;
+	return k;
+}
+
+/* Sum VmRSS, Pss (when with_pss; else Pss = VmRSS), VmHWM and Threads over
+ * the given processes; those that exited meanwhile are skipped. */
+static struct mem sum_mem(const long *pids, size_t n, bool with_pss)
+{
+	struct mem m = { false, 0, 0, 0, 0, 0 };
 	for (size_t i = 0; i < n; i++) {
-		if (!in[i])
-			continue;
 		char path[64];
 		snprintf(path, sizeof path, "/proc/%ld/status", pids[i]);
 		long rss = status_field(path, "VmRSS"), thr = status_field(path, "Threads");
-		snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", pids[i]);
-		long pss = status_field(path, "Pss");
+		long hwm = status_field(path, "VmHWM");
+		long pss = -1;
+		if (with_pss) {
+			snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", pids[i]);
+			pss = status_field(path, "Pss");
+		}
 		if (rss < 0 || thr < 0)
 			continue;	/* exited meanwhile */
 		m.rss_kib += rss;
 		m.pss_kib += pss > 0 ? pss : rss;
+		m.hwm_kib += hwm > 0 ? hwm : rss;
 		m.threads += thr;
 		m.procs++;
 	}
-	m.ok = found && m.procs > 0;
-	free(in);
+	m.ok = m.procs > 0;
+	return m;
+}
+
+/* Memory of root and all its descendants. */
+static struct mem read_mem(long root)
+{
+	long *pids;
+	size_t n = tree_pids(root, &pids);
+	struct mem m = sum_mem(pids, n, true);
 	free(pids);
-	free(pp);
+	return m;
+}
+
+/* The same without Pss (no smaps_rollup walk). */
+static struct mem read_mem_light(long root)
+{
+	long *pids;
+	size_t n = tree_pids(root, &pids);
+	struct mem m = sum_mem(pids, n, false);
+	free(pids);
 	return m;
 }
 
@@ -1249,15 +1308,649 @@ static int run_idle(void)
 	return alive > 0 ? 0 : 1;
 }
 
+/* ---------- storm mode ---------- */
+
+/* N clients log in at once: every connection is opened first, then all the
+ * greetings go out together (the barrier); each client then does RFC 1929
+ * auth as account i % M, CONNECT and one request/response round trip, in one
+ * epoll loop, each bounded by --timeout from its own greeting.  --serial
+ * runs the clients one at a time instead (the cost of one login). */
+
+enum sphase { SP_CONNECTING, SP_READY, SP_METHOD, SP_AUTH, SP_REPLY, SP_REPLY_TAIL, SP_DATA,
+	      SP_DONE, SP_N };
+enum sout { SO_NONE, SO_OK, SO_TIMEOUT, SO_CLOSED, SO_REFUSED, SO_CONNECT };
+
+static const char *const g_sphase_name[SP_N] = { "connect", "ready", "greeting", "auth",
+						  "reply", "reply", "data", "done" };
+
+struct account {
+	const char *user, *pass;
+};
+
+static struct account *g_accts;
+static long g_nacct;
+
+struct sclient {
+	int fd;
+	enum sphase ph;
+	enum sout out;
+	enum sphase fail_ph;		/* where a failure happened */
+	const struct account *acct;
+	double t_greet, t_login, t_done, deadline;
+	size_t got, need;
+	unsigned char b[520];
+};
+
+struct sstats {
+	long connected, greeted, logins, ok, refused, conn_fail;
+	long timeout[SP_N], closed[SP_N];
+	double t_release, t_last_login, t_last_done, busy_s;
+};
+
+static void sc_finish(struct sclient *c, enum sout out)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->out = out;
+	c->fail_ph = c->ph;
+	c->ph = SP_DONE;
+	c->t_done = now_s();
+}
+
+/* Sends the whole message (all of them fit a fresh socket buffer). */
+static bool sc_send(struct sclient *c, const void *p, size_t n)
+{
+	ssize_t r;
+	do
+		r = send(c->fd, p, n, MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	if (r == (ssize_t)n)
+		return true;
+	remember_errno();
+	sc_finish(c, SO_CLOSED);
+	return false;
+}
+
+/* Reads towards c->need bytes.  Returns 1 complete, 0 more to come, -1 the
+ * client finished (closed by the server). */
+static int sc_read(struct sclient *c)
+{
+	static char sink[IOBUF];	/* only the storm loop's thread reads */
+	while (c->got < c->need) {
+		size_t want = c->need - c->got;
+		char *dst = c->ph == SP_DATA ? sink : (char *)c->b + c->got;
+		if (c->ph == SP_DATA && want > sizeof sink)
+			want = sizeof sink;
+		ssize_t r = recv(c->fd, dst, want, 0);
+		if (r > 0) {
+			c->got += (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (r < 0)
+			remember_errno();
+		sc_finish(c, SO_CLOSED);
+		return -1;
+	}
+	return 1;
+}
+
+static void sc_expect(struct sclient *c, enum sphase ph, size_t need)
+{
+	c->ph = ph;
+	c->got = 0;
+	c->need = need;
+}
+
+static void sc_greet(struct sclient *c)
+{
+	static const unsigned char greet[3] = { 5, 1, 2 };
+	c->t_greet = now_s();
+	c->deadline = c->t_greet + o.timeout_ms / 1000.0;
+	sc_expect(c, SP_METHOD, 2);
+	sc_send(c, greet, sizeof greet);
+}
+
+/* Advances one client after its socket became readable. */
+static void sc_step(struct sclient *c)
+{
+	unsigned char m[520];
+	size_t n, ul, pl;
+	for (;;) {
+		if (c->ph == SP_DONE || sc_read(c) <= 0)
+			return;
+		switch (c->ph) {
+		case SP_METHOD:
+			if (c->b[0] != 5 || c->b[1] != 2) {
+				socks_fail("server refused offered method", c->b[1]);
+				sc_finish(c, SO_REFUSED);
+				return;
+			}
+			ul = strlen(c->acct->user);
+			pl = strlen(c->acct->pass);
+			n = 0;
+			m[n++] = 1;
+			m[n++] = (unsigned char)ul;
+			memcpy(m + n, c->acct->user, ul);
+			n += ul;
+			m[n++] = (unsigned char)pl;
+			memcpy(m + n, c->acct->pass, pl);
+			n += pl;
+			sc_expect(c, SP_AUTH, 2);
+			if (!sc_send(c, m, n))
+				return;
+			break;
+		case SP_AUTH:
+			if (c->b[0] != 1 || c->b[1] != 0) {
+				socks_fail("authentication rejected", c->b[1]);
+				sc_finish(c, SO_REFUSED);
+				return;
+			}
+			c->t_login = now_s();
+			n = build_connect(m);
+			sc_expect(c, SP_REPLY, 5);
+			if (!sc_send(c, m, n))
+				return;
+			break;
+		case SP_REPLY:
+			if (c->b[0] != 5 || c->b[1] != 0) {
+				socks_fail(c->b[0] != 5 ? "bad version in CONNECT reply" :
+					   "CONNECT refused, REP", c->b[1]);
+				sc_finish(c, SO_REFUSED);
+				return;
+			}
+			n = c->b[3] == 1 ? 4 - 1 + 2 : c->b[3] == 4 ? 16 - 1 + 2 :
+			    c->b[3] == 3 ? (size_t)c->b[4] + 2 : 0;
+			if (n == 0) {
+				socks_fail("bad ATYP in CONNECT reply", c->b[3]);
+				sc_finish(c, SO_REFUSED);
+				return;
+			}
+			sc_expect(c, SP_REPLY_TAIL, n);
+			break;
+		case SP_REPLY_TAIL:
+			sc_expect(c, SP_DATA, (size_t)o.resp);
+			if (!sc_send(c, g_pattern, (size_t)o.req))
+				return;
+			break;
+		case SP_DATA:
+			sc_finish(c, SO_OK);
+			return;
+		default:
+			return;
+		}
+	}
+}
+
+/* Opens the sockets of cs[0..n) and waits (up to --setup-timeout) until each
+ * is connected or failed.  Returns the number connected. */
+static long storm_connect(int ep, struct sclient *cs, long n)
+{
+	long pending = 0, connected = 0;
+	for (long i = 0; i < n; i++) {
+		struct sclient *c = &cs[i];
+		c->ph = SP_CONNECTING;
+		c->fd = socket(o.proxy.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (c->fd < 0)
+			die("socket: %s", strerror(errno));
+		int one = 1;
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		struct epoll_event e = { .events = EPOLLOUT, .data.u64 = (uint64_t)i };
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &e) < 0)
+			die("epoll_ctl: %s", strerror(errno));
+		if (connect(c->fd, (struct sockaddr *)&o.proxy, o.proxy_len) == 0 ||
+		    errno == EINPROGRESS) {
+			pending++;
+			continue;
+		}
+		remember_errno();
+		sc_finish(c, SO_CONNECT);
+	}
+	double deadline = now_s() + o.setup_s;
+	struct epoll_event evs[256];
+	while (pending > 0) {
+		int left = (int)((deadline - now_s()) * 1000);
+		if (left <= 0)
+			break;
+		int k = epoll_wait(ep, evs, 256, left);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			die("epoll_wait: %s", strerror(errno));
+		for (int j = 0; j < k; j++) {
+			struct sclient *c = &cs[evs[j].data.u64];
+			if (c->ph == SP_READY) {	/* closed before the barrier */
+				sc_finish(c, SO_CLOSED);
+				continue;
+			}
+			if (c->ph != SP_CONNECTING)
+				continue;
+			int err = 0;
+			socklen_t el = sizeof err;
+			pending--;
+			if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
+				errno = err ? err : errno;
+				remember_errno();
+				sc_finish(c, SO_CONNECT);
+				continue;
+			}
+			/* nothing until the barrier; HUP/ERR still arrive */
+			struct epoll_event e = { .events = 0, .data.u64 = evs[j].data.u64 };
+			epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+			c->ph = SP_READY;
+			connected++;
+		}
+	}
+	for (long i = 0; i < n; i++)
+		if (cs[i].ph == SP_CONNECTING) {
+			errno = ETIMEDOUT;
+			remember_errno();
+			sc_finish(&cs[i], SO_CONNECT);
+		}
+	return connected;
+}
+
+/* One batch: connect all, greet all at once, run each to its end. */
+static void storm_batch(struct sclient *cs, long n, struct sstats *st)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		die("epoll_create1: %s", strerror(errno));
+	st->connected += storm_connect(ep, cs, n);
+	double t0 = now_s();
+	if (st->t_release == 0)
+		st->t_release = t0;
+	long active = 0;
+	for (long i = 0; i < n; i++) {
+		struct sclient *c = &cs[i];
+		if (c->ph != SP_READY)
+			continue;
+		struct epoll_event e = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = (uint64_t)i };
+		epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+		sc_greet(c);
+		st->greeted++;
+		active += c->ph != SP_DONE;
+	}
+	struct epoll_event evs[256];
+	while (active > 0) {
+		int k = epoll_wait(ep, evs, 256, 20);
+		if (k < 0 && errno != EINTR)
+			die("epoll_wait: %s", strerror(errno));
+		for (int j = 0; j < k; j++) {
+			struct sclient *c = &cs[evs[j].data.u64];
+			if (c->ph == SP_DONE)
+				continue;	/* a stale event of this round */
+			sc_step(c);
+			if (c->ph == SP_DONE)
+				active--;
+		}
+		double t = now_s();
+		for (long i = 0; i < n && active > 0; i++)
+			if (cs[i].ph != SP_DONE && cs[i].ph != SP_READY && t > cs[i].deadline) {
+				sc_finish(&cs[i], SO_TIMEOUT);
+				active--;
+			}
+	}
+	close(ep);
+	st->busy_s += now_s() - t0;
+}
+
+/* ---- server memory and CPU during the storm ---- */
+
+/* /proc/PID/status can block for seconds while the server's threads fight
+ * over its mmap lock (400 yescrypt checks mapping 16 MiB each), so the
+ * sampler reads /proc/PID/stat only; VmHWM, found only in status, is read
+ * once at the end by a helper thread, with a bounded wait. */
+
+/* CPU ticks (user + system, with reaped children's) and RSS of one process
+ * from /proc/PID/stat.  Returns false when it exited. */
+static bool read_stat(long pid, unsigned long long *ret_ticks, long *ret_rss_kib)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t len = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[len] = 0;
+	char *p = strrchr(buf, ')');
+	unsigned long long ut, st, cut, cst;
+	long rss;
+	/* after the command: state ppid pgrp session tty tpgid flags minflt
+	 * cminflt majflt cmajflt utime stime cutime cstime priority nice
+	 * num_threads itrealvalue starttime vsize rss */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu"
+			 " %*d %*d %*d %*d %*u %*u %ld", &ut, &st, &cut, &cst, &rss) != 5)
+		return false;
+	*ret_ticks = ut + st + cut + cst;
+	*ret_rss_kib = rss * (sysconf(_SC_PAGESIZE) / 1024);
+	return true;
+}
+
+struct tstat {
+	bool ok;
+	long rss_kib, procs;
+	double cpu_s;
+};
+
+static struct tstat tree_stat(const long *pids, size_t n)
+{
+	struct tstat t = { false, 0, 0, 0 };
+	unsigned long long ticks = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long tk;
+		long rss;
+		if (!read_stat(pids[i], &tk, &rss))
+			continue;
+		ticks += tk;
+		t.rss_kib += rss;
+		t.procs++;
+	}
+	long hz = sysconf(_SC_CLK_TCK);
+	t.cpu_s = hz > 0 ? (double)ticks / (double)hz : 0;
+	t.ok = t.procs > 0;
+	return t;
+}
+
+static struct tstat tree_stat_now(long root)
+{
+	long *pids;
+	size_t n = tree_pids(root, &pids);
+	struct tstat t = tree_stat(pids, n);
+	free(pids);
+	return t;
+}
+
+static atomic_bool g_sampling;
+static long g_rss_peak, g_procs_peak;
+
+/* Every 50 ms: RSS summed over the server's process tree (the tree is
+ * listed again every 200 ms, which is cheaper than every time). */
+static void *sampler_main(void *arg)
+{
+	(void)arg;
+	long *pids = NULL;
+	size_t n = 0;
+	for (unsigned tick = 0; atomic_load(&g_sampling); tick++) {
+		if (tick % 4 == 0) {
+			free(pids);
+			n = tree_pids(o.server_pid, &pids);
+		}
+		struct tstat t = tree_stat(pids, n);
+		if (t.ok && t.rss_kib > g_rss_peak)
+			g_rss_peak = t.rss_kib;
+		if (t.ok && t.procs > g_procs_peak)
+			g_procs_peak = t.procs;
+		sleep_s(0.05);
+	}
+	free(pids);
+	return NULL;
+}
+
+struct hwm_read {
+	struct mem m;
+	atomic_bool done;
+};
+
+static void *hwm_main(void *arg)
+{
+	struct hwm_read *h = arg;
+	h->m = read_mem_light(o.server_pid);
+	atomic_store(&h->done, true);
+	return NULL;
+}
+
+/* VmHWM summed over the server's tree, waiting at most wait_s; -1 when the
+ * read did not finish (the thread is left behind; the process exits soon). */
+static long read_hwm_bounded(double wait_s)
+{
+	static struct hwm_read h;	/* outlives a thread left behind */
+	pthread_t th;
+	atomic_store(&h.done, false);
+	if (pthread_create(&th, &g_attr, hwm_main, &h) != 0)
+		return -1;
+	double end = now_s() + wait_s;
+	while (!atomic_load(&h.done) && now_s() < end)
+		sleep_s(0.02);
+	if (!atomic_load(&h.done)) {
+		pthread_detach(th);
+		return -1;
+	}
+	pthread_join(th, NULL);
+	return h.m.ok ? h.m.hwm_kib : -1;
+}
+
+/* Resets VmHWM of the server's processes, so it covers this storm only. */
+static void reset_hwm(void)
+{
+	long *pids;
+	size_t n = tree_pids(o.server_pid, &pids);
+	for (size_t i = 0; i < n; i++) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%ld/clear_refs", pids[i]);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "5", 1) != 1)
+			note("cannot reset VmHWM of %ld: %s", pids[i], strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	free(pids);
+}
+
+/* Reads "user:password" lines (the password may hold ':'). */
+static void load_accounts(const char *file)
+{
+	FILE *f = fopen(file, "re");
+	if (!f)
+		die("%s: %s", file, strerror(errno));
+	char line[600];
+	long cap = 0;
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\r\n")] = 0;
+		if (line[0] == 0 || line[0] == '#')
+			continue;
+		char *colon = strchr(line, ':');
+		if (!colon || colon == line || strlen(colon + 1) < 1 || colon - line > 255 ||
+		    strlen(colon + 1) > 255)
+			die("%s: want user:password (1..255 bytes each) per line", file);
+		*colon = 0;
+		if (g_nacct == cap) {
+			cap = cap ? cap * 2 : 64;
+			g_accts = realloc(g_accts, (size_t)cap * sizeof *g_accts);
+			if (!g_accts)
+				die("out of memory");
+		}
+		g_accts[g_nacct].user = strdup(line);
+		g_accts[g_nacct].pass = strdup(colon + 1);
+		if (!g_accts[g_nacct].user || !g_accts[g_nacct].pass)
+			die("out of memory");
+		g_nacct++;
+	}
+	fclose(f);
+	if (g_nacct == 0)
+		die("%s: no account", file);
+}
+
+/* pct_ms() as text, "inf" for a client that never got there. */
+static void fmt_pct(char *buf, size_t len, const uint32_t *v, size_t n, double p)
+{
+	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+	if (n == 0 || v[i] == UINT32_MAX)
+		snprintf(buf, len, "inf");
+	else
+		snprintf(buf, len, "%.1f", v[i] / 1000.0);
+}
+
+/* What --server-pid measured around one storm. */
+struct smeas {
+	bool on, alive;
+	long rss_before_kib;
+	long hwm_kib;		/* VmHWM summed over the tree at the end, -1 unknown */
+	long procs_end;
+	double cpu_s;		/* CPU seconds the tree used during the storm, -1 unknown */
+};
+
+static void storm_report(const struct sclient *cs, const struct sstats *st, const struct smeas *sm)
+{
+	long n = o.conns, nl = 0, ns = 0;
+	uint32_t *lu = malloc((size_t)n * sizeof *lu), *su = malloc((size_t)n * sizeof *su);
+	if (!lu || !su)
+		die("out of memory");
+	/* Percentiles over every client; one that did not log in (or did not
+	 * finish) counts as slower than any other: UINT32_MAX, printed "inf". */
+	double lsum = 0;
+	long nlog = 0;
+	for (long i = 0; i < n; i++) {
+		if (cs[i].t_login > 0) {
+			double us = (cs[i].t_login - cs[i].t_greet) * 1e6;
+			lu[nl++] = us >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)us;
+			lsum += us / 1000.0;
+			nlog++;
+		} else {
+			lu[nl++] = UINT32_MAX;
+		}
+		su[ns++] = cs[i].out == SO_OK ? (uint32_t)((cs[i].t_done - cs[i].t_greet) * 1e6) :
+			   UINT32_MAX;
+	}
+	qsort(lu, (size_t)nl, sizeof *lu, cmp_u32);
+	qsort(su, (size_t)ns, sizeof *su, cmp_u32);
+	char l50[24], l99[24], lmax[24], s50[24], s99[24];
+	fmt_pct(l50, sizeof l50, lu, (size_t)nl, 0.50);
+	fmt_pct(l99, sizeof l99, lu, (size_t)nl, 0.99);
+	fmt_pct(lmax, sizeof lmax, lu, (size_t)nl, 1.0);
+	fmt_pct(s50, sizeof s50, su, (size_t)ns, 0.50);
+	fmt_pct(s99, sizeof s99, su, (size_t)ns, 0.99);
+	long tmo = 0, closed = 0;
+	char by[400] = "";
+	size_t bl = 0;
+	for (int p = 0; p < SP_N; p++) {
+		tmo += st->timeout[p];
+		closed += st->closed[p];
+		if (st->timeout[p] && bl < sizeof by)
+			bl += (size_t)snprintf(by + bl, sizeof by - bl, " timeout_%s=%ld",
+					       g_sphase_name[p], st->timeout[p]);
+		if (st->closed[p] && bl < sizeof by)
+			bl += (size_t)snprintf(by + bl, sizeof by - bl, " closed_%s=%ld",
+					       g_sphase_name[p], st->closed[p]);
+	}
+	/* serial: the time spent in batches; storm: greetings to the last login */
+	double lwall = o.serial_storm ? st->busy_s : nlog ? st->t_last_login - st->t_release : 0;
+	double wall = o.serial_storm ? st->busy_s : st->t_last_done - st->t_release;
+	char cputxt[100] = "server_cpu_s=na cpu_per_login_ms=na";
+	if (sm->on && sm->cpu_s >= 0)
+		snprintf(cputxt, sizeof cputxt, "server_cpu_s=%.2f cpu_per_login_ms=%.2f", sm->cpu_s,
+			 nlog ? sm->cpu_s * 1000 / (double)nlog : 0.0);
+	char memtxt[300] = "rss_before_kib=na rss_peak_kib=na hwm_kib=na peak_kib=na procs_peak=na";
+	if (sm->on && sm->alive) {
+		/* one process: its VmHWM is exact; a process tree: sampled sums */
+		long peak = g_rss_peak;
+		if (sm->procs_end == 1 && g_procs_peak <= 1 && sm->hwm_kib > peak)
+			peak = sm->hwm_kib;
+		char hwm[24] = "na";
+		if (sm->hwm_kib >= 0)
+			snprintf(hwm, sizeof hwm, "%ld", sm->hwm_kib);
+		snprintf(memtxt, sizeof memtxt,
+			 "rss_before_kib=%ld rss_peak_kib=%ld hwm_kib=%s peak_kib=%ld procs_peak=%ld",
+			 sm->rss_before_kib, g_rss_peak, hwm, peak, g_procs_peak);
+	}
+	printf("mode=storm server=%s clients=%ld accounts=%ld serial=%d client_timeout_ms=%d connected=%ld"
+	       " greeted=%ld logins=%ld ok=%ld refused=%ld timeouts=%ld closed=%ld"
+	       " err_connect=%ld errors=%ld wall_s=%.3f login_wall_s=%.3f logins_per_s=%.1f"
+	       " login_p50_ms=%s login_p99_ms=%s login_max_ms=%s login_mean_ms=%.2f"
+	       " session_p50_ms=%s session_p99_ms=%s %s %s%s\n",
+	       o.proxy_str, n, g_nacct, o.serial_storm, o.timeout_ms, st->connected, st->greeted,
+	       nlog, st->ok, st->refused, tmo, closed, st->conn_fail, n - st->ok, wall, lwall,
+	       lwall > 0 ? (double)nlog / lwall : 0.0, l50, l99, lmax,
+	       nlog ? lsum / (double)nlog : 0.0, s50, s99, cputxt, memtxt, by);
+	fflush(stdout);
+	free(lu);
+	free(su);
+}
+
+static int run_storm(void)
+{
+	struct sclient *cs = calloc((size_t)o.conns, sizeof *cs);
+	if (!cs)
+		die("out of memory");
+	for (long i = 0; i < o.conns; i++) {
+		cs[i].fd = -1;
+		cs[i].acct = &g_accts[i % g_nacct];
+	}
+	struct sstats st;
+	memset(&st, 0, sizeof st);
+	struct smeas sm = { o.server_pid > 0, false, 0, -1, 0, -1 };
+	pthread_t sampler;
+	struct tstat t0 = { false, 0, 0, 0 };
+	if (sm.on) {
+		reset_hwm();
+		t0 = tree_stat_now(o.server_pid);
+		if (!t0.ok)
+			die("cannot read /proc/%ld (server not running?)", o.server_pid);
+		sm.rss_before_kib = t0.rss_kib;
+		atomic_store(&g_sampling, true);
+		if (pthread_create(&sampler, &g_attr, sampler_main, NULL) != 0)
+			die("pthread_create failed");
+	}
+	if (o.serial_storm)
+		for (long i = 0; i < o.conns; i++)
+			storm_batch(&cs[i], 1, &st);
+	else
+		storm_batch(cs, o.conns, &st);
+	if (sm.on) {
+		struct tstat t1 = tree_stat_now(o.server_pid);
+		atomic_store(&g_sampling, false);
+		pthread_join(sampler, NULL);
+		sm.alive = t1.ok;
+		sm.procs_end = t1.procs;
+		sm.cpu_s = t1.ok ? t1.cpu_s - t0.cpu_s : -1;
+		sm.hwm_kib = t1.ok ? read_hwm_bounded(20) : -1;
+		if (t1.ok && sm.hwm_kib < 0)
+			note("VmHWM not readable within 20 s (the server's mmap lock is busy):"
+			     " peak RSS from the 50 ms samples only");
+	}
+	for (long i = 0; i < o.conns; i++) {
+		const struct sclient *c = &cs[i];
+		if (c->t_login > 0 && c->t_login > st.t_last_login)
+			st.t_last_login = c->t_login;
+		if (c->t_greet > 0 && c->t_done > st.t_last_done)
+			st.t_last_done = c->t_done;
+		switch (c->out) {
+		case SO_OK: st.ok++; break;
+		case SO_REFUSED: st.refused++; break;
+		case SO_CONNECT: st.conn_fail++; break;
+		case SO_TIMEOUT: st.timeout[c->fail_ph]++; break;
+		case SO_CLOSED: st.closed[c->fail_ph]++; break;
+		default: break;
+		}
+	}
+	storm_report(cs, &st, &sm);
+	if (st.ok < o.conns) {
+		note("%ld of %ld clients did not finish their session", o.conns - st.ok, o.conns);
+		if (g_socks_err[0])
+			note("first SOCKS failure: %s", g_socks_err);
+		if (g_first_errno)
+			note("first socket error: %s", strerror(g_first_errno));
+	}
+	if (sm.on && !sm.alive)
+		die("server process %ld vanished during the storm", o.server_pid);
+	free(cs);
+	return st.ok > 0 ? 0 : 1;
+}
+
 /* ---------- main ---------- */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: socksbench [--proxy HOST:PORT] [--mode rate|bulk|idle] [options]\n"
+"usage: socksbench [--proxy HOST:PORT] [--mode rate|bulk|idle|storm] [options]\n"
 "  --proxy HOST:PORT   SOCKS5 server (loopback only; [::1]:PORT for IPv6).\n"
 "                      Omitted: direct to the target, a baseline.\n"
-"  --mode M            rate (default), bulk or idle\n"
+"  --mode M            rate (default), bulk, idle or storm\n"
 "  --conns N           concurrency / connections (default 32; idle 1000)\n"
 "  --duration S        measurement window, hard cap (default 8)\n"
 "  --warmup S          rate: seconds run but not measured first (default 0)\n"
@@ -1269,10 +1962,14 @@ static void usage(FILE *f)
 "                      closes after its response and the client waits for EOF,\n"
 "                      so TIME_WAIT stays on server ports, not ephemeral ones)\n"
 "  --user U --pass P   RFC 1929 username/password (offers method 0x02 only)\n"
-"  --server-pid PID    idle: measure VmRSS/Pss/Threads of PID and its descendants\n"
+"  --server-pid PID    idle: measure VmRSS/Pss/Threads of PID and its descendants;\n"
+"                      storm: their peak RSS (VmHWM, and VmRSS summed every 50 ms)\n"
+"  --accounts FILE     storm: user:password lines; client i logs in as line i %% M\n"
+"  --serial            storm: one client at a time instead of all at once\n"
 "  --hold S            idle: seconds to hold the connections (default 2)\n"
-"  --timeout MS        per socket operation (default 5000)\n"
-"  --setup-timeout S   bulk/idle: cap on opening all connections (default 30)\n"
+"  --timeout MS        per socket operation (default 5000); storm: per client,\n"
+"                      from its greeting to the end of its session (default 15000)\n"
+"  --setup-timeout S   bulk/idle/storm: cap on opening all connections (default 30)\n"
 "  --target-threads N  in-process target server threads (default: CPUs, max 4)\n"
 "  --target6           target listens on ::1, CONNECT uses an IPv6 address\n"
 "  -q, --quiet         no diagnostics on stderr\n"
@@ -1367,6 +2064,8 @@ int main(int argc, char **argv)
 		{ "target-threads", required_argument, NULL, 'j' },
 		{ "target6", no_argument, NULL, '6' },
 		{ "close", required_argument, NULL, 'C' },
+		{ "serial", no_argument, NULL, 'L' },
+		{ "accounts", required_argument, NULL, 'A' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1384,6 +2083,7 @@ int main(int argc, char **argv)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	o.target_threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
 
+	bool timeout_set = false;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
 		switch (ch) {
@@ -1392,6 +2092,7 @@ int main(int argc, char **argv)
 			if (!strcmp(optarg, "rate")) o.mode = MODE_RATE;
 			else if (!strcmp(optarg, "bulk")) o.mode = MODE_BULK;
 			else if (!strcmp(optarg, "idle")) o.mode = MODE_IDLE;
+			else if (!strcmp(optarg, "storm")) o.mode = MODE_STORM;
 			else { fprintf(stderr, "socksbench: bad --mode %s\n", optarg); return 2; }
 			break;
 		case 'D':
@@ -1411,7 +2112,7 @@ int main(int argc, char **argv)
 		case 'p': o.pass = optarg; break;
 		case 'P': o.server_pid = num(optarg, "--server-pid", 1, INT_MAX); break;
 		case 'H': o.hold = fnum(optarg, "--hold", 0, 3600); break;
-		case 't': o.timeout_ms = (int)num(optarg, "--timeout", 1, 600000); break;
+		case 't': o.timeout_ms = (int)num(optarg, "--timeout", 1, 600000); timeout_set = true; break;
 		case 'T': o.setup_s = fnum(optarg, "--setup-timeout", 0.1, 3600); break;
 		case 'j': o.target_threads = (int)num(optarg, "--target-threads", 1, 64); break;
 		case '6': o.target6 = true; break;
@@ -1420,6 +2121,8 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "client")) o.client_close = true;
 			else { fprintf(stderr, "socksbench: bad --close %s\n", optarg); return 2; }
 			break;
+		case 'L': o.serial_storm = true; break;
+		case 'A': o.accounts = optarg; break;
 		case 'q': o.quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -1443,8 +2146,30 @@ int main(int argc, char **argv)
 		fprintf(stderr, "socksbench: --user/--pass need --proxy\n");
 		return 2;
 	}
-	if (o.server_pid && o.mode != MODE_IDLE)
-		note("--server-pid is used by --mode idle only");
+	if (o.server_pid && o.mode != MODE_IDLE && o.mode != MODE_STORM)
+		note("--server-pid is used by --mode idle and storm only");
+	if ((o.serial_storm || o.accounts) && o.mode != MODE_STORM) {
+		fprintf(stderr, "socksbench: --serial and --accounts go with --mode storm\n");
+		return 2;
+	}
+	if (o.mode == MODE_STORM) {
+		if (o.direct || (!o.accounts && !o.user)) {
+			fprintf(stderr, "socksbench: --mode storm needs --proxy and --accounts"
+				" (or --user/--pass)\n");
+			return 2;
+		}
+		if (!timeout_set)
+			o.timeout_ms = 15000;
+		if (o.accounts) {
+			load_accounts(o.accounts);
+		} else {
+			static struct account one;
+			one.user = o.user;
+			one.pass = o.pass;
+			g_accts = &one;
+			g_nacct = 1;
+		}
+	}
 
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -1477,6 +2202,11 @@ int main(int argc, char **argv)
 		g_tmode = TM_ECHO;
 		arm_watchdog(o.setup_s + o.duration + 8 * tmo + 10);
 		break;
+	case MODE_STORM:
+		g_tmode = TM_RATE;
+		/* + the bounded VmHWM read at the end */
+		arm_watchdog((o.serial_storm ? (double)o.conns : 1.0) * (o.setup_s + tmo) + 40);
+		break;
 	}
 	target_start();
 
@@ -1484,6 +2214,7 @@ int main(int argc, char **argv)
 	switch (o.mode) {
 	case MODE_RATE: rc = run_rate(); break;
 	case MODE_BULK: rc = run_bulk(); break;
+	case MODE_STORM: rc = run_storm(); break;
 	default: rc = run_idle(); break;
 	}
 	target_stop();
