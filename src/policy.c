@@ -12,6 +12,7 @@
 #include "quota.h"
 #include "rules.h"
 #include "socks5.h"
+#include "stats.h"
 #include "timeutil.h"
 
 #include <stdio.h>
@@ -28,12 +29,14 @@ bool policy_admit(const struct addr *peer, const struct config *cfg)
 
 	rules_check_client(cfg->rules, cfg->nrules, sa, &v);
 	if (!v.allow) {
+		stats_refusal(STATS_REFUSAL_RULE);
 		log_ratelimited(&client_rule_rl, LOG_NOTICE,
 				"closing connection from %s: refused by client rule %s:%u",
 				addr_host(sa, host, sizeof(host)), v.rule->file, v.rule->line);
 		return false;
 	}
 	if (!quota_rate(sa, cfg->max_connection_rate, monotonic_ms())) {
+		stats_refusal(STATS_REFUSAL_LIMIT);
 		log_ratelimited(&rate_rl, LOG_WARNING,
 				"closing connection from %s: more than %u new connections per "
 				"second from that address (max_connection_rate)",
@@ -43,6 +46,7 @@ bool policy_admit(const struct addr *peer, const struct config *cfg)
 	/* Counted from accept, not from when a worker takes it: connections
 	 * waiting in the queue count too, so one address cannot fill it. */
 	if (!quota_client_acquire(sa, cfg->max_sessions_per_client)) {
+		stats_refusal(STATS_REFUSAL_LIMIT);
 		log_ratelimited(&client_limit_rl, LOG_WARNING,
 				"closing connection from %s: that address is at "
 				"max_sessions_per_client (%u)",
@@ -139,12 +143,18 @@ static void query_for(const struct policy *p, const struct sockaddr *dest, uint1
 
 static void note_refusal(struct policy *p, const struct rules_verdict *v)
 {
+	p->refused_by_default = v->rule == NULL;
 	if (v->rule != NULL)
 		snprintf(p->refusal, sizeof(p->refusal), "refused by rule %s:%u", v->rule->file,
 			 v->rule->line);
 	else
 		snprintf(p->refusal, sizeof(p->refusal),
 			 "refused by the built-in default policy (%s)", v->why);
+}
+
+int policy_refusal_outcome(const struct policy *p)
+{
+	return p->refused_by_default ? STATS_REFUSED_POLICY : STATS_REFUSED_RULE;
 }
 
 bool policy_dest_allowed(const struct sockaddr *sa, void *ctx)

@@ -31,6 +31,7 @@ struct policy {
 	unsigned cmd;			/* one RULE_CMD_* bit */
 	const char *dest_name;		/* the name that name rules see, or NULL */
 	char refusal[200];		/* why the last check said no */
+	bool refused_by_default;	/* ... and it was the built-in default, not a rule */
 	bool held_user, held_session;	/* limits taken by policy_take_limits() */
 };
 
@@ -59,6 +60,10 @@ bool policy_udp_allowed(const struct sockaddr *sa, const char *name, void *ctx);
 /* Before resolving p->dest_name: true (refusal set) when a rule refuses the
  * name whatever it resolves to, which costs no DNS query. */
 bool policy_name_refused(struct policy *p, uint16_t port);
+
+/* After a refusal: STATS_REFUSED_POLICY when the built-in default refused,
+ * else STATS_REFUSED_RULE (an enum stats_outcome). */
+int policy_refusal_outcome(const struct policy *p);
 
 /* BIND and UDP ASSOCIATE learn their destinations later: true (refusal set)
  * when a deny rule refuses every destination of the command outright. */
