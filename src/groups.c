@@ -5,7 +5,6 @@
 
 #include "groups.h"
 
-#include "rules.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -13,7 +12,6 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -122,9 +120,7 @@ void groups_flush(void)
 	pthread_mutex_unlock(&cache_lock);
 }
 
-/* Does NSS know the user (group false) or the group? Errors count as known:
- * only a clear "no such name" is worth a warning. */
-static bool name_exists(const char *name, bool group)
+bool groups_name_exists(const char *name, bool group)
 {
 	char *buf = malloc(NSS_BUF);
 	bool found = true;
@@ -143,32 +139,4 @@ static bool name_exists(const char *name, bool group)
 	}
 	free(buf);
 	return found;
-}
-
-unsigned groups_check_rule_names(const struct rule *rules, size_t n, groups_warn_fn warn,
-				 void *ctx)
-{
-	char msg[256];
-	unsigned unknown = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		const struct rule *r = &rules[i];
-		for (size_t j = 0; j < r->nusers; j++) {
-			if (name_exists(r->users[j], false))
-				continue;
-			snprintf(msg, sizeof(msg), "warning: user '%s' does not exist (the rule "
-				 "never matches it)", r->users[j]);
-			warn(r->file, r->line, msg, ctx);
-			unknown++;
-		}
-		for (size_t j = 0; j < r->ngroups; j++) {
-			if (name_exists(r->groups[j], true))
-				continue;
-			snprintf(msg, sizeof(msg), "warning: group '%s' does not exist (the rule "
-				 "never matches through it)", r->groups[j]);
-			warn(r->file, r->line, msg, ctx);
-			unknown++;
-		}
-	}
-	return unknown;
 }

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "policy.h"
 #include "pool.h"
 #include "runtime.h"
 #include "session.h"
@@ -365,7 +366,7 @@ static int check_config(struct config *cfg, const char *path)
 	} else {
 		unsigned unknown = 0;
 		/* Warnings only: the account may be created after the file. */
-		(void)groups_check_rule_names(cfg->rules, cfg->nrules, report_stderr, &unknown);
+		(void)policy_check_rule_names(cfg, report_stderr, &unknown);
 		config_dump(cfg, stdout);
 		printf("# configuration OK\n");
 	}

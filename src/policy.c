@@ -203,3 +203,36 @@ bool policy_command_refused(struct policy *p)
 	note_refusal(p, &v);
 	return true;
 }
+
+/* Reports each name of one rule's list that NSS does not know. */
+static unsigned check_names(const struct rule *r, char *const *names, size_t n, bool group,
+			    void (*report)(const char *, unsigned, const char *, void *), void *ctx)
+{
+	char msg[320];
+	unsigned unknown = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (groups_name_exists(names[i], group))
+			continue;
+		snprintf(msg, sizeof(msg), "warning: %s '%s' does not exist (the rule never matches "
+			 "%s)", group ? "group" : "user", names[i], group ? "through it" : "it");
+		report(r->file, r->line, msg, ctx);
+		unknown++;
+	}
+	return unknown;
+}
+
+unsigned policy_check_rule_names(const struct config *c,
+				 void (*report)(const char *file, unsigned line, const char *msg,
+						void *ctx),
+				 void *ctx)
+{
+	unsigned unknown = 0;
+
+	for (size_t i = 0; i < c->nrules; i++) {
+		const struct rule *r = &c->rules[i];
+		unknown += check_names(r, r->users, r->nusers, false, report, ctx);
+		unknown += check_names(r, r->groups, r->ngroups, true, report, ctx);
+	}
+	return unknown;
+}

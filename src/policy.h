@@ -21,6 +21,15 @@ struct sockaddr;
 bool policy_admit(const struct addr *peer, const struct config *cfg);
 void policy_unadmit(const struct addr *peer);
 
+/* For -t: calls report (a config_report_fn: file, line, message, ctx) for
+ * every user and group that c's rules name and NSS does not know (a typo,
+ * or an account not made yet: such a name never matches). Blocking (NSS).
+ * Returns how many. */
+unsigned policy_check_rule_names(const struct config *c,
+				 void (*report)(const char *file, unsigned line, const char *msg,
+						void *ctx),
+				 void *ctx);
+
 /* One request as the rules and limits see it. Fill it with policy_init(),
  * then set dest_name when the client named its destination. */
 struct policy {
