@@ -201,7 +201,8 @@ int stats_get_users(struct stats_user **ret)
 	}
 	for (size_t i = 0; i < nusers; i++)
 		v[i] = *users[i];
-	qsort(v, nusers, sizeof(*v), user_cmp);
+	if (nusers > 1)
+		qsort(v, nusers, sizeof(*v), user_cmp);
 	if (other.sessions > 0)
 		v[nusers] = other;
 	*ret = v;
