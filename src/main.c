@@ -388,12 +388,7 @@ static int start(struct daemon *d, struct config *cfg)
 {
 	int fds[CONFIG_LISTEN_MAX], r, mfd;
 	char why[320];
-	struct timespec now;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	/* Numbered from the start time in microseconds: unique across restarts
-	 * while fewer than a million sessions a second start. */
-	session_ids_init((uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000);
 	d->nofile = runtime_raise_nofile();
 	/* Sockets from systemd win over the config: the .socket unit is where
 	 * the operator chose the addresses. */
@@ -426,6 +421,13 @@ static int start(struct daemon *d, struct config *cfg)
 		log_msg(LOG_ERR, "cannot start the worker pool: %s", strerror(errno));
 		goto fail_metrics;
 	}
+	if ((r = auth_configure(cfg->auth_max_parallel, cfg->auth_cache_ttl_ms,
+				cfg->auth_cache_size)) < 0) {
+		log_msg(LOG_ERR, "cannot set up the login path: %s", strerror(-r));
+		pool_free(d->pool);
+		goto fail_metrics;
+	}
+	/* Started once what it reads exists (the pool, the login path). */
 	if (mfd >= 0 && (r = metrics_start(mfd, d->pool, queue_len, &metrics)) < 0) {
 		log_msg(LOG_ERR, "cannot start the metrics endpoint: %s", strerror(-r));
 		pool_free(d->pool);
@@ -433,13 +435,6 @@ static int start(struct daemon *d, struct config *cfg)
 	}
 	(void)limiter_set_exempt(cfg->auth_block_exempt, cfg->nauth_block_exempt);
 	metrics_configure(metrics, NULL, cfg);
-	if ((r = auth_configure(cfg->auth_max_parallel, cfg->auth_cache_ttl_ms,
-				cfg->auth_cache_size)) < 0) {
-		log_msg(LOG_ERR, "cannot set up the login path: %s", strerror(-r));
-		metrics_stop(metrics);
-		pool_free(d->pool);
-		goto fail_fds;
-	}
 	judged = cfg;
 	if (listener_start(&d->lst, fds, (size_t)nfds, check_listen, on_accept, d->pool, why,
 			   sizeof(why)) < 0) {
@@ -579,6 +574,11 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Sessions are numbered from the start time in microseconds: unique
+	 * across restarts while fewer than a million sessions a second start. */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	session_ids_init((uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000);
 	if (start(&d, cfg) < 0) {
 		config_swap(NULL);
 		return 1;
