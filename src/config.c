@@ -208,8 +208,8 @@ static int set_nets(struct config *c, const char *key, const char *value, char *
 	if (r == -E2BIG)
 		snprintf(err, errlen, "%s: more than %d networks", key, CONFIG_EXEMPT_MAX);
 	else if (r < 0)
-		snprintf(err, errlen, "%s: '%s' is not an address or network (CIDR, host bits zero)",
-			 key, bad);
+		snprintf(err, errlen,
+			 "%s: '%s' is not an address or network (CIDR, host bits zero)", key, bad);
 	return r < 0 ? -EINVAL : 0;
 }
 

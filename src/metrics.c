@@ -19,7 +19,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -195,7 +197,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return ret;
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[256];
@@ -244,10 +247,13 @@ void metrics_configure(struct metrics *m, const struct config *old, const struct
 {
 	const struct sockaddr *now = (const struct sockaddr *)&c->metrics_listen.ss;
 	char a[ADDR_STRLEN];
+	bool moved = false;
 
-	if (old != NULL && (old->metrics_listen.len != c->metrics_listen.len ||
-			    (c->metrics_listen.len > 0 &&
-			     !addr_same((const struct sockaddr *)&old->metrics_listen.ss, now, true))))
+	if (old != NULL)
+		moved = old->metrics_listen.len != c->metrics_listen.len ||
+			(c->metrics_listen.len > 0 &&
+			 !addr_same((const struct sockaddr *)&old->metrics_listen.ss, now, true));
+	if (moved)
 		log_msg(LOG_WARNING, "metrics_listen changed to %s: that takes a restart",
 			c->metrics_listen.len > 0 ? addr_str(now, a, sizeof(a)) : "off");
 	stats_set_per_user(c->metrics_per_user, c->metrics_max_users);

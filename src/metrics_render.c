@@ -101,13 +101,15 @@ static void render_sessions(const struct metrics_snapshot *s, FILE *out)
 	fprintf(out, "socksgate_sessions_started_total %" PRIu64 "\n", s->sessions_started);
 	header(out, "socksgate_sessions_ended_total", "counter",
 	       "Sessions ended since start, by command (none: no valid request) and outcome.");
-	for (size_t c = 0; c < STATS_CMD_N; c++)
-		for (size_t o = 0; o < STATS_OUTCOME_N; o++)
-			if (session_series(c, o))
-				fprintf(out,
-					"socksgate_sessions_ended_total{command=\"%s\",outcome=\"%s\"} "
-					"%" PRIu64 "\n",
-					cmd_names[c], outcome_names[o], s->stats.sessions[c][o]);
+	for (size_t c = 0; c < STATS_CMD_N; c++) {
+		for (size_t o = 0; o < STATS_OUTCOME_N; o++) {
+			if (!session_series(c, o))
+				continue;
+			fprintf(out,
+				"socksgate_sessions_ended_total{command=\"%s\",outcome=\"%s\"} %" PRIu64
+				"\n", cmd_names[c], outcome_names[o], s->stats.sessions[c][o]);
+		}
+	}
 	header(out, "socksgate_relayed_bytes_total", "counter",
 	       "Payload bytes relayed since start (live sessions included), up: client to "
 	       "destination, down: back.");
@@ -165,7 +167,8 @@ static void render_process(const struct metrics_snapshot *s, FILE *out)
 	if (s->open_fds >= 0)
 		gauge(out, "socksgate_open_fds", "Open file descriptors.", s->open_fds);
 	if (s->max_fds >= 0)
-		gauge(out, "socksgate_max_fds", "The descriptor limit (RLIMIT_NOFILE).", s->max_fds);
+		gauge(out, "socksgate_max_fds", "The descriptor limit (RLIMIT_NOFILE).",
+		      s->max_fds);
 	gauge(out, "socksgate_blocked_addresses",
 	      "Client addresses blocked now after repeated authentication failures.",
 	      s->blocked_addresses);

@@ -214,8 +214,9 @@ static unsigned check_names(const struct rule *r, char *const *names, size_t n, 
 	for (size_t i = 0; i < n; i++) {
 		if (groups_name_exists(names[i], group))
 			continue;
-		snprintf(msg, sizeof(msg), "warning: %s '%s' does not exist (the rule never matches "
-			 "%s)", group ? "group" : "user", names[i], group ? "through it" : "it");
+		snprintf(msg, sizeof(msg),
+			 "warning: %s '%s' does not exist (the rule never matches %s)",
+			 group ? "group" : "user", names[i], group ? "through it" : "it");
 		report(r->file, r->line, msg, ctx);
 		unknown++;
 	}
