@@ -105,9 +105,9 @@ static void render_sessions(const struct metrics_snapshot *s, FILE *out)
 		for (size_t o = 0; o < STATS_OUTCOME_N; o++) {
 			if (!session_series(c, o))
 				continue;
-			fprintf(out,
-				"socksgate_sessions_ended_total{command=\"%s\",outcome=\"%s\"} %" PRIu64
-				"\n", cmd_names[c], outcome_names[o], s->stats.sessions[c][o]);
+			fprintf(out, "socksgate_sessions_ended_total{command=\"%s\","
+				     "outcome=\"%s\"} %" PRIu64 "\n",
+				cmd_names[c], outcome_names[o], s->stats.sessions[c][o]);
 		}
 	}
 	header(out, "socksgate_relayed_bytes_total", "counter",
