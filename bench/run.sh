@@ -63,6 +63,11 @@
 #                        unset: the daemon's defaults; passed only when the
 #                        binary accepts the key (probed with -t)
 #   BENCH_PAM_SERVICE [socksgate]  the PAM service both servers use
+#   BENCH_METRICS [0]    1: also measure what the metrics endpoint costs:
+#                        socksgate's session rate with metrics off, then on
+#                        (metrics_listen on loopback) with one scraper
+#                        process (python3) fetching /metrics every 100 ms, BENCH_METRICS_ROUNDS [2]
+#                        times in turn, and print the on/off ratio.
 #   BENCH_ONLY           space-separated subset of: direct socksgate microsocks danted
 #   CC [cc]              compiler for socksbench
 #
@@ -93,6 +98,8 @@ STORM_USERS=${BENCH_STORM_USERS:-20}
 STORM_CLIENTS=${BENCH_STORM_CLIENTS:-400}
 STORM_TIMEOUT=${BENCH_STORM_TIMEOUT:-15}
 STORM_SERIAL=${BENCH_STORM_SERIAL:-$STORM_USERS}
+METRICS=${BENCH_METRICS:-0}
+METRICS_ROUNDS=${BENCH_METRICS_ROUNDS:-2}
 
 log() { printf '%s\n' "run.sh: $*" >&2; }
 fatal() { log "error: $*"; exit 1; }
@@ -132,9 +139,11 @@ stop_group() {
 	return 0
 }
 
+SCRAPER=	# the /metrics scraper loop (a background subshell), while one runs
 # shellcheck disable=SC2317  # invoked by the trap
 cleanup() {
 	local pg u
+	stop_scraper
 	for pg in "${PGIDS[@]}"; do
 		stop_group "$pg"
 	done
@@ -176,6 +185,38 @@ printf 'pam_service = %s\nauth_fail_limit = 0\nallow to 127.0.0.0/8,::1\n' "$PAM
 	>"$work/socksgate-auth.conf"
 
 read -r eph_lo _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph_lo=32768
+
+# start_scraper PORT: one long-lived process, as Prometheus is, that GETs
+# /metrics every 100 ms until stopped, writing a line per answer (ok or
+# fail) to $work/scrapes. Sets SCRAPER.
+start_scraper() {
+	: >"$work/scrapes"
+	python3 -c '
+import http.client, sys, time
+port, out = int(sys.argv[1]), open(sys.argv[2], "a")
+while True:
+    ok = False
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        ok = r.status == 200 and b"socksgate_sessions_active" in r.read()
+        c.close()
+    except OSError:
+        pass
+    out.write("ok\n" if ok else "fail\n")
+    out.flush()
+    time.sleep(0.1)
+' "$1" "$work/scrapes" &
+	SCRAPER=$!
+}
+
+stop_scraper() {
+	[ -n "${SCRAPER:-}" ] || return 0
+	kill "$SCRAPER" 2>/dev/null
+	wait "$SCRAPER" 2>/dev/null
+	SCRAPER=
+}
 
 # A free loopback port below the ephemeral range (so no outgoing connection
 # can take it meanwhile).
@@ -256,6 +297,14 @@ launch() {
 			SG_NO_A=1
 			start_server socksgate "$port" "$SG" -l "127.0.0.1:$port"
 		fi ;;
+	socksgate-metrics)
+		local mport
+		mport=$(free_port) || return 1
+		printf 'metrics_listen = 127.0.0.1:%s\nallow to 127.0.0.0/8,::1\n' "$mport" \
+			>"$work/socksgate-metrics.conf"
+		start_server socksgate-metrics "$port" "$SG" -c "$work/socksgate-metrics.conf" \
+			-l "127.0.0.1:$port" -a none || return 1
+		start_scraper "$mport" ;;
 	socksgate-auth)
 		local a="-c ${SG_AUTH_CONF:-$work/socksgate-auth.conf} -l 127.0.0.1:{PORT} -a pam"
 		a=${SOCKSGATE_AUTH_ARGS:-$a}
@@ -311,6 +360,8 @@ measure() {
 		args=(--mode rate --conns "$RATE_CONNS" --duration "$SECS" --warmup "$WARMUP"
 		--user "$YUSER" --pass "$YPASS" --timeout "$((STORM_TIMEOUT * 1000))")
 		base=$srv-auth ;;
+	metrics) args=(--mode rate --conns "$RATE_CONNS" --duration "$SECS" --warmup "$WARMUP")
+		base=$srv-metrics ;;
 	bulk) args=(--mode bulk --conns "$BULK_CONNS" --duration "$SECS" --dir "$BULK_DIR") ;;
 	idle) args=(--mode idle --conns "$IDLE_CONNS" --hold "$HOLD" --duration $((HOLD + 5))) ;;
 	esac
@@ -334,6 +385,7 @@ measure() {
 			log "$srv died during $mode"
 			rc=1
 		fi
+		stop_scraper
 		stop_server "$SPID"
 	fi
 	if [ $rc -ne 0 ] || [ -z "$line" ]; then
@@ -447,6 +499,44 @@ if [[ " ${servers[*]} " == *" socksgate "* ]]; then
 fi
 echo
 echo "rate: $RATE_CONNS loops, ${SECS}s after ${WARMUP}s warm-up, 64 B request + 64 B response per session; bulk: $BULK_CONNS streams for ${SECS}s; idle: $IDLE_CONNS proxied connections held ${HOLD}s, memory delta (server and all its child processes) per connection. Ratios: higher is better for sessions/s and MB/s, lower for latency and memory. $(nproc 2>/dev/null || echo '?') CPUs shared by client, target and server; $((SECONDS - t_start)) s total."
+
+# ---- the metrics endpoint's cost: off and on in turn, same run ----
+declare -A MR	# MR[off|on,round] sessions/s, MR[on,round,scrapes]
+if [ "$METRICS" = 1 ] && [[ " ${servers[*]} " == *" socksgate "* ]]; then
+	command -v python3 >/dev/null || fatal "BENCH_METRICS=1 needs python3 (the scraper)"
+	for ((round = 1; round <= METRICS_ROUNDS; round++)); do
+		for m in rate metrics; do
+			measure socksgate "$m" || continue
+			key=off; [ "$m" = metrics ] && key=on
+			MR[$key,$round]=${R[socksgate,$m,sessions_per_s]}
+			MR[$key,$round,p99]=${R[socksgate,$m,p99_ms]}
+			if [ "$m" = metrics ]; then
+				MR[on,$round,scrapes]=$(grep -c '^ok' "$work/scrapes")
+				MR[on,$round,failed]=$(grep -c '^fail' "$work/scrapes")
+			fi
+		done
+	done
+fi
+
+if [ "$METRICS" = 1 ] && [ -n "${MR[off,1]:-}" ]; then
+	echo
+	echo "| socksgate session rate | metrics off sessions/s | p99 ms | metrics on, scraped every 100 ms: sessions/s | p99 ms | scrapes (failed) | on ÷ off |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
+	sum_off=0 sum_on=0
+	for ((round = 1; round <= METRICS_ROUNDS; round++)); do
+		off=${MR[off,$round]:-} on=${MR[on,$round]:-}
+		if [ -z "$off" ] || [ -z "$on" ]; then continue; fi
+		sum_off=$(awk -v a="$sum_off" -v b="$off" 'BEGIN { print a + b }')
+		sum_on=$(awk -v a="$sum_on" -v b="$on" 'BEGIN { print a + b }')
+		printf '| round %d | %.0f | %.2f | %.0f | %.2f | %s (%s) | %s |\n' "$round" "$off" \
+			"${MR[off,$round,p99]}" "$on" "${MR[on,$round,p99]}" "${MR[on,$round,scrapes]}" \
+			"${MR[on,$round,failed]}" "$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f×", a / b }')"
+	done
+	printf '| all rounds | %.0f | | %.0f | | | %s |\n' "$sum_off" "$sum_on" \
+		"$(awk -v a="$sum_on" -v b="$sum_off" 'BEGIN { if (b > 0) printf "%.3f×", a / b; else print "—" }')"
+	echo
+	echo "metrics: each round runs socksgate's rate measurement with metrics off, then with metrics_listen on and a scraper fetching /metrics every 100 ms; 1.00× means no cost."
+fi
 
 [ "$INTERNAL" = 0 ] || { log "internal error (see above)"; exit 1; }
 for m in "${modes[@]}"; do

@@ -257,6 +257,33 @@ bool addr_net_within(const struct addr_net *inner, const struct addr_net *outer)
 	       prefix_equal(inner->addr, outer->addr, outer->prefix);
 }
 
+int addr_net_parse_list(const char *s, struct addr_net *nets, size_t max, size_t *n, char *bad,
+			size_t badlen)
+{
+	char item[INET6_ADDRSTRLEN + 8];
+
+	while (*s != '\0') {
+		size_t len = strcspn(s, ",");
+		const char *p = s, *next = s[len] == ',' ? s + len + 1 : s + len;
+		while (len > 0 && isspace((unsigned char)*p)) {
+			p++;
+			len--;
+		}
+		while (len > 0 && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (*n == max)
+			return -E2BIG;
+		snprintf(item, sizeof(item), "%.*s", (int)len, p);
+		if (len >= sizeof(item) || addr_net_parse(item, &nets[*n]) < 0) {
+			snprintf(bad, badlen, "%.*s", (int)len, p);
+			return -EINVAL;
+		}
+		(*n)++;
+		s = next;
+	}
+	return 0;
+}
+
 bool addr_net_contains(const struct addr_net *n, const struct sockaddr *sa)
 {
 	struct addr_net a;

@@ -69,6 +69,13 @@ struct addr_net {
 /* Parses "ADDR" or "ADDR/PREFIX" (IPv4 or IPv6). Host bits must be zero.
  * Returns 0 and fills *ret, or -EINVAL. */
 int addr_net_parse(const char *s, struct addr_net *ret);
+/* Parses a comma list of networks as addr_net_parse() takes them ("10.0.0.0/8,
+ * 192.0.2.7"; blanks around entries allowed) and appends them to
+ * nets[*n..max), adding to *n. Returns 0, -EINVAL with the first bad entry
+ * copied to bad (cut to badlen), or -E2BIG when more than max in all; the
+ * entries before the bad one are kept either way. */
+int addr_net_parse_list(const char *s, struct addr_net *nets, size_t max, size_t *n, char *bad,
+			size_t badlen);
 /* The lookup key of an address: sets *ret to the single address of sa (/32 or
  * /128, IPv4-mapped as IPv4; the port is ignored). Returns false, *ret
  * untouched, for families other than AF_INET and AF_INET6. */

@@ -24,6 +24,8 @@ enum opt_type {
 	OPT_LOGTARGET,
 	OPT_BOOL,
 	OPT_NAME,	/* a file-name-safe word, stored in a char array */
+	OPT_ADDR,	/* one ADDR:PORT in a struct addr, or "off" (len 0) */
+	OPT_NETS,	/* a comma list of networks, added to auth_block_exempt */
 };
 
 struct option_def {
@@ -63,6 +65,10 @@ static const struct option_def options[] = {
 	{ "max_sessions_per_user", OPT_UINT, OFF(max_sessions_per_user), 0, 10000000 },
 	{ "max_sessions_per_client", OPT_UINT, OFF(max_sessions_per_client), 0, 10000000 },
 	{ "max_connection_rate", OPT_UINT, OFF(max_connection_rate), 0, 1000000 },
+	{ "metrics_listen", OPT_ADDR, OFF(metrics_listen), 0, 0 },
+	{ "metrics_per_user", OPT_BOOL, OFF(metrics_per_user), 0, 0 },
+	{ "metrics_max_users", OPT_UINT, OFF(metrics_max_users), 0, 100000 },
+	{ "auth_block_exempt", OPT_NETS, 0, 0, CONFIG_EXEMPT_MAX },
 };
 
 struct config *config_new(void)
@@ -93,6 +99,7 @@ struct config *config_new(void)
 	c->auth_max_parallel = 0;
 	c->auth_cache_ttl_ms = 300000;
 	c->auth_cache_size = 4096;
+	c->metrics_max_users = 100;
 	return c;
 }
 
@@ -171,6 +178,40 @@ int config_parse_duration(const char *s, unsigned *ret_ms)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+/* OPT_ADDR: "ADDR:PORT" or "off". */
+static int set_addr(struct addr *a, const char *key, const char *value, char *err, size_t errlen)
+{
+	if (strcmp(value, "off") == 0) {
+		memset(a, 0, sizeof(*a));
+		return 0;
+	}
+	if (addr_parse(value, a) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: '%s' is not ADDR:PORT (a.b.c.d:PORT or [IPv6]:PORT) or off",
+		 key, value);
+	return -EINVAL;
+}
+
+/* OPT_NETS: "CIDR, CIDR..." added to auth_block_exempt ("none" clears it). */
+static int set_nets(struct config *c, const char *key, const char *value, char *err,
+		    size_t errlen)
+{
+	char bad[64];
+
+	if (strcmp(value, "none") == 0) {
+		c->nauth_block_exempt = 0;
+		return 0;
+	}
+	int r = addr_net_parse_list(value, c->auth_block_exempt, CONFIG_EXEMPT_MAX,
+				    &c->nauth_block_exempt, bad, sizeof(bad));
+	if (r == -E2BIG)
+		snprintf(err, errlen, "%s: more than %d networks", key, CONFIG_EXEMPT_MAX);
+	else if (r < 0)
+		snprintf(err, errlen,
+			 "%s: '%s' is not an address or network (CIDR, host bits zero)", key, bad);
+	return r < 0 ? -EINVAL : 0;
 }
 
 static const struct option_def *option_find(const char *name)
@@ -295,6 +336,10 @@ static int option_set(struct config *c, const char *key, const char *value, char
 		}
 		memcpy((char *)c + o->offset, value, strlen(value) + 1);
 		return 0;
+	case OPT_ADDR:
+		return set_addr((struct addr *)((char *)c + o->offset), key, value, err, errlen);
+	case OPT_NETS:
+		return set_nets(c, key, value, err, errlen);
 	}
 	return -EINVAL;
 }
@@ -472,6 +517,27 @@ static void dump_duration(FILE *out, const char *key, unsigned ms)
 	fprintf(out, "%s = %ums\n", key, ms);
 }
 
+/* The metrics and auth_block_exempt settings. */
+static void dump_ops(const struct config *c, FILE *out)
+{
+	char a[ADDR_STRLEN];
+
+	if (c->metrics_listen.len > 0)
+		fprintf(out, "metrics_listen = %s\n",
+			addr_str((const struct sockaddr *)&c->metrics_listen.ss, a, sizeof(a)));
+	else
+		fprintf(out, "# metrics_listen: off (no Prometheus endpoint)\n");
+	fprintf(out, "metrics_per_user = %s\n", c->metrics_per_user ? "yes" : "no");
+	fprintf(out, "metrics_max_users = %u\n", c->metrics_max_users);
+	if (c->nauth_block_exempt == 0)
+		fprintf(out, "# auth_block_exempt: none (every address can be blocked)\n");
+	for (size_t i = 0; i < c->nauth_block_exempt; i++)
+		fprintf(out, "%s%s", i == 0 ? "auth_block_exempt = " : ", ",
+			addr_net_format(&c->auth_block_exempt[i], a, sizeof(a)));
+	if (c->nauth_block_exempt > 0)
+		fputc('\n', out);
+}
+
 void config_dump(const struct config *c, FILE *out)
 {
 	char a[ADDR_STRLEN];
@@ -518,6 +584,7 @@ void config_dump(const struct config *c, FILE *out)
 	fprintf(out, "max_sessions_per_user = %u\n", c->max_sessions_per_user);
 	fprintf(out, "max_sessions_per_client = %u\n", c->max_sessions_per_client);
 	fprintf(out, "max_connection_rate = %u\n", c->max_connection_rate);
+	dump_ops(c, out);
 
 	char text[2048], net[INET6_ADDRSTRLEN + 8];
 	const char *why;

@@ -14,6 +14,7 @@
 
 #define CONFIG_LISTEN_MAX 16
 #define CONFIG_NAME_MAX 63
+#define CONFIG_EXEMPT_MAX 64
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
@@ -55,6 +56,11 @@ struct config {
 	unsigned max_sessions_per_user;	/* 0: no limit */
 	unsigned max_sessions_per_client;	/* per client address; 0: no limit */
 	unsigned max_connection_rate;	/* new connections per second per client address; 0: off */
+	struct addr metrics_listen;	/* the Prometheus endpoint; len 0: off */
+	bool metrics_per_user;		/* per-user series */
+	unsigned metrics_max_users;	/* users with series of their own; the rest: "other" */
+	struct addr_net auth_block_exempt[CONFIG_EXEMPT_MAX];	/* never blocked */
+	size_t nauth_block_exempt;
 	struct rule *rules;		/* "allow"/"deny" lines in file order */
 	size_t nrules;
 	struct addr_net *self;		/* the gateway's own addresses (config_set_self) */

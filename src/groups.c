@@ -119,3 +119,24 @@ void groups_flush(void)
 	memset(cache, 0, sizeof(cache));
 	pthread_mutex_unlock(&cache_lock);
 }
+
+bool groups_name_exists(const char *name, bool group)
+{
+	char *buf = malloc(NSS_BUF);
+	bool found = true;
+	int r;
+
+	if (buf == NULL)
+		return true;
+	if (group) {
+		struct group gr, *grp = NULL;
+		r = getgrnam_r(name, &gr, buf, NSS_BUF, &grp);
+		found = r != 0 || grp != NULL;
+	} else {
+		struct passwd pw, *pwp = NULL;
+		r = getpwnam_r(name, &pw, buf, NSS_BUF, &pwp);
+		found = r != 0 || pwp != NULL;
+	}
+	free(buf);
+	return found;
+}

@@ -11,6 +11,11 @@
  * unused (the signature is rules_group_fn). */
 bool groups_member(const char *user, const char *group, void *ctx);
 
+/* Does NSS know this user (group false) or group (getpwnam_r, getgrnam_r)?
+ * Only a clear "no such name" answers false; a lookup error answers true.
+ * Blocking, uncached; for -t. Thread-safe. */
+bool groups_name_exists(const char *name, bool group);
+
 /* Forgets every cached answer (after a reload, so group changes show at once). */
 void groups_flush(void);
 

@@ -12,6 +12,7 @@
 #include "limiter.h"
 #include "log.h"
 #include "pool.h"
+#include "stats.h"
 #include "text.h"
 #include "timeutil.h"
 
@@ -25,6 +26,7 @@
 #include <time.h>
 
 static struct log_ratelimit pam_error_rl, limiter_full_rl;
+static const char blocked_reason[] = "address blocked after repeated authentication failures";
 static atomic_uint_fast64_t auth_failures;
 
 uint64_t handshake_auth_failures(void)
@@ -41,6 +43,21 @@ void handshake_reason(struct handshake *h, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(h->reason, sizeof(h->reason), fmt, ap);
 	va_end(ap);
+}
+
+void handshake_outcome(struct handshake *h, int outcome)
+{
+	if (h->outcome == STATS_OUTCOME_UNSET)
+		h->outcome = outcome;
+}
+
+int handshake_outcome_final(const struct handshake *h)
+{
+	if (h->outcome != STATS_OUTCOME_UNSET)
+		return h->outcome;
+	if (h->reply == SOCKS5_REP_SUCCEEDED)
+		return STATS_OK;
+	return h->reply >= 0 ? STATS_ERROR : STATS_CLIENT_GONE;
 }
 
 static int remaining(int64_t deadline_ms)
@@ -160,11 +177,13 @@ static enum socks5_status read_message(struct handshake *h, parse_fn parse, void
 		}
 		if (st != SOCKS5_NEED_MORE) {
 			handshake_reason(h, "malformed %s (%s)", what, socks5_status_str(st));
+			handshake_outcome(h, STATS_ERROR);
 			return st;
 		}
 		ssize_t r = recv_more(h);
 		if (r > 0)
 			continue;
+		handshake_outcome(h, r == -EMSGSIZE ? STATS_ERROR : STATS_CLIENT_GONE);
 		if (r == 0)
 			handshake_reason(h, "client closed during the %s", what);
 		else if (r == -ETIMEDOUT)
@@ -251,8 +270,35 @@ static const char *refused_early(const struct handshake *h, const struct socks5_
 		return "NUL byte in password";
 	if (limiter_blocked((const struct sockaddr *)&h->peer.ss, monotonic_ms(), c->auth_fail_limit,
 			    c->auth_block_time_ms))
-		return "address blocked after repeated authentication failures";
+		return blocked_reason;
 	return NULL;
+}
+
+/* The login's result for the metrics and, when it failed, the session's
+ * outcome. early: why it was refused before PAM was asked, or NULL. */
+static void count_login(struct handshake *h, enum auth_status st, const char *early)
+{
+	enum stats_login r = STATS_LOGIN_FAILURE;
+
+	switch (st) {
+	case AUTH_OK:
+		r = h->cached ? STATS_LOGIN_CACHE_HIT : STATS_LOGIN_SUCCESS;
+		break;
+	case AUTH_DENIED:
+		r = early == blocked_reason ? STATS_LOGIN_BLOCKED : STATS_LOGIN_FAILURE;
+		break;
+	case AUTH_ERROR:
+		r = STATS_LOGIN_PAM_ERROR;
+		break;
+	case AUTH_ABANDONED:
+		r = STATS_LOGIN_ABANDONED;
+		break;
+	}
+	stats_login(r);
+	if (r == STATS_LOGIN_BLOCKED)
+		stats_refusal(STATS_REFUSAL_BLOCK);
+	if (st != AUTH_OK)
+		handshake_outcome(h, st == AUTH_ABANDONED ? STATS_CLIENT_GONE : STATS_REFUSED_AUTH);
 }
 
 /* RFC 1929 sub-negotiation checked through PAM. True when authenticated. */
@@ -282,7 +328,10 @@ static bool authenticate(struct handshake *h)
 			.client_fd = h->fd,
 			.deadline_ms = h->deadline_ms,
 		};
+		int64_t t0 = stats_now_us();
 		st = auth_login(&rq, &h->cached, why, sizeof(why));
+		if (st != AUTH_ABANDONED)
+			stats_observe(STATS_HIST_LOGIN, stats_now_us() - t0);
 		pool_trim_stack();	/* PAM modules can touch a lot of stack */
 		if (st != AUTH_OK)
 			handshake_reason(h, "%s", why);
@@ -290,6 +339,7 @@ static bool authenticate(struct handshake *h)
 			memcpy(h->login, up.user, (size_t)up.ulen + 1);
 	}
 	explicit_bzero(&up, sizeof(up));
+	count_login(h, st, early);
 	if (st == AUTH_ABANDONED)
 		return false;	/* gone or out of time: nobody to answer, nothing to count */
 
@@ -339,8 +389,13 @@ bool handshake_negotiate(struct handshake *h)
 	}
 	if (method == SOCKS5_METHOD_NO_ACCEPTABLE) {
 		h->replied = true;
-		handshake_reason(h, blocked ? "address blocked after repeated authentication failures"
-					    : "no acceptable authentication method offered");
+		handshake_reason(h, "%s", blocked ? blocked_reason
+						  : "no acceptable authentication method offered");
+		handshake_outcome(h, STATS_REFUSED_AUTH);
+		if (blocked) {
+			stats_login(STATS_LOGIN_BLOCKED);
+			stats_refusal(STATS_REFUSAL_BLOCK);
+		}
 		return false;
 	}
 	if (method == SOCKS5_METHOD_USERPASS)

@@ -34,11 +34,19 @@ struct handshake {
 	char login[256];		/* the name as authenticated; empty before that */
 	bool cached;			/* the credential cache answered the login */
 	char reason[320];		/* why the session ended early: the first cause */
+	int outcome;			/* enum stats_outcome; 0 (unset) until a cause */
 };
 
 /* Records why the session ends, unless a cause is already recorded. */
 void handshake_reason(struct handshake *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Records how the session ends (an enum stats_outcome), unless an outcome
+ * is already recorded. */
+void handshake_outcome(struct handshake *h, int outcome);
+/* The outcome for the metrics: the one recorded, else from the last reply
+ * (0x00: ok, another code: error), else the client went away. */
+int handshake_outcome_final(const struct handshake *h);
 
 /* Writes all of buf to the non-blocking fd before h->deadline_ms.
  * Returns 0 or -errno (-ETIMEDOUT). */

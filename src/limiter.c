@@ -8,6 +8,7 @@
 
 #include "addr.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -22,6 +23,17 @@ struct entry {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct entry table[LIMITER_SLOTS];
 static size_t used;
+static struct addr_net exempt[LIMITER_EXEMPT_MAX];
+static size_t nexempt;
+
+/* With the lock held: is the address key inside an exempt network? */
+static bool is_exempt(const struct addr_net *key)
+{
+	for (size_t i = 0; i < nexempt; i++)
+		if (addr_net_within(key, &exempt[i]))
+			return true;
+	return false;
+}
 
 /* With the lock held. */
 static struct entry *find(const struct addr_net *key)
@@ -75,7 +87,7 @@ bool limiter_blocked(const struct sockaddr *client, int64_t now_ms, unsigned lim
 	if (limit == 0 || !addr_net_from_sockaddr(client, &key))
 		return false;
 	pthread_mutex_lock(&lock);
-	const struct entry *e = find(&key);
+	const struct entry *e = is_exempt(&key) ? NULL : find(&key);
 	if (e != NULL)
 		blocked = entry_blocked(e, now_ms, block_ms);
 	pthread_mutex_unlock(&lock);
@@ -91,6 +103,8 @@ bool limiter_fail(const struct sockaddr *client, int64_t now_ms, unsigned limit,
 	if (limit == 0 || !addr_net_from_sockaddr(client, &key))
 		return false;
 	pthread_mutex_lock(&lock);
+	if (is_exempt(&key))
+		goto out;
 	struct entry *e = find(&key);
 	if (e == NULL)
 		e = take_slot(&key, now_ms, block_ms);
@@ -107,6 +121,7 @@ bool limiter_fail(const struct sockaddr *client, int64_t now_ms, unsigned limit,
 		e->window_start_ms = now_ms;
 		started = true;
 	}
+out:
 	pthread_mutex_unlock(&lock);
 	return started;
 }
@@ -117,6 +132,44 @@ bool limiter_full(void)
 	bool full = used == LIMITER_SLOTS;
 	pthread_mutex_unlock(&lock);
 	return full;
+}
+
+unsigned limiter_count_blocked(int64_t now_ms, unsigned limit, unsigned block_ms)
+{
+	unsigned n = 0;
+
+	if (limit == 0)
+		return 0;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < used; i++)
+		if (entry_blocked(&table[i], now_ms, block_ms) && !is_exempt(&table[i].key))
+			n++;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+int limiter_set_exempt(const struct addr_net *nets, size_t n)
+{
+	if (n > LIMITER_EXEMPT_MAX)
+		return -E2BIG;
+	pthread_mutex_lock(&lock);
+	if (n > 0)
+		memcpy(exempt, nets, n * sizeof(*nets));
+	nexempt = n;
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+bool limiter_exempt(const struct sockaddr *client)
+{
+	struct addr_net key;
+
+	if (!addr_net_from_sockaddr(client, &key))
+		return false;
+	pthread_mutex_lock(&lock);
+	bool r = is_exempt(&key);
+	pthread_mutex_unlock(&lock);
+	return r;
 }
 
 void limiter_reset(void)

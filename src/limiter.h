@@ -11,6 +11,7 @@
 #define SOCKSGATE_LIMITER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct sockaddr;
@@ -35,7 +36,22 @@ bool limiter_fail(const struct sockaddr *client, int64_t now_ms, unsigned limit,
 /* True when the table is full: a new address's failure forgets another. */
 bool limiter_full(void);
 
-/* Forgets every address and every block. */
+/* How many addresses are blocked at now_ms under these bounds (limit 0: none).
+ * Walks the table under its lock: for a scrape, not for every login. */
+unsigned limiter_count_blocked(int64_t now_ms, unsigned limit, unsigned block_ms);
+
+/* The networks the block never locks out (auth_block_exempt): a failure from
+ * an address inside one is not counted, and such an address is never
+ * blocked, whatever the table held before (so a reload that exempts a
+ * blocked address lifts its block). Copies at most LIMITER_EXEMPT_MAX of
+ * nets; n 0 clears the list. Returns 0, or -E2BIG (nothing changed). */
+#define LIMITER_EXEMPT_MAX 64
+struct addr_net;
+int limiter_set_exempt(const struct addr_net *nets, size_t n);
+/* True when client lies in one of the exempt networks. */
+bool limiter_exempt(const struct sockaddr *client);
+
+/* Forgets every address and every block (the exempt networks stay). */
 void limiter_reset(void);
 
 #endif

@@ -8,9 +8,12 @@
 #include "auth.h"
 #include "config.h"
 #include "groups.h"
+#include "limiter.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
+#include "policy.h"
 #include "pool.h"
 #include "runtime.h"
 #include "session.h"
@@ -45,6 +48,7 @@
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned queue_len;	/* the pool's queue, fixed at start */
 static struct config *current;
+static struct metrics *metrics;	/* the Prometheus endpoint, or NULL */
 
 static struct config *config_current(void)
 {
@@ -225,6 +229,8 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	if (old->queue_length != c->queue_length)
 		log_msg(LOG_WARNING, "queue_length changed from %u to %u: that takes a restart",
 			old->queue_length, c->queue_length);
+	(void)limiter_set_exempt(c->auth_block_exempt, c->nauth_block_exempt);
+	metrics_configure(metrics, old, c);
 	config_unref(old);
 	if (auth_configure(c->auth_max_parallel, c->auth_cache_ttl_ms, c->auth_cache_size) < 0)
 		log_msg(LOG_WARNING, "cannot change the login bounds: %s", strerror(errno));
@@ -357,6 +363,9 @@ static int check_config(struct config *cfg, const char *path)
 			path != NULL ? path : CONFIG_DEFAULT_PATH, cfg->user);
 		rc = 1;
 	} else {
+		unsigned unknown = 0;
+		/* Warnings only: the account may be created after the file. */
+		(void)policy_check_rule_names(cfg, report_stderr, &unknown);
 		config_dump(cfg, stdout);
 		printf("# configuration OK\n");
 	}
@@ -376,7 +385,7 @@ struct daemon {
  * the acceptor started. Returns 0, or -1 after logging why. */
 static int start(struct daemon *d, struct config *cfg)
 {
-	int fds[CONFIG_LISTEN_MAX], r;
+	int fds[CONFIG_LISTEN_MAX], r, mfd;
 	char why[320];
 
 	d->nofile = runtime_raise_nofile();
@@ -392,9 +401,11 @@ static int start(struct daemon *d, struct config *cfg)
 		nfds = bind_all(cfg, fds);
 	if (nfds < 0)
 		return -1;
+	if (metrics_open(cfg, &mfd) < 0)
+		goto fail_fds;
 	/* Bound (ports below 1024 need root), so root is no longer needed. */
 	if (runtime_drop_privileges(cfg->user) < 0)
-		goto fail_fds;
+		goto fail_metrics;
 
 	queue_len = runtime_queue_for(cfg, d->nofile);
 	if (queue_len < cfg->queue_length)
@@ -407,18 +418,27 @@ static int start(struct daemon *d, struct config *cfg)
 			   session_run, session_discard, NULL);
 	if (d->pool == NULL) {
 		log_msg(LOG_ERR, "cannot start the worker pool: %s", strerror(errno));
-		goto fail_fds;
+		goto fail_metrics;
 	}
 	if ((r = auth_configure(cfg->auth_max_parallel, cfg->auth_cache_ttl_ms,
 				cfg->auth_cache_size)) < 0) {
 		log_msg(LOG_ERR, "cannot set up the login path: %s", strerror(-r));
 		pool_free(d->pool);
+		goto fail_metrics;
+	}
+	/* Started once what it reads exists (the pool, the login path). */
+	if (mfd >= 0 && (r = metrics_start(mfd, d->pool, queue_len, &metrics)) < 0) {
+		log_msg(LOG_ERR, "cannot start the metrics endpoint: %s", strerror(-r));
+		pool_free(d->pool);
 		goto fail_fds;
 	}
+	(void)limiter_set_exempt(cfg->auth_block_exempt, cfg->nauth_block_exempt);
+	metrics_configure(metrics, NULL, cfg);
 	judged = cfg;
 	if (listener_start(&d->lst, fds, (size_t)nfds, check_listen, on_accept, d->pool, why,
 			   sizeof(why)) < 0) {
 		log_msg(LOG_ERR, "%s", why);	/* the fds are closed */
+		metrics_stop(metrics);
 		pool_free(d->pool);
 		return -1;
 	}
@@ -435,6 +455,9 @@ static int start(struct daemon *d, struct config *cfg)
 		  PACKAGE_VERSION, cfg->workers_min, wmax, queue_len,
 		  (unsigned long long)d->nofile, as.parallel, cache);
 	return 0;
+fail_metrics:
+	if (mfd >= 0)
+		close(mfd);
 fail_fds:
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
@@ -514,6 +537,8 @@ static void stop(struct daemon *d)
 		fflush(NULL);
 		_exit(0);	/* exit() would run library destructors under their feet */
 	}
+	metrics_stop(metrics);	/* it reads the pool's figures */
+	metrics = NULL;
 	pool_free(d->pool);
 }
 
@@ -547,6 +572,11 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Sessions are numbered from the start time in microseconds: unique
+	 * across restarts while fewer than a million sessions a second start. */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	session_ids_init((uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000);
 	if (start(&d, cfg) < 0) {
 		config_swap(NULL);
 		return 1;

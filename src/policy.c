@@ -12,6 +12,7 @@
 #include "quota.h"
 #include "rules.h"
 #include "socks5.h"
+#include "stats.h"
 #include "timeutil.h"
 
 #include <stdio.h>
@@ -28,12 +29,14 @@ bool policy_admit(const struct addr *peer, const struct config *cfg)
 
 	rules_check_client(cfg->rules, cfg->nrules, sa, &v);
 	if (!v.allow) {
+		stats_refusal(STATS_REFUSAL_RULE);
 		log_ratelimited(&client_rule_rl, LOG_NOTICE,
 				"closing connection from %s: refused by client rule %s:%u",
 				addr_host(sa, host, sizeof(host)), v.rule->file, v.rule->line);
 		return false;
 	}
 	if (!quota_rate(sa, cfg->max_connection_rate, monotonic_ms())) {
+		stats_refusal(STATS_REFUSAL_LIMIT);
 		log_ratelimited(&rate_rl, LOG_WARNING,
 				"closing connection from %s: more than %u new connections per "
 				"second from that address (max_connection_rate)",
@@ -43,6 +46,7 @@ bool policy_admit(const struct addr *peer, const struct config *cfg)
 	/* Counted from accept, not from when a worker takes it: connections
 	 * waiting in the queue count too, so one address cannot fill it. */
 	if (!quota_client_acquire(sa, cfg->max_sessions_per_client)) {
+		stats_refusal(STATS_REFUSAL_LIMIT);
 		log_ratelimited(&client_limit_rl, LOG_WARNING,
 				"closing connection from %s: that address is at "
 				"max_sessions_per_client (%u)",
@@ -139,12 +143,18 @@ static void query_for(const struct policy *p, const struct sockaddr *dest, uint1
 
 static void note_refusal(struct policy *p, const struct rules_verdict *v)
 {
+	p->refused_by_default = v->rule == NULL;
 	if (v->rule != NULL)
 		snprintf(p->refusal, sizeof(p->refusal), "refused by rule %s:%u", v->rule->file,
 			 v->rule->line);
 	else
 		snprintf(p->refusal, sizeof(p->refusal),
 			 "refused by the built-in default policy (%s)", v->why);
+}
+
+int policy_refusal_outcome(const struct policy *p)
+{
+	return p->refused_by_default ? STATS_REFUSED_POLICY : STATS_REFUSED_RULE;
 }
 
 bool policy_dest_allowed(const struct sockaddr *sa, void *ctx)
@@ -192,4 +202,38 @@ bool policy_command_refused(struct policy *p)
 		return false;
 	note_refusal(p, &v);
 	return true;
+}
+
+/* Reports each name of one rule's list that NSS does not know. */
+static unsigned check_names(const struct rule *r, char *const *names, size_t n, bool group,
+			    void (*report)(const char *, unsigned, const char *, void *), void *ctx)
+{
+	char msg[320];
+	unsigned unknown = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (groups_name_exists(names[i], group))
+			continue;
+		snprintf(msg, sizeof(msg),
+			 "warning: %s '%s' does not exist (the rule never matches %s)",
+			 group ? "group" : "user", names[i], group ? "through it" : "it");
+		report(r->file, r->line, msg, ctx);
+		unknown++;
+	}
+	return unknown;
+}
+
+unsigned policy_check_rule_names(const struct config *c,
+				 void (*report)(const char *file, unsigned line, const char *msg,
+						void *ctx),
+				 void *ctx)
+{
+	unsigned unknown = 0;
+
+	for (size_t i = 0; i < c->nrules; i++) {
+		const struct rule *r = &c->rules[i];
+		unknown += check_names(r, r->users, r->nusers, false, report, ctx);
+		unknown += check_names(r, r->groups, r->ngroups, true, report, ctx);
+	}
+	return unknown;
 }

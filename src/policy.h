@@ -21,6 +21,15 @@ struct sockaddr;
 bool policy_admit(const struct addr *peer, const struct config *cfg);
 void policy_unadmit(const struct addr *peer);
 
+/* For -t: calls report (a config_report_fn: file, line, message, ctx) for
+ * every user and group that c's rules name and NSS does not know (a typo,
+ * or an account not made yet: such a name never matches). Blocking (NSS).
+ * Returns how many. */
+unsigned policy_check_rule_names(const struct config *c,
+				 void (*report)(const char *file, unsigned line, const char *msg,
+						void *ctx),
+				 void *ctx);
+
 /* One request as the rules and limits see it. Fill it with policy_init(),
  * then set dest_name when the client named its destination. */
 struct policy {
@@ -31,6 +40,7 @@ struct policy {
 	unsigned cmd;			/* one RULE_CMD_* bit */
 	const char *dest_name;		/* the name that name rules see, or NULL */
 	char refusal[200];		/* why the last check said no */
+	bool refused_by_default;	/* ... and it was the built-in default, not a rule */
 	bool held_user, held_session;	/* limits taken by policy_take_limits() */
 };
 
@@ -59,6 +69,10 @@ bool policy_udp_allowed(const struct sockaddr *sa, const char *name, void *ctx);
 /* Before resolving p->dest_name: true (refusal set) when a rule refuses the
  * name whatever it resolves to, which costs no DNS query. */
 bool policy_name_refused(struct policy *p, uint16_t port);
+
+/* After a refusal: STATS_REFUSED_POLICY when the built-in default refused,
+ * else STATS_REFUSED_RULE (an enum stats_outcome). */
+int policy_refusal_outcome(const struct policy *p);
 
 /* BIND and UDP ASSOCIATE learn their destinations later: true (refusal set)
  * when a deny rule refuses every destination of the command outright. */

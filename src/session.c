@@ -17,6 +17,7 @@
 #include "pool.h"
 #include "relay.h"
 #include "socks5.h"
+#include "stats.h"
 #include "timeutil.h"
 #include "udprelay.h"
 
@@ -121,6 +122,11 @@ void session_shutdown_all(void)
 	pthread_mutex_unlock(&registry_lock);
 }
 
+void session_ids_init(uint64_t first)
+{
+	atomic_store(&counters.next_id, first > 0 ? first - 1 : 0);
+}
+
 void session_get_stats(struct session_stats *ret)
 {
 	ret->active = atomic_load(&counters.active);
@@ -174,6 +180,7 @@ void session_discard(void *job, void *ctx)
 static void refuse_by_rule(struct session *s)
 {
 	s->refused_by_rule = true;
+	handshake_outcome(&s->h, policy_refusal_outcome(&s->pol));
 	handshake_reason(&s->h, "%s", s->pol.refusal);
 	(void)handshake_reply(&s->h, SOCKS5_REP_NOT_ALLOWED, NULL);
 }
@@ -239,6 +246,7 @@ static void handle_connect(struct session *s)
 			return;
 		}
 	}
+	int64_t t0 = stats_now_us();
 	int fd = connector_connect(&s->req.dst, s->cfg->connect_timeout_ms, policy_dest_allowed,
 				   &s->pol, &res);
 	if (fd < 0) {
@@ -254,6 +262,7 @@ static void handle_connect(struct session *s)
 		(void)handshake_reply(&s->h, res.rep, NULL);
 		return;
 	}
+	stats_observe(STATS_HIST_CONNECT, stats_now_us() - t0);
 	set_dest(s, fd);
 	note_dest(s, &res.peer);
 	bnd.len = sizeof(bnd.ss);
@@ -357,6 +366,7 @@ static void handle_bind(struct session *s)
 					 a);
 		} else {
 			s->refused_by_rule = true;
+			handshake_outcome(&s->h, policy_refusal_outcome(&s->pol));
 			handshake_reason(&s->h, "inbound connection from %s %s", a, s->pol.refusal);
 		}
 		(void)handshake_reply(&s->h, SOCKS5_REP_NOT_ALLOWED, (struct sockaddr *)&peer.ss);
@@ -404,6 +414,7 @@ static void serve_request(struct session *s)
 	char why[128];
 
 	if (!policy_take_limits(&s->pol, why, sizeof(why))) {
+		handshake_outcome(&s->h, STATS_REFUSED_LIMIT);
 		handshake_reason(&s->h, "%s", why);
 		(void)handshake_reply(&s->h, SOCKS5_REP_NOT_ALLOWED, NULL);
 		return;
@@ -568,6 +579,10 @@ static void session_start(struct session *s, struct session_job *job)
 
 static void session_end(struct session *s)
 {
+	/* The metrics count the session before its record is out. */
+	stats_session_end(s->have_req ? s->req.cmd : 0, handshake_outcome_final(&s->h));
+	if (s->h.login[0] != '\0')
+		stats_user_end(s->h.user, s->stats.up, s->stats.down);
 	session_log(s);	/* the totals took the bytes as they moved */
 	registry_remove(s);
 	if (s->dest >= 0)
@@ -599,6 +614,7 @@ void session_run(void *job, void *ctx)
 	if (!handshake_negotiate(&s.h) || !handshake_request(&s.h, &s.req))
 		goto out;
 	s.have_req = true;
+	stats_observe(STATS_HIST_HANDSHAKE, (monotonic_ms() - s.start_ms) * 1000);
 	socks5_addr_str(&s.req.dst, s.dest_asked, sizeof(s.dest_asked));
 	policy_init(&s.pol, s.cfg, (const struct sockaddr *)&s.h.peer.ss, s.h.login, s.h.user,
 		    s.req.cmd);

@@ -37,6 +37,11 @@ struct session_stats {
 };
 void session_get_stats(struct session_stats *ret);
 
+/* Numbers the sessions from first on (by default from 1). At start, before
+ * any session: main passes the start time in microseconds since the epoch,
+ * so a record's ID stays unique across restarts. */
+void session_ids_init(uint64_t first);
+
 /* Shuts down the sockets of every live session so their workers finish soon
  * (the end of a drain). Thread-safe. */
 void session_shutdown_all(void);

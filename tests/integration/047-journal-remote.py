@@ -57,17 +57,17 @@ def test_stderr():
     with sgtest.echo_server() as echo, sgtest.Daemon(
             ["auth = none", "log = stderr", "instance_name = gw1.c_3"]) as d:
         sgtest.echo_round_trip(d, echo.port, b"x")
-        d.wait_log(r"session 1 instance=gw1\.c_3 client=127\.0\.0\.1:", timeout=10)
+        d.wait_log(r"session \d+ instance=gw1\.c_3 client=127\.0\.0\.1:", timeout=10)
         d.rewrite(["auth = none", "log = stderr", "instance_name = d"])
         d.signal(signal.SIGHUP)
         d.wait_log(r"configuration reloaded", timeout=10)
         sgtest.echo_round_trip(d, echo.port, b"y")
-        d.wait_log(r"session 2 instance=d client=", timeout=10)
+        d.wait_log(r"session \d+ instance=d client=", timeout=10)
         d.rewrite(["auth = none", "log = stderr"])
         d.signal(signal.SIGHUP)
         d.wait_log(r"configuration reloaded", timeout=10, count=2)
         sgtest.echo_round_trip(d, echo.port, b"z")
-        d.wait_log(r"session 3 client=", timeout=10)
+        d.wait_log(r"session \d+ client=", timeout=10)
         recs = d.sessions()
         assert [r.get("instance") for r in recs] == ["gw1.c_3", "d", None], recs
     sgtest.log("stderr: instance= on the session line, changed and cleared by reloads")

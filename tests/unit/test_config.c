@@ -729,6 +729,15 @@ static void check_dump_round_trip(const char *text)
 		CHECK(strcmp(b->user, a->user) == 0, "user '%s' became '%s'", a->user, b->user);
 		CHECK(strcmp(b->instance_name, a->instance_name) == 0,
 		      "instance_name '%s' became '%s'", a->instance_name, b->instance_name);
+		CHECK(b->metrics_listen.len == a->metrics_listen.len &&
+			      memcmp(&b->metrics_listen.ss, &a->metrics_listen.ss,
+				     a->metrics_listen.len) == 0, "metrics_listen differs");
+		CHECK_INT(b->metrics_per_user, a->metrics_per_user);
+		CHECK_INT(b->metrics_max_users, a->metrics_max_users);
+		CHECK_INT(b->nauth_block_exempt, a->nauth_block_exempt);
+		CHECK(memcmp(b->auth_block_exempt, a->auth_block_exempt,
+			     a->nauth_block_exempt * sizeof(a->auth_block_exempt[0])) == 0,
+		      "auth_block_exempt differs");
 		config_unref(b);
 	}
 	config_unref(a);
@@ -827,9 +836,71 @@ static void test_instance_name(void)
 	}
 }
 
+/* metrics_listen, metrics_per_user, metrics_max_users, auth_block_exempt:
+ * values, repeats, errors with their line, and -t's dump loading back. */
+static void test_ops_keys(void)
+{
+	static const char *const bad[] = {
+		"metrics_listen = 127.0.0.1\n", "metrics_listen = localhost:9108\n",
+		"metrics_per_user = maybe\n", "metrics_max_users = 100001\n",
+		"auth_block_exempt = 10.0.0.1/8\n", "auth_block_exempt = 10.0.0.0/8,, ::1\n",
+		"auth_block_exempt = nowhere\n",
+	};
+	struct reports rs;
+	struct config *c;
+	char buf[2048], net[64];
+
+	CHECK_INT(load_text("", NULL, 0, &rs, &c, NULL), 0);
+	if (c != POISON) {
+		CHECK_INT(c->metrics_listen.len, 0);
+		CHECK(!c->metrics_per_user, "metrics_per_user on by default");
+		CHECK_INT(c->metrics_max_users, 100);
+		CHECK_INT(c->nauth_block_exempt, 0);
+		config_unref(c);
+	}
+	CHECK_INT(load_text("metrics_listen = [::1]:9108\nmetrics_per_user = yes\n"
+			    "metrics_max_users = 0\nauth_block_exempt = 10.0.0.0/8, 192.0.2.7\n"
+			    "auth_block_exempt = 2001:db8::/32\n", NULL, 0, &rs, &c, NULL), 0);
+	if (c != POISON) {
+		CHECK(is_addr(&c->metrics_listen, AF_INET6, "::1", 9108), "metrics_listen");
+		CHECK(c->metrics_per_user, "metrics_per_user");
+		CHECK_INT(c->metrics_max_users, 0);
+		CHECK_INT(c->nauth_block_exempt, 3);
+		CHECK_STR(addr_net_format(&c->auth_block_exempt[1], net, sizeof(net)), "192.0.2.7");
+		CHECK_STR(addr_net_format(&c->auth_block_exempt[2], net, sizeof(net)),
+			  "2001:db8::/32");
+		config_unref(c);
+	}
+	/* "off" and "none" take back what an earlier line set. */
+	CHECK_INT(load_text("metrics_listen = 127.0.0.1:9108\nmetrics_listen = off\n"
+			    "auth_block_exempt = 10.0.0.0/8\nauth_block_exempt = none\n", NULL, 0,
+			    &rs, &c, NULL), 0);
+	if (c != POISON) {
+		CHECK_INT(c->metrics_listen.len, 0);
+		CHECK_INT(c->nauth_block_exempt, 0);
+		config_unref(c);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(buf, sizeof(buf), "auth = pam\n%s", bad[i]);
+		CHECK_INT(load_text(buf, NULL, 0, &rs, &c, NULL), -EINVAL);
+		CHECK(rs.n == 1 && rs.r[0].line == 2, "'%s': %u reports, line %u", bad[i], rs.n,
+		      rs.r[0].line);
+	}
+	/* More than CONFIG_EXEMPT_MAX networks. */
+	size_t len = (size_t)snprintf(buf, sizeof(buf), "auth_block_exempt = 10.0.0.0");
+	for (int i = 1; i <= CONFIG_EXEMPT_MAX; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, ",10.0.%d.0", i);
+	snprintf(buf + len, sizeof(buf) - len, "\n");
+	CHECK_INT(load_text(buf, NULL, 0, &rs, &c, NULL), -EINVAL);
+	CHECK(rs.n == 1 && strstr(rs.r[0].msg, "more than") != NULL, "%s", rs.r[0].msg);
+	check_dump_round_trip("metrics_listen = 127.0.0.1:9108\nmetrics_per_user = yes\n"
+			      "auth_block_exempt = 10.0.0.0/8, ::1\n");
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
+		{ "metrics and auth_block_exempt keys", test_ops_keys },
 		{ "every key", test_every_key },
 		{ "layout: spaces, tabs, CRLF, comments", test_layout_variants },
 		{ "auth values", test_auth_values },

@@ -5,11 +5,13 @@
  * turns blocking off, address keys, and which entry a full table gives up. */
 #include "autoconf.h"
 
+#include "addr.h"
 #include "limiter.h"
 #include "unit.h"
 
 #include <CUnit/CUnit.h>
 
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/un.h>
@@ -319,6 +321,62 @@ static void test_table_bound(void)
 	limiter_reset();
 }
 
+/* auth_block_exempt: failures from an exempt network are not counted and
+ * never block, a block that started before the exemption stops counting
+ * while it holds, and the exempt list has a bound. */
+static void test_exempt(void)
+{
+	struct addr_net nets[LIMITER_EXEMPT_MAX + 1];
+	struct sockaddr_storage mapped;
+	const int64_t t = 1000;
+
+	limiter_reset();
+	CHECK_INT(addr_net_parse("10.0.0.0/31", &nets[0]), 0);	/* ids 0 and 2 */
+	CHECK_INT(addr_net_parse("2001:db8::3", &nets[1]), 0);	/* id 3 */
+	CHECK_INT(limiter_set_exempt(nets, 2), 0);
+	CHECK(limiter_exempt(client(2)), "10.0.0.1 is not exempt");
+	CHECK(limiter_exempt(unit_client(&mapped, 2, true, 1)), "::ffff:10.0.0.1 is not exempt");
+	CHECK(limiter_exempt(client(3)), "2001:db8::3 is not exempt");
+	CHECK(!limiter_exempt(client(4)) && !limiter_exempt(client(5)), "a bystander is exempt");
+	for (int i = 0; i < 10; i++) {
+		CHECK(!limiter_fail(client(0), t + i, 2, 60000, 600000), "exempt 10.0.0.0 blocked");
+		CHECK(!limiter_fail(unit_client(&mapped, 2, true, 1), t + i, 2, 60000, 600000),
+		      "exempt ::ffff:10.0.0.1 blocked");
+		CHECK(!limiter_fail(client(3), t + i, 2, 60000, 600000), "exempt v6 blocked");
+	}
+	CHECK(!limiter_blocked(client(0), t + 10, 2, 600000), "an exempt address is blocked");
+	CHECK(!limiter_blocked(client(3), t + 10, 2, 600000), "an exempt address is blocked");
+	CHECK(!limiter_full(), "exempt failures took entries");
+	/* Others block as before. */
+	CHECK(!limiter_fail(client(4), t, 2, 60000, 600000), "first failure blocked");
+	CHECK(limiter_fail(client(4), t + 1, 2, 60000, 600000), "10.0.0.2 not blocked");
+	CHECK(!limiter_fail(client(5), t, 2, 60000, 600000), "first failure blocked");
+	CHECK(limiter_fail(client(5), t + 1, 2, 60000, 600000), "2001:db8::5 not blocked");
+	CHECK_INT(limiter_count_blocked(t + 2, 2, 600000), 2);
+	CHECK_INT(limiter_count_blocked(t + 2, 0, 600000), 0);
+	CHECK_INT(limiter_count_blocked(t + 600001, 2, 600000), 0);
+	/* Exempting a blocked address (a reload) lifts its block while it is exempt. */
+	CHECK_INT(addr_net_parse("10.0.0.2", &nets[2]), 0);
+	CHECK_INT(limiter_set_exempt(nets, 3), 0);
+	CHECK(!limiter_blocked(client(4), t + 2, 2, 600000), "exempted but still blocked");
+	CHECK(limiter_blocked(client(5), t + 2, 2, 600000), "a bystander's block lifted");
+	CHECK_INT(limiter_count_blocked(t + 2, 2, 600000), 1);
+	/* Too many networks: refused, the list in force stays. */
+	for (size_t i = 0; i <= LIMITER_EXEMPT_MAX; i++)
+		nets[i] = nets[0];
+	CHECK_INT(limiter_set_exempt(nets, LIMITER_EXEMPT_MAX + 1), -E2BIG);
+	CHECK(limiter_exempt(client(4)), "a refused list replaced the one in force");
+	CHECK_INT(limiter_set_exempt(nets, LIMITER_EXEMPT_MAX), 0);
+	CHECK(!limiter_exempt(client(4)), "the new list is not in force");
+	/* No list: everybody counts again, and a block still in its time holds. */
+	CHECK_INT(limiter_set_exempt(NULL, 0), 0);
+	CHECK(!limiter_exempt(client(0)), "an empty list exempts");
+	CHECK(limiter_blocked(client(4), t + 3, 2, 600000), "the block did not come back");
+	CHECK(!limiter_fail(client(0), t + 3, 2, 60000, 600000), "first failure blocked");
+	CHECK(limiter_fail(client(0), t + 4, 2, 60000, 600000), "10.0.0.0 no longer counted");
+	limiter_reset();
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -329,6 +387,7 @@ int main(void)
 		{ "limit 0 at a reload lifts blocks", test_reload_to_zero },
 		{ "address keys", test_keys },
 		{ "the table bound", test_table_bound },
+		{ "exempt networks (auth_block_exempt)", test_exempt },
 	};
 
 	seed = unit_seed();
