@@ -69,6 +69,12 @@ struct session {
 	struct udprelay_counts dgrams;
 	/* the registry of live sessions */
 	struct session *prev, *next;
+	/* for the control socket, both under the registry lock: the request is
+	 * in (user, command and destination no longer change), and who ended
+	 * the session; killed says so without the lock */
+	bool shown;
+	char ended_by[64];
+	atomic_bool killed;
 };
 
 static struct {
@@ -118,6 +124,88 @@ void session_shutdown_all(void)
 		if (s->dest >= 0)
 			(void)shutdown(s->dest, SHUT_RDWR);
 	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/* The request is in: from here the control socket lists the session's user,
+ * command and destination, which no longer change. */
+static void registry_show(struct session *s)
+{
+	pthread_mutex_lock(&registry_lock);
+	s->shown = true;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/* Copies src into dst[0..len), cut to fit. */
+static void copy_cut(char *dst, size_t len, const char *src)
+{
+	size_t n = strnlen(src, len - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* With the registry lock held. */
+static void info_fill(const struct session *s, struct session_info *i)
+{
+	int64_t last = atomic_load_explicit(&s->stats.last_ms, memory_order_relaxed);
+
+	i->id = s->id;
+	i->client = s->h.peer;
+	i->start_ms = s->start_ms;
+	i->last_ms = last > s->start_ms ? last : s->start_ms;
+	i->up = atomic_load_explicit(&s->stats.up, memory_order_relaxed);
+	i->down = atomic_load_explicit(&s->stats.down, memory_order_relaxed);
+	i->command = s->shown ? s->req.cmd : -1;
+	copy_cut(i->user, sizeof(i->user), s->shown ? s->h.user : "");
+	copy_cut(i->dest, sizeof(i->dest), s->shown ? s->dest_asked : "");
+}
+
+size_t session_list(struct session_info *out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	for (const struct session *s = registry; s != NULL; s = s->next, n++)
+		if (n < max)
+			info_fill(s, &out[n]);
+	pthread_mutex_unlock(&registry_lock);
+	return n;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+unsigned session_kill(const uint64_t *ids, size_t n, const char *by)
+{
+	unsigned killed = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	for (struct session *s = registry; s != NULL; s = s->next) {
+		if (n == 0 || bsearch(&s->id, ids, n, sizeof(*ids), id_cmp) == NULL)
+			continue;
+		if (s->ended_by[0] == '\0')
+			snprintf(s->ended_by, sizeof(s->ended_by), "%s", by);
+		atomic_store(&s->killed, true);
+		(void)shutdown(s->h.fd, SHUT_RDWR);
+		if (s->dest >= 0)
+			(void)shutdown(s->dest, SHUT_RDWR);
+		killed++;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return killed;
+}
+
+/* A session that session_kill() ended says so in its record, whatever the
+ * closed sockets made the relay or the handshake note. */
+static void note_ended_by(struct session *s)
+{
+	if (!atomic_load_explicit(&s->killed, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&registry_lock);
+	snprintf(s->h.reason, sizeof(s->h.reason), "ended by %s", s->ended_by);
 	pthread_mutex_unlock(&registry_lock);
 }
 
@@ -566,6 +654,7 @@ static void session_start(struct session *s, struct session_job *job)
 
 static void session_end(struct session *s)
 {
+	note_ended_by(s);
 	session_log(s);	/* the totals took the bytes as they moved */
 	registry_remove(s);
 	if (s->dest >= 0)
@@ -598,6 +687,7 @@ void session_run(void *job, void *ctx)
 		goto out;
 	s.have_req = true;
 	socks5_addr_str(&s.req.dst, s.dest_asked, sizeof(s.dest_asked));
+	registry_show(&s);
 	policy_init(&s.pol, s.cfg, (const struct sockaddr *)&s.h.peer.ss, s.h.login, s.h.user,
 		    s.req.cmd);
 	serve_request(&s);
