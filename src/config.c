@@ -24,6 +24,7 @@ enum opt_type {
 	OPT_LOGTARGET,
 	OPT_BOOL,
 	OPT_NAME,	/* a file-name-safe word, stored in a char array */
+	OPT_SOCKPATH,	/* an absolute AF_UNIX socket path; "none" or empty: off */
 };
 
 struct option_def {
@@ -62,6 +63,8 @@ static const struct option_def options[] = {
 	{ "max_sessions_per_user", OPT_UINT, OFF(max_sessions_per_user), 0, 10000000 },
 	{ "max_sessions_per_client", OPT_UINT, OFF(max_sessions_per_client), 0, 10000000 },
 	{ "max_connection_rate", OPT_UINT, OFF(max_connection_rate), 0, 1000000 },
+	{ "control_socket", OPT_SOCKPATH, OFF(control_socket), 0, CONFIG_SOCKPATH_MAX },
+	{ "control_group", OPT_NAME, OFF(control_group), 1, CONFIG_NAME_MAX },
 };
 
 struct config *config_new(void)
@@ -92,6 +95,7 @@ struct config *config_new(void)
 	c->auth_max_parallel = 0;
 	c->auth_cache_ttl_ms = 300000;
 	c->auth_cache_size = 4096;
+	snprintf(c->control_socket, sizeof(c->control_socket), "%s", CONFIG_CONTROL_SOCKET_DEFAULT);
 	return c;
 }
 
@@ -180,6 +184,29 @@ static const struct option_def *option_find(const char *name)
 	return NULL;
 }
 
+/* OPT_SOCKPATH: an absolute path of printable characters that fits sun_path,
+ * or "none" / empty for off. */
+static int set_sockpath(char *dst, const struct option_def *o, const char *value, char *err,
+			size_t errlen)
+{
+	size_t n = strlen(value);
+	bool printable = true;
+
+	for (size_t i = 0; i < n; i++)
+		printable = printable && (unsigned char)value[i] > 0x20 && value[i] != 0x7f;
+	if (n == 0 || strcmp(value, "none") == 0) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if (value[0] != '/' || n > o->max || !printable) {
+		snprintf(err, errlen, "%s: '%s' is not an absolute path of up to %u bytes without "
+			 "spaces (or none)", o->name, value, o->max);
+		return -EINVAL;
+	}
+	memcpy(dst, value, n + 1);
+	return 0;
+}
+
 /* Applies one setting; on error writes a message to err and returns -EINVAL. */
 static int option_set(struct config *c, const char *key, const char *value, char *err,
 		      size_t errlen)
@@ -193,7 +220,7 @@ static int option_set(struct config *c, const char *key, const char *value, char
 		snprintf(err, errlen, "unknown key '%s'", key);
 		return -EINVAL;
 	}
-	if (*value == '\0') {
+	if (*value == '\0' && o->type != OPT_SOCKPATH) {
 		snprintf(err, errlen, "'%s' needs a value", key);
 		return -EINVAL;
 	}
@@ -294,6 +321,8 @@ static int option_set(struct config *c, const char *key, const char *value, char
 		}
 		memcpy((char *)c + o->offset, value, strlen(value) + 1);
 		return 0;
+	case OPT_SOCKPATH:
+		return set_sockpath((char *)c + o->offset, o, value, err, errlen);
 	}
 	return -EINVAL;
 }
@@ -513,6 +542,12 @@ void config_dump(const struct config *c, FILE *out)
 	fprintf(out, "max_sessions_per_user = %u\n", c->max_sessions_per_user);
 	fprintf(out, "max_sessions_per_client = %u\n", c->max_sessions_per_client);
 	fprintf(out, "max_connection_rate = %u\n", c->max_connection_rate);
+	fprintf(out, "control_socket = %s\n", c->control_socket[0] != '\0' ? c->control_socket : "none");
+	if (c->control_group[0] != '\0')
+		fprintf(out, "control_group = %s\n", c->control_group);
+	else
+		fprintf(out, "# control_group: not set (only root and the daemon's own user may use "
+			     "the control socket)\n");
 
 	char text[2048], net[INET6_ADDRSTRLEN + 8];
 	const char *why;

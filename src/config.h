@@ -18,6 +18,10 @@
 #define SYSCONFDIR "/etc"
 #endif
 #define CONFIG_DEFAULT_PATH SYSCONFDIR "/socksgate/socksgate.conf"
+/* An AF_UNIX socket path: sun_path's 108 bytes with the NUL. */
+#define CONFIG_SOCKPATH_MAX 107
+/* Where systemd's RuntimeDirectory=socksgate puts it; socksgatectl's default. */
+#define CONFIG_CONTROL_SOCKET_DEFAULT "/run/socksgate/control"
 
 enum config_auth {
 	CONFIG_AUTH_NONE,
@@ -54,6 +58,8 @@ struct config {
 	unsigned max_sessions_per_user;	/* 0: no limit */
 	unsigned max_sessions_per_client;	/* per client address; 0: no limit */
 	unsigned max_connection_rate;	/* new connections per second per client address; 0: off */
+	char control_socket[CONFIG_SOCKPATH_MAX + 1];	/* "": no control socket */
+	char control_group[CONFIG_NAME_MAX + 1];	/* may use it too; "": nobody else */
 	struct rule *rules;		/* "allow"/"deny" lines in file order */
 	size_t nrules;
 	struct addr_net *self;		/* the gateway's own addresses (config_set_self) */
