@@ -542,12 +542,13 @@ void config_dump(const struct config *c, FILE *out)
 	fprintf(out, "max_sessions_per_user = %u\n", c->max_sessions_per_user);
 	fprintf(out, "max_sessions_per_client = %u\n", c->max_sessions_per_client);
 	fprintf(out, "max_connection_rate = %u\n", c->max_connection_rate);
-	fprintf(out, "control_socket = %s\n", c->control_socket[0] != '\0' ? c->control_socket : "none");
+	fprintf(out, "control_socket = %s\n",
+		c->control_socket[0] != '\0' ? c->control_socket : "none");
 	if (c->control_group[0] != '\0')
 		fprintf(out, "control_group = %s\n", c->control_group);
 	else
-		fprintf(out, "# control_group: not set (only root and the daemon's own user may use "
-			     "the control socket)\n");
+		fprintf(out, "# control_group: not set (only root and the daemon's own user may "
+			     "use the control socket)\n");
 
 	char text[2048], net[INET6_ADDRSTRLEN + 8];
 	const char *why;

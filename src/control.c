@@ -1,23 +1,21 @@
-/* The control socket's side of the control module: making the socket file,
- * the peer credential check, and the control thread's poll() loop over the
- * listening socket and a few clients, each a small state machine (read the
- * request line, wait for a reload, write the answer) with a deadline.
- * control_cmd.c runs the commands. */
+/* The control thread: a poll() loop over the listening socket and a few
+ * clients, each a small state machine (read the request line, wait for a
+ * reload, write the answer) with a deadline, and the reload handshake with
+ * main. control_access.c makes the socket and checks peers; control_cmd.c
+ * runs the commands. */
 #include "autoconf.h"
 
 #include "control.h"
 
 #include "config.h"
-#include "control_cmd.h"
+#include "control_int.h"
 #include "ctlproto.h"
 #include "log.h"
 #include "timeutil.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,7 +24,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,13 +48,10 @@ struct client {
 };
 
 struct control {
-	int lfd, wakefd;
+	struct control_sockfile sock;	/* removed at stop */
+	int wakefd;
 	char path[CONFIG_SOCKPATH_MAX + 1];
-	dev_t dev;			/* the socket file we made, removed at stop */
-	ino_t ino;
-	bool has_group;
-	gid_t gid;
-	char group[CONFIG_NAME_MAX + 1];
+	struct control_acl acl;
 	struct control_params p;
 	pthread_t thread;
 	bool started;
@@ -87,159 +81,6 @@ void control_reload_error(struct control_reload *r, const char *fmt, ...)
 	r->nerrors++;
 }
 
-/* The gid of group name: 0 with *ret set, -ENOENT, or -errno. */
-static int lookup_gid(const char *name, gid_t *ret)
-{
-	struct group gr, *res = NULL;
-	size_t cap = 16384;
-	int r;
-
-	for (;;) {
-		char *buf = malloc(cap);
-		if (buf == NULL)
-			return -ENOMEM;
-		r = getgrnam_r(name, &gr, buf, cap, &res);
-		if (r == 0 && res != NULL)
-			*ret = gr.gr_gid;
-		free(buf);
-		if (r != ERANGE || cap >= (1u << 24))
-			break;
-		cap *= 4;
-	}
-	return r != 0 ? -r : res == NULL ? -ENOENT : 0;
-}
-
-bool control_check(const struct config *c, char *why, size_t whylen)
-{
-	gid_t gid;
-
-	if (c->control_socket[0] == '\0' || c->control_group[0] == '\0')
-		return true;
-	int r = lookup_gid(c->control_group, &gid);
-	if (r == 0)
-		return true;
-	snprintf(why, whylen, "control_group '%s': %s", c->control_group,
-		 r == -ENOENT ? "no such group" : strerror(-r));
-	return false;
-}
-
-/* The user the daemon will run as (c->user when root drops to it) and the
- * group the socket file gets. */
-static void file_owner(const struct control *ctl, const struct config *c, uid_t *uid, gid_t *gid)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-
-	*uid = geteuid();
-	*gid = getegid();
-	if (*uid == 0 && c->user[0] != '\0' &&
-	    getpwnam_r(c->user, &pw, buf, sizeof(buf), &res) == 0 && res != NULL) {
-		*uid = pw.pw_uid;
-		*gid = pw.pw_gid;
-	}
-	if (ctl->has_group)
-		*gid = ctl->gid;
-}
-
-/* Makes the socket's directory when it is missing (one level, as /run/socksgate
- * without systemd's RuntimeDirectory=), owned by the user the daemon runs as so
- * that it can remove the socket at stop. */
-static int make_dir(const char *path, uid_t uid, gid_t gid)
-{
-	char dir[CONFIG_SOCKPATH_MAX + 1];
-	const char *slash = strrchr(path, '/');
-	size_t n = (size_t)(slash - path);
-	struct stat st;
-
-	if (n == 0)
-		return 0;	/* in / itself */
-	memcpy(dir, path, n);
-	dir[n] = '\0';
-	if (stat(dir, &st) == 0)
-		return 0;
-	if (errno != ENOENT || mkdir(dir, 0755) < 0)
-		return -errno;
-	(void)chown(dir, uid, gid);	/* best effort: only root can, and only root needs to */
-	return 0;
-}
-
-/* Binds fd to path; a file left there by a daemon that is gone is replaced,
- * one a live daemon answers on is -EADDRINUSE. */
-static int bind_path(int fd, const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct stat st;
-
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-		return 0;
-	if (errno != EADDRINUSE)
-		return -errno;
-	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (probe < 0)
-		return -errno;
-	int r = connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0 || errno == EAGAIN
-			? -EADDRINUSE
-			: 0;
-	close(probe);
-	if (r < 0)
-		return r;
-	if (unlink(path) < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		return -errno;
-	return 0;
-}
-
-/* Gives the socket file its owner, group and mode (see control_open()). */
-static void set_owner(struct control *ctl, const struct config *c)
-{
-	uid_t uid;
-	gid_t gid;
-	mode_t mode = ctl->has_group ? 0660 : 0600;
-
-	file_owner(ctl, c, &uid, &gid);
-	if ((uid != geteuid() || gid != getegid()) && chown(ctl->path, uid, gid) < 0) {
-		log_msg(LOG_NOTICE, "control socket %s: cannot give it to uid %u, group %u (%s); "
-			"it is open to every local user (mode 0666) and the peer credential "
-			"check alone decides who may use it", ctl->path, (unsigned)uid,
-			(unsigned)gid, strerror(errno));
-		mode = 0666;
-	}
-	if (chmod(ctl->path, mode) < 0)
-		log_msg(LOG_WARNING, "control socket %s: chmod: %s", ctl->path, strerror(errno));
-}
-
-/* The socket itself; returns 0 or -errno, *what saying which step failed. */
-static int make_socket(struct control *ctl, const struct config *c, const char **what)
-{
-	uid_t uid;
-	gid_t gid;
-	struct stat st;
-	int r;
-
-	file_owner(ctl, c, &uid, &gid);
-	*what = "cannot make its directory";
-	if ((r = make_dir(ctl->path, uid, gid)) < 0)
-		return r;
-	*what = "socket";
-	ctl->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (ctl->lfd < 0)
-		return -errno;
-	*what = "bind";
-	if ((r = bind_path(ctl->lfd, ctl->path)) < 0)
-		return r;
-	*what = "listen";
-	if (listen(ctl->lfd, CONTROL_BACKLOG) < 0 || lstat(ctl->path, &st) < 0)
-		return -errno;
-	ctl->dev = st.st_dev;
-	ctl->ino = st.st_ino;
-	set_owner(ctl, c);
-	*what = "eventfd";
-	ctl->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	return ctl->wakefd < 0 ? -errno : 0;
-}
-
 int control_open(const struct config *c, struct control **ret)
 {
 	const char *what = "";
@@ -257,76 +98,32 @@ int control_open(const struct config *c, struct control **ret)
 		log_msg(LOG_WARNING, "control socket: %s; running without it", strerror(ENOMEM));
 		return 0;
 	}
-	ctl->lfd = ctl->wakefd = -1;
+	ctl->sock.fd = ctl->wakefd = -1;
 	snprintf(ctl->path, sizeof(ctl->path), "%s", c->control_socket);
-	snprintf(ctl->group, sizeof(ctl->group), "%s", c->control_group);
-	ctl->has_group = c->control_group[0] != '\0' && lookup_gid(c->control_group, &ctl->gid) == 0;
+	snprintf(ctl->acl.group, sizeof(ctl->acl.group), "%s", c->control_group);
+	ctl->acl.has_group = c->control_group[0] != '\0' &&
+			     control_lookup_gid(c->control_group, &ctl->acl.gid) == 0;
 	pthread_mutex_init(&ctl->lock, NULL);
-	int r = make_socket(ctl, c, &what);
+	int r = control_sock_make(c, &ctl->acl, &ctl->sock, &what);
+	if (r == 0) {
+		what = "eventfd";
+		ctl->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		r = ctl->wakefd < 0 ? -errno : 0;
+	}
 	if (r < 0) {
 		log_msg(LOG_WARNING, "control socket %s: %s: %s; running without it (socksgatectl "
 			"cannot reach this daemon)", ctl->path, what,
 			r == -EADDRINUSE ? "another daemon is listening there" : strerror(-r));
-		if (ctl->lfd >= 0)
-			close(ctl->lfd);
+		if (ctl->sock.fd >= 0) {
+			close(ctl->sock.fd);
+			(void)unlink(ctl->path);
+		}
 		pthread_mutex_destroy(&ctl->lock);
 		free(ctl);
 		return 0;
 	}
 	*ret = ctl;
 	return 0;
-}
-
-/* Is uid a member of gid through its account's groups (NSS)? */
-static bool user_in_group(uid_t uid, gid_t gid)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-	int n = 64;
-	bool found = false;
-
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
-		return false;
-	for (int tries = 0; tries < 3 && !found; tries++) {
-		gid_t *groups = malloc((size_t)n * sizeof(*groups));
-		if (groups == NULL)
-			return false;
-		int want = n;
-		int r = getgrouplist(pw.pw_name, pw.pw_gid, groups, &want);
-		for (int i = 0; r >= 0 && i < want; i++)
-			found = found || groups[i] == gid;
-		free(groups);
-		if (r >= 0 || want <= n)
-			break;
-		n = want;
-	}
-	return found;
-}
-
-/* May the peer on fd use the socket? Root, the daemon's own user (socksgatectl
- * as ExecReload= runs as it) and members of control_group may. */
-static bool peer_allowed(const struct control *ctl, int fd, uid_t *ret_uid, char *why,
-			 size_t whylen)
-{
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
-		snprintf(why, whylen, "cannot read the peer's credentials: %s", strerror(errno));
-		return false;
-	}
-	*ret_uid = cr.uid;
-	if (cr.uid == 0 || cr.uid == geteuid())
-		return true;
-	if (ctl->has_group && (cr.gid == ctl->gid || user_in_group(cr.uid, ctl->gid)))
-		return true;
-	if (ctl->has_group)
-		snprintf(why, whylen, "permission denied: uid %u is neither root nor a member of "
-			 "group '%s'", (unsigned)cr.uid, ctl->group);
-	else
-		snprintf(why, whylen, "permission denied: uid %u is not root (set control_group "
-			 "to let a group in)", (unsigned)cr.uid);
-	return false;
 }
 
 static void client_close(struct client *c)
@@ -367,9 +164,8 @@ static void client_write(struct client *c)
 static void client_answer(struct client *c, struct json_object *obj)
 {
 	static const char oom[] = "{\"ok\":false,\"code\":\"failed\",\"error\":\"out of memory\"}";
-	const char *s = obj != NULL ? json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-									   JSON_C_TO_STRING_NOSLASHESCAPE)
-				    : NULL;
+	const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+	const char *s = obj != NULL ? json_object_to_json_string_ext(obj, flags) : NULL;
 	size_t n = s != NULL ? strlen(s) : 0;
 
 	if (s == NULL || n + 1 > CTLPROTO_RESPONSE_MAX) {
@@ -469,19 +265,19 @@ static void accept_clients(struct control *ctl)
 		struct client *c = &ctl->clients[i];
 		if (c->state != CLIENT_FREE)
 			continue;
-		int fd = accept4(ctl->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(ctl->sock.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
-				log_ratelimited(&accept_rl, LOG_WARNING, "control socket: accept: %s",
-						strerror(errno));
+				log_ratelimited(&accept_rl, LOG_WARNING,
+						"control socket: accept: %s", strerror(errno));
 				ctl->accept_pause_until = monotonic_ms() + ACCEPT_PAUSE_MS;
 			}
 			return;
 		}
 		*c = (struct client){ .state = CLIENT_READ, .fd = fd,
 				      .deadline_ms = monotonic_ms() + CONTROL_REQUEST_MS };
-		if (!peer_allowed(ctl, fd, &c->uid, why, sizeof(why))) {
+		if (!control_peer_allowed(&ctl->acl, fd, &c->uid, why, sizeof(why))) {
 			log_ratelimited(&denied_rl, LOG_WARNING, "control socket: %s", why);
 			client_answer(c, control_cmd_error(CTLPROTO_ERR_DENIED, why));
 		}
@@ -548,7 +344,7 @@ static nfds_t poll_set(struct control *ctl, struct pollfd *pfd)
 	}
 	pfd[0] = (struct pollfd){ .fd = ctl->wakefd, .events = POLLIN };
 	pfd[1] = (struct pollfd){
-		.fd = room && monotonic_ms() >= ctl->accept_pause_until ? ctl->lfd : -1,
+		.fd = room && monotonic_ms() >= ctl->accept_pause_until ? ctl->sock.fd : -1,
 		.events = POLLIN
 	};
 	return 2 + CONTROL_CLIENTS_MAX;
@@ -654,9 +450,13 @@ void control_stop(struct control *ctl)
 		pthread_join(ctl->thread, NULL);
 	}
 	/* Only the file this daemon made: another may have replaced it since. */
-	if (lstat(ctl->path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
-		(void)unlink(ctl->path);
-	close(ctl->lfd);
+	if (lstat(ctl->path, &st) == 0 && st.st_dev == ctl->sock.dev &&
+	    st.st_ino == ctl->sock.ino && unlink(ctl->path) == 0 && ctl->sock.made_dir) {
+		char *slash = strrchr(ctl->path, '/');
+		*slash = '\0';
+		(void)rmdir(ctl->path);	/* when empty, and when this user may */
+	}
+	close(ctl->sock.fd);
 	close(ctl->wakefd);
 	pthread_mutex_destroy(&ctl->lock);
 	free(ctl);

@@ -4,7 +4,7 @@
  * Runs on the control thread; control.c does the socket side. */
 #include "autoconf.h"
 
-#include "control_cmd.h"
+#include "control_int.h"
 
 #include "auth.h"
 #include "config.h"

@@ -286,9 +286,11 @@ static enum ctlproto_status parse_line(const char *line, size_t n, struct ctlpro
 	if ((st = parse_cmd(w + 1, nw - 1, &ci, &used, why, whylen)) != CTLPROTO_OK)
 		return st;
 	r->cmd = commands[ci].cmd;
-	for (size_t i = 1 + used; i < nw; i++)
-		if ((st = parse_arg(&w[i], commands[ci].args, r, &seen, why, whylen)) != CTLPROTO_OK)
+	for (size_t i = 1 + used; i < nw; i++) {
+		st = parse_arg(&w[i], commands[ci].args, r, &seen, why, whylen);
+		if (st != CTLPROTO_OK)
 			return st;
+	}
 	return check_needs(r, why, whylen);
 }
 

@@ -140,9 +140,11 @@ size_t limiter_list(struct limiter_block *out, size_t max, int64_t now_ms, unsig
 		if (!entry_blocked(e, now_ms, block_ms))
 			continue;
 		if (n < max)
-			out[n] = (struct limiter_block){ .addr = e->key,
-							 .since_ms = e->blocked_since_ms,
-							 .until_ms = e->blocked_since_ms + block_ms };
+			out[n] = (struct limiter_block){
+				.addr = e->key,
+				.since_ms = e->blocked_since_ms,
+				.until_ms = e->blocked_since_ms + block_ms,
+			};
 		n++;
 	}
 	pthread_mutex_unlock(&lock);

@@ -233,7 +233,8 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	if (config_load(path != NULL ? path : CONFIG_DEFAULT_PATH, ov, nov, report_log, &rep,
 			&c) < 0) {
 		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
-			  "reload failed with %u error(s); keeping the old configuration", rep.nerrors);
+			  "reload failed with %u error(s); keeping the old configuration",
+			  rep.nerrors);
 		goto out;
 	}
 	struct config *old = config_current();

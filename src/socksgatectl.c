@@ -38,7 +38,7 @@ static void usage(FILE *out)
 		"  blocked                             addresses blocked after failed logins\n"
 		"  unblock ADDR|all                    lift blocks (ADDR may be ADDR/PREFIX)\n"
 		"  cache flush                         forget every cached credential\n"
-		"  reload                              re-read the configuration and say how it went\n\n"
+		"  reload                              reload, and say whether it was applied\n\n"
 		"  -s, --socket PATH   the control socket (default %s)\n"
 		"  -j, --json          print the daemon's JSON answer as it is\n"
 		"  -t, --timeout SECS  give up after this long (default 10, reload 70)\n"
@@ -133,7 +133,8 @@ static int parse_command(int argc, char **argv, struct ctlproto_request *rq)
 		} else if (rq->cmd == CTLPROTO_CMD_UNBLOCK && !rq->has_client && !rq->all) {
 			rq->all = strcmp(argv[i], "all") == 0;
 			if (!rq->all && !ctlproto_parse_client(argv[i], &rq->client))
-				return usage_error("'%s' is not an address or ADDR/PREFIX", argv[i]);
+				return usage_error("'%s' is not an address or ADDR/PREFIX",
+						   argv[i]);
 			rq->has_client = !rq->all;
 		} else {
 			return usage_error("unexpected argument '%s'", argv[i]);
@@ -249,10 +250,10 @@ static int ask(const char *path, const struct ctlproto_request *rq, bool json, i
 		return usage_error("%s", "that request cannot be written");
 	int fd = connect_to(path, deadline);
 	if (fd < 0) {
+		bool absent = fd == -ENOENT || fd == -ECONNREFUSED;
 		fprintf(stderr, "socksgatectl: cannot reach the daemon at %s: %s%s\n", path,
-			strerror(-fd), fd == -ENOENT || fd == -ECONNREFUSED
-					       ? " (is socksgate running, with this control_socket?)"
-					       : "");
+			strerror(-fd),
+			absent ? " (is socksgate running, with this control_socket?)" : "");
 		return fd == -EACCES || fd == -EPERM ? SGCTL_DENIED : SGCTL_UNREACHABLE;
 	}
 	int r = exchange(fd, line, len, deadline, &answer);
@@ -305,7 +306,8 @@ int main(int argc, char **argv)
 		case 't':
 			timeout = strtol(optarg, &end, 10) * 1000;
 			if (*optarg < '1' || *optarg > '9' || *end != '\0' || timeout > 86400000)
-				return usage_error("--timeout '%s' is not a number of seconds", optarg);
+				return usage_error("--timeout '%s' is not a number of seconds",
+						   optarg);
 			break;
 		case 'h':
 			usage(stdout);

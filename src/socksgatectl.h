@@ -13,7 +13,7 @@ enum sgctl_exit {
 	SGCTL_OK = 0,
 	SGCTL_FAILED = 1,	/* the daemon refused or failed: reload refused, nothing matched */
 	SGCTL_USAGE = 2,
-	SGCTL_UNREACHABLE = 3,	/* no daemon at the socket, no answer in time, a broken answer */
+	SGCTL_UNREACHABLE = 3,	/* no daemon at the socket, no answer in time, bad answer */
 	SGCTL_DENIED = 4,	/* not allowed to use the control socket */
 };
 

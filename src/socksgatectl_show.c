@@ -75,7 +75,8 @@ static void print_errors(FILE *out, struct json_object *r, const char *indent)
 	size_t n = json_object_array_length(errs);
 
 	for (size_t i = 0; i < n; i++)
-		fprintf(out, "%s%s\n", indent, json_object_get_string(json_object_array_get_idx(errs, i)));
+		fprintf(out, "%s%s\n", indent,
+			json_object_get_string(json_object_array_get_idx(errs, i)));
 	if (num(r, "error_count") > n)
 		fprintf(out, "%s(and %" PRIu64 " more: see the log)\n", indent,
 			num(r, "error_count") - n);
@@ -93,8 +94,8 @@ static void show_status(struct json_object *o)
 	printf("configuration  %s, loaded %s\n", str(cfg, "file"),
 	       when(t1, sizeof(t1), json_object_get_int64(get(cfg, "loaded"))));
 	if (last != NULL) {
-		printf("last reload    %s: %s", when(t1, sizeof(t1), json_object_get_int64(get(last,
-											 "time"))),
+		when(t1, sizeof(t1), json_object_get_int64(get(last, "time")));
+		printf("last reload    %s: %s", t1,
 		       flag(last, "applied") ? "applied\n" : "REFUSED, ");
 		if (!flag(last, "applied")) {
 			printf("%" PRIu64 " %s:\n", num(last, "error_count"),
@@ -225,8 +226,8 @@ static enum sgctl_exit show_result(const struct ctlproto_request *rq, struct jso
 		return SGCTL_OK;
 	}
 	if (print) {
-		fprintf(stderr, "socksgatectl: reload refused, the old configuration stays in force "
-			"(%" PRIu64 " %s):\n", num(o, "error_count"),
+		fprintf(stderr, "socksgatectl: reload refused, the old configuration stays in "
+			"force (%" PRIu64 " %s):\n", num(o, "error_count"),
 			plural(num(o, "error_count"), "error", "errors"));
 		print_errors(stderr, o, "  ");
 	}

@@ -98,7 +98,8 @@ static void check_valid(size_t i, const struct ctlproto_request *r)
 		      r->has_client == valid[i].has_client && r->all == valid[i].all,
 	      "%s: wrong arguments", valid[i].line);
 	if (valid[i].has_id)
-		CHECK(r->id == valid[i].id, "%s: id %llu", valid[i].line, (unsigned long long)r->id);
+		CHECK(r->id == valid[i].id, "%s: id %llu", valid[i].line,
+		      (unsigned long long)r->id);
 	if (valid[i].has_user)
 		CHECK_STR(r->user, valid[i].user);
 }
@@ -183,9 +184,16 @@ static void test_versions_and_commands(void)
 		"GET / HTTP/1.1\r\n", "SSH-2.0-OpenSSH_9.2\r\n",
 	};
 	static const char *const unknown[] = {
-		"v1\n",		  "v1 stat\n",	  "v1 STATUS\n",	"v1 statuses\n",
-		"v1 cache\n",	  "v1 cache clear\n", "v1 flush cache\n", "v1 reload-now\n",
-		"v1 kill-all\n", "v1 user=alice\n",
+		"v1\n",
+		"v1 stat\n",
+		"v1 STATUS\n",
+		"v1 statuses\n",
+		"v1 cache\n",
+		"v1 cache clear\n",
+		"v1 flush cache\n",
+		"v1 reload-now\n",
+		"v1 kill-all\n",
+		"v1 user=alice\n",
 	};
 
 	for (size_t i = 0; i < sizeof(bad_version) / sizeof(bad_version[0]); i++)
@@ -197,18 +205,37 @@ static void test_versions_and_commands(void)
 static void test_bad_arguments(void)
 {
 	static const char *const bad[] = {
-		"v1 status user=a\n",	     "v1 reload all\n",	     "v1 blocked client=::1\n",
-		"v1 cache flush all\n",	     "v1 sessions id=1\n",    "v1 kill\n",
-		"v1 kill all\n",	     "v1 kill id=0\n",	     "v1 kill id=01\n",
-		"v1 kill id=-1\n",	     "v1 kill id=1x\n",	     "v1 kill id=\n",
-		"v1 kill id\n",		     "v1 kill =1\n",	     "v1 kill ID=1\n",
-		"v1 kill id=18446744073709551616\n",		     "v1 kill id=99999999999999999999\n",
-		"v1 kill user=\n",	     "v1 kill user=a user=b\n", "v1 kill id=1 id=1\n",
-		"v1 kill client=10.0.0.1/8\n", "v1 kill client=10.0.0.0/33\n",
-		"v1 kill client=1.2.3.4:99999\n", "v1 kill client=gateway.example\n",
-		"v1 kill client=[::1]\n",     "v1 kill client=1.2.3\n", "v1 unblock\n",
-		"v1 unblock all all\n",	     "v1 unblock all client=10.0.0.1\n",
-		"v1 unblock client=10.0.0.1:80\n", "v1 unblock all=yes\n",
+		"v1 status user=a\n",
+		"v1 reload all\n",
+		"v1 blocked client=::1\n",
+		"v1 cache flush all\n",
+		"v1 sessions id=1\n",
+		"v1 kill\n",
+		"v1 kill all\n",
+		"v1 kill id=0\n",
+		"v1 kill id=01\n",
+		"v1 kill id=-1\n",
+		"v1 kill id=1x\n",
+		"v1 kill id=\n",
+		"v1 kill id\n",
+		"v1 kill =1\n",
+		"v1 kill ID=1\n",
+		"v1 kill id=18446744073709551616\n",
+		"v1 kill id=99999999999999999999\n",
+		"v1 kill user=\n",
+		"v1 kill user=a user=b\n",
+		"v1 kill id=1 id=1\n",
+		"v1 kill client=10.0.0.1/8\n",
+		"v1 kill client=10.0.0.0/33\n",
+		"v1 kill client=1.2.3.4:99999\n",
+		"v1 kill client=gateway.example\n",
+		"v1 kill client=[::1]\n",
+		"v1 kill client=1.2.3\n",
+		"v1 unblock\n",
+		"v1 unblock all all\n",
+		"v1 unblock all client=10.0.0.1\n",
+		"v1 unblock client=10.0.0.1:80\n",
+		"v1 unblock all=yes\n",
 		"v1 sessions user=a client=::1 user=b\n",
 		"v1 kill id=1 user=a client=::1 id=2 user=b client=::2 id=3\n",
 	};
@@ -317,7 +344,8 @@ static void test_random_prefixes(void)
 		size_t len = 0;
 		unsigned n = unit_below(&seed, 12);
 		for (unsigned i = 0; i < n; i++) {
-			const char *p = pieces[unit_below(&seed, sizeof(pieces) / sizeof(pieces[0]))];
+			unsigned pick = unit_below(&seed, sizeof(pieces) / sizeof(pieces[0]));
+			const char *p = pieces[pick];
 			if (len + strlen(p) < sizeof(buf))
 				len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s", p);
 		}

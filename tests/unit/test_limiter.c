@@ -334,7 +334,7 @@ static void test_list_and_unblock(void)
 		CU_ASSERT_FATAL(!limiter_fail(client(id), 100 * id, limit, window, block));
 		CU_ASSERT_FATAL(limiter_fail(client(id), 100 * id + 1, limit, window, block));
 	}
-	CU_ASSERT_FATAL(!limiter_fail(client(4), 400, limit, window, block));	/* not blocked */
+	CU_ASSERT_FATAL(!limiter_fail(client(4), 400, limit, window, block)); /* one failure */
 	CHECK_INT(limiter_list(b, 4, 500, limit, block), 3);
 	CHECK_INT(b[0].since_ms, 1);
 	CHECK_INT(b[0].until_ms, 5001);
