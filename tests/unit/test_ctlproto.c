@@ -36,7 +36,8 @@ static enum ctlproto_status parse(const void *buf, size_t len, struct ctlproto_r
 	uint8_t *p = malloc(len > 0 ? len : 1);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	memcpy(p, buf, len);
+	if (len > 0)
+		memcpy(p, buf, len);
 	memset(&got, 0xa5, sizeof(got));
 	memset(&used, 0xa5, sizeof(used));
 	enum ctlproto_status st = ctlproto_parse_request(p, len, &got, &used, why, sizeof(why));
