@@ -69,9 +69,11 @@ struct session {
 	struct udprelay_counts dgrams;
 	/* the registry of live sessions */
 	struct session *prev, *next;
-	/* for the control socket, both under the registry lock: the request is
-	 * in (user, command and destination no longer change), and who ended
-	 * the session; killed says so without the lock */
+	/* for the control socket, under the registry lock: the peer as
+	 * accepted; the request is in (the client address, user, command and
+	 * destination no longer change); who ended the session (killed says so
+	 * without the lock) */
+	struct addr accepted;
 	bool shown;
 	char ended_by[64];
 	atomic_bool killed;
@@ -87,6 +89,7 @@ static struct session *registry;
 static void registry_add(struct session *s)
 {
 	pthread_mutex_lock(&registry_lock);
+	s->accepted = s->h.peer;
 	s->prev = NULL;
 	s->next = registry;
 	if (registry != NULL)
@@ -150,7 +153,7 @@ static void info_fill(const struct session *s, struct session_info *i)
 	int64_t last = atomic_load_explicit(&s->stats.last_ms, memory_order_relaxed);
 
 	i->id = s->id;
-	i->client = s->h.peer;
+	i->client = s->shown ? s->h.peer : s->accepted;
 	i->start_ms = s->start_ms;
 	i->last_ms = last > s->start_ms ? last : s->start_ms;
 	i->up = atomic_load_explicit(&s->stats.up, memory_order_relaxed);

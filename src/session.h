@@ -45,7 +45,8 @@ void session_shutdown_all(void);
 
 /* A live session as the control socket lists it: a copy, taken under the
  * registry lock. user, command and dest are known once the request has been
- * read; before that they are "", -1 and "". */
+ * read; before that they are "", -1 and "", and client is the peer as
+ * accepted (the address a PROXY header names shows from the request on). */
 #define SESSION_DEST_LEN 272	/* a 255-byte name and a port; longer ones are cut */
 struct session_info {
 	uint64_t id;
