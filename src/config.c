@@ -26,6 +26,7 @@ enum opt_type {
 	OPT_NAME,	/* a file-name-safe word, stored in a char array */
 	OPT_ADDR,	/* one ADDR:PORT in a struct addr, or "off" (len 0) */
 	OPT_NETS,	/* a comma list of networks, added to auth_block_exempt */
+	OPT_SOCKPATH,	/* an absolute AF_UNIX socket path; "none" or empty: off */
 };
 
 struct option_def {
@@ -69,6 +70,8 @@ static const struct option_def options[] = {
 	{ "metrics_per_user", OPT_BOOL, OFF(metrics_per_user), 0, 0 },
 	{ "metrics_max_users", OPT_UINT, OFF(metrics_max_users), 0, 100000 },
 	{ "auth_block_exempt", OPT_NETS, 0, 0, CONFIG_EXEMPT_MAX },
+	{ "control_socket", OPT_SOCKPATH, OFF(control_socket), 0, CONFIG_SOCKPATH_MAX },
+	{ "control_group", OPT_NAME, OFF(control_group), 1, CONFIG_NAME_MAX },
 };
 
 struct config *config_new(void)
@@ -100,6 +103,7 @@ struct config *config_new(void)
 	c->auth_cache_ttl_ms = 300000;
 	c->auth_cache_size = 4096;
 	c->metrics_max_users = 100;
+	snprintf(c->control_socket, sizeof(c->control_socket), "%s", CONFIG_CONTROL_SOCKET_DEFAULT);
 	return c;
 }
 
@@ -222,6 +226,29 @@ static const struct option_def *option_find(const char *name)
 	return NULL;
 }
 
+/* OPT_SOCKPATH: an absolute path of printable characters that fits sun_path,
+ * or "none" / empty for off. */
+static int set_sockpath(char *dst, const struct option_def *o, const char *value, char *err,
+			size_t errlen)
+{
+	size_t n = strlen(value);
+	bool printable = true;
+
+	for (size_t i = 0; i < n; i++)
+		printable = printable && (unsigned char)value[i] > 0x20 && value[i] != 0x7f;
+	if (n == 0 || strcmp(value, "none") == 0) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if (value[0] != '/' || n > o->max || !printable) {
+		snprintf(err, errlen, "%s: '%s' is not an absolute path of up to %u bytes without "
+			 "spaces (or none)", o->name, value, o->max);
+		return -EINVAL;
+	}
+	memcpy(dst, value, n + 1);
+	return 0;
+}
+
 /* Applies one setting; on error writes a message to err and returns -EINVAL. */
 static int option_set(struct config *c, const char *key, const char *value, char *err,
 		      size_t errlen)
@@ -235,7 +262,7 @@ static int option_set(struct config *c, const char *key, const char *value, char
 		snprintf(err, errlen, "unknown key '%s'", key);
 		return -EINVAL;
 	}
-	if (*value == '\0') {
+	if (*value == '\0' && o->type != OPT_SOCKPATH) {
 		snprintf(err, errlen, "'%s' needs a value", key);
 		return -EINVAL;
 	}
@@ -340,6 +367,8 @@ static int option_set(struct config *c, const char *key, const char *value, char
 		return set_addr((struct addr *)((char *)c + o->offset), key, value, err, errlen);
 	case OPT_NETS:
 		return set_nets(c, key, value, err, errlen);
+	case OPT_SOCKPATH:
+		return set_sockpath((char *)c + o->offset, o, value, err, errlen);
 	}
 	return -EINVAL;
 }
@@ -585,6 +614,13 @@ void config_dump(const struct config *c, FILE *out)
 	fprintf(out, "max_sessions_per_client = %u\n", c->max_sessions_per_client);
 	fprintf(out, "max_connection_rate = %u\n", c->max_connection_rate);
 	dump_ops(c, out);
+	fprintf(out, "control_socket = %s\n",
+		c->control_socket[0] != '\0' ? c->control_socket : "none");
+	if (c->control_group[0] != '\0')
+		fprintf(out, "control_group = %s\n", c->control_group);
+	else
+		fprintf(out, "# control_group: not set (only root and the daemon's own user may "
+			     "use the control socket)\n");
 
 	char text[2048], net[INET6_ADDRSTRLEN + 8];
 	const char *why;

@@ -19,6 +19,10 @@
 #define SYSCONFDIR "/etc"
 #endif
 #define CONFIG_DEFAULT_PATH SYSCONFDIR "/socksgate/socksgate.conf"
+/* An AF_UNIX socket path: sun_path's 108 bytes with the NUL. */
+#define CONFIG_SOCKPATH_MAX 107
+/* Where systemd's RuntimeDirectory=socksgate puts it; socksgatectl's default. */
+#define CONFIG_CONTROL_SOCKET_DEFAULT "/run/socksgate/control"
 
 enum config_auth {
 	CONFIG_AUTH_NONE,
@@ -61,6 +65,8 @@ struct config {
 	unsigned metrics_max_users;	/* users with series of their own; the rest: "other" */
 	struct addr_net auth_block_exempt[CONFIG_EXEMPT_MAX];	/* never blocked */
 	size_t nauth_block_exempt;
+	char control_socket[CONFIG_SOCKPATH_MAX + 1];	/* "": no control socket */
+	char control_group[CONFIG_NAME_MAX + 1];	/* may use it too; "": nobody else */
 	struct rule *rules;		/* "allow"/"deny" lines in file order */
 	size_t nrules;
 	struct addr_net *self;		/* the gateway's own addresses (config_set_self) */

@@ -179,3 +179,48 @@ void limiter_reset(void)
 	used = 0;
 	pthread_mutex_unlock(&lock);
 }
+
+size_t limiter_list(struct limiter_block *out, size_t max, int64_t now_ms, unsigned limit,
+		    unsigned block_ms)
+{
+	size_t n = 0;
+
+	if (limit == 0)
+		return 0;	/* blocking off: limiter_blocked() says no to all */
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < used; i++) {
+		const struct entry *e = &table[i];
+		if (!entry_blocked(e, now_ms, block_ms))
+			continue;
+		if (n < max)
+			out[n] = (struct limiter_block){
+				.addr = e->key,
+				.since_ms = e->blocked_since_ms,
+				.until_ms = e->blocked_since_ms + block_ms,
+			};
+		n++;
+	}
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+unsigned limiter_unblock(const struct addr_net *net, int64_t now_ms, unsigned block_ms)
+{
+	unsigned lifted = 0;
+
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < used; i++) {
+		struct entry *e = &table[i];
+		if (net != NULL && !addr_net_within(&e->key, net))
+			continue;
+		if (entry_blocked(e, now_ms, block_ms))
+			lifted++;
+		else if (!e->blocked && e->failures == 0)
+			continue;
+		e->blocked = false;
+		e->failures = 0;
+		e->window_start_ms = now_ms;
+	}
+	pthread_mutex_unlock(&lock);
+	return lifted;
+}

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct sockaddr;
+#include "addr.h"
 
 #define LIMITER_SLOTS 4096
 
@@ -52,6 +52,24 @@ int limiter_set_exempt(const struct addr_net *nets, size_t n);
 bool limiter_exempt(const struct sockaddr *client);
 
 /* Forgets every address and every block (the exempt networks stay). */
+/* A live block, as the control socket lists it. */
+struct limiter_block {
+	struct addr_net addr;		/* a single address */
+	int64_t since_ms;		/* the now_ms of the failure that started it */
+	int64_t until_ms;		/* since_ms + block_ms */
+};
+
+/* Copies up to max of the blocks live at now_ms (as limiter_blocked() judges
+ * them with limit and block_ms) into out, in table order, and returns how many
+ * are live, which may be more than max. out may be NULL when max is 0. */
+size_t limiter_list(struct limiter_block *out, size_t max, int64_t now_ms, unsigned limit,
+		    unsigned block_ms);
+
+/* Lifts the blocks live at now_ms of the addresses inside net (NULL: every
+ * address) and forgets those addresses' failures, so each starts afresh.
+ * Returns how many live blocks it lifted. */
+unsigned limiter_unblock(const struct addr_net *net, int64_t now_ms, unsigned block_ms);
+
 void limiter_reset(void);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "control.h"
 #include "groups.h"
 #include "limiter.h"
 #include "listener.h"
@@ -49,6 +50,10 @@ static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned queue_len;	/* the pool's queue, fixed at start */
 static struct config *current;
 static struct metrics *metrics;	/* the Prometheus endpoint, or NULL */
+/* The control socket (NULL when off), and the last reload's outcome for
+ * STATUS=. Main thread only. */
+static struct control *control;
+static struct control_reload last_reload = { .applied = true };
 
 static struct config *config_current(void)
 {
@@ -76,14 +81,24 @@ static void report_stderr(const char *file, unsigned line, const char *msg, void
 	(*(unsigned *)ctx)++;
 }
 
-/* Reload errors go where the other messages go (the journal under systemd). */
+/* Reload errors go where the other messages go (the journal under systemd),
+ * and into the reload's outcome (ctx) for socksgatectl and STATUS=. */
 static void report_log(const char *file, unsigned line, const char *msg, void *ctx)
 {
-	if (line > 0)
+	if (line > 0) {
 		log_msg(LOG_ERR, "%s:%u: %s", file, line, msg);
-	else
+		control_reload_error(ctx, "%s:%u: %s", file, line, msg);
+	} else {
 		log_msg(LOG_ERR, "%s: %s", file, msg);
-	(*(unsigned *)ctx)++;
+		control_reload_error(ctx, "%s: %s", file, msg);
+	}
+}
+
+/* The control thread's view of the configuration in force. */
+static struct config *config_get(void *ctx)
+{
+	(void)ctx;
+	return config_current();
 }
 
 static int on_accept(int fd, const struct addr *peer, void *ctx)
@@ -151,10 +166,14 @@ static uint64_t monotonic_usec(void)
 static void notify_status(void)
 {
 	struct session_stats st;
-	char status[256];
+	char counts[256], status[768];
 
 	session_get_stats(&st);
-	(void)sd_notifyf(0, "STATUS=%s", notify_format_status(status, sizeof(status), &st));
+	notify_format_status(counts, sizeof(counts), &st);
+	if (!last_reload.applied)	/* until a reload succeeds */
+		notify_format_reload_failed(status, sizeof(status), last_reload.errors[0],
+					    last_reload.nerrors, counts);
+	(void)sd_notifyf(0, "STATUS=%s", last_reload.applied ? counts : status);
 }
 
 static bool listeners_passed;	/* by systemd: the config's listen never applied */
@@ -181,6 +200,21 @@ static bool listen_same(const struct config *a, const struct config *b)
 	return true;
 }
 
+/* What a reload cannot change, said when it was asked to. */
+static void warn_restart_needed(const struct config *old, const struct config *c)
+{
+	if (strcmp(old->user, c->user) != 0)
+		log_msg(LOG_WARNING, "user changed from '%s' to '%s': that takes a restart",
+			old->user, c->user);
+	if (old->queue_length != c->queue_length)
+		log_msg(LOG_WARNING, "queue_length changed from %u to %u: that takes a restart",
+			old->queue_length, c->queue_length);
+	if (strcmp(old->control_socket, c->control_socket) != 0 ||
+	    strcmp(old->control_group, c->control_group) != 0)
+		log_msg(LOG_WARNING, "control_socket or control_group changed: that takes a "
+				     "restart");
+}
+
 /* SIGHUP: a valid new config serves new sessions, live ones keep theirs; an
  * invalid one is reported line by line and changes nothing. A changed listen
  * list is applied (unless systemd passed the sockets); the user and the
@@ -189,9 +223,10 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 		   struct pool *pool, rlim_t nofile, struct listener *lst)
 {
 	struct config *c;
-	unsigned errors = 0;
+	struct control_reload rep = { .applied = false };
 	char msg[320];
 
+	control_reload_begin(control);
 	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading the configuration",
 			 (unsigned long long)monotonic_usec());
 	log_msg(LOG_NOTICE, "reloading the configuration");
@@ -199,10 +234,11 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	 * reload it more likely means a file removed by mistake, and falling
 	 * back to the defaults would drop every rule: name the file, so that
 	 * its absence is an error like any unreadable file. */
-	if (config_load(path != NULL ? path : CONFIG_DEFAULT_PATH, ov, nov, report_log, &errors,
+	if (config_load(path != NULL ? path : CONFIG_DEFAULT_PATH, ov, nov, report_log, &rep,
 			&c) < 0) {
 		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
-			  "reload failed with %u error(s); keeping the old configuration", errors);
+			  "reload failed with %u error(s); keeping the old configuration",
+			  rep.nerrors);
 		goto out;
 	}
 	struct config *old = config_current();
@@ -212,6 +248,7 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 					 sizeof(msg)) < 0) {
 			log_event(LOG_ID_RELOAD_FAILED, LOG_ERR,
 				  "reload refused: %s; keeping the old configuration", msg);
+			control_reload_error(&rep, "%s", msg);
 			config_unref(old);
 			config_unref(c);
 			goto out;
@@ -219,16 +256,12 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	} else if (unauth_exposed(c, lst, msg, sizeof(msg))) {
 		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR, "reload refused: %s; keeping the old "
 			  "configuration", msg);
+		control_reload_error(&rep, "%s", msg);
 		config_unref(old);
 		config_unref(c);
 		goto out;
 	}
-	if (strcmp(old->user, c->user) != 0)
-		log_msg(LOG_WARNING, "user changed from '%s' to '%s': that takes a restart",
-			old->user, c->user);
-	if (old->queue_length != c->queue_length)
-		log_msg(LOG_WARNING, "queue_length changed from %u to %u: that takes a restart",
-			old->queue_length, c->queue_length);
+	warn_restart_needed(old, c);
 	(void)limiter_set_exempt(c->auth_block_exempt, c->nauth_block_exempt);
 	metrics_configure(metrics, old, c);
 	config_unref(old);
@@ -245,7 +278,10 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	config_swap(c);
 	groups_flush();
 	log_event(LOG_ID_RELOAD, LOG_NOTICE, "configuration reloaded; new sessions use it");
+	rep.applied = true;
 out:
+	last_reload = rep;
+	control_reload_done(control, &rep);
 	(void)sd_notify(0, "READY=1");
 	notify_status();
 }
@@ -357,10 +393,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 static int check_config(struct config *cfg, const char *path)
 {
 	int rc = 0;
+	char why[256];
 
 	if (cfg->user[0] != '\0' && getpwnam(cfg->user) == NULL) {
 		fprintf(stderr, "%s: user '%s': no such user\n",
 			path != NULL ? path : CONFIG_DEFAULT_PATH, cfg->user);
+		rc = 1;
+	} else if (!control_check(cfg, why, sizeof(why))) {
+		fprintf(stderr, "%s: %s\n", path != NULL ? path : CONFIG_DEFAULT_PATH, why);
 		rc = 1;
 	} else {
 		unsigned unknown = 0;
@@ -403,6 +443,9 @@ static int start(struct daemon *d, struct config *cfg)
 		return -1;
 	if (metrics_open(cfg, &mfd) < 0)
 		goto fail_fds;
+	/* Made while root, for the user the daemon is about to become. */
+	if (control_open(cfg, &control) < 0)
+		goto fail_fds;
 	/* Bound (ports below 1024 need root), so root is no longer needed. */
 	if (runtime_drop_privileges(cfg->user) < 0)
 		goto fail_metrics;
@@ -443,6 +486,11 @@ static int start(struct daemon *d, struct config *cfg)
 		return -1;
 	}
 	announce_auth(cfg);
+	const struct control_params cp = {
+		.config_path = d->args->path != NULL ? d->args->path : CONFIG_DEFAULT_PATH,
+		.pool = d->pool, .queue_len = queue_len, .config_get = config_get,
+	};
+	(void)control_start(control, &cp);	/* without it the daemon still serves */
 	struct auth_stats as;
 	char cache[64] = "credential cache off";
 	auth_get_stats(&as);
@@ -539,6 +587,8 @@ static void stop(struct daemon *d)
 	}
 	metrics_stop(metrics);	/* it reads the pool's figures */
 	metrics = NULL;
+	control_stop(control);	/* before the pool it reads goes */
+	control = NULL;
 	pool_free(d->pool);
 }
 
@@ -578,6 +628,7 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &now);
 	session_ids_init((uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000);
 	if (start(&d, cfg) < 0) {
+		control_stop(control);
 		config_swap(NULL);
 		return 1;
 	}

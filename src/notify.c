@@ -46,6 +46,21 @@ char *notify_format_status(char *buf, size_t len, const struct session_stats *st
 	return buf;
 }
 
+char *notify_format_reload_failed(char *buf, size_t len, const char *error, unsigned nerrors,
+				  const char *status)
+{
+	char more[48] = "";
+
+	if (error == NULL || error[0] == '\0') {
+		snprintf(buf, len, "last reload failed; %s", status);
+		return buf;
+	}
+	if (nerrors > 1)
+		snprintf(more, sizeof(more), " (and %u more)", nerrors - 1);
+	snprintf(buf, len, "last reload failed: %s%s; %s", error, more, status);
+	return buf;
+}
+
 bool notify_alive(int64_t now_ms, int64_t heartbeat_ms, int64_t stall_ms, bool pool_ok)
 {
 	return pool_ok && now_ms - heartbeat_ms <= stall_ms;

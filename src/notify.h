@@ -22,6 +22,13 @@ struct session_stats;
  * failures once there are any). Always NUL-terminates; returns buf. */
 char *notify_format_status(char *buf, size_t len, const struct session_stats *st);
 
+/* STATUS= while the last reload was refused: "last reload failed: ERROR
+ * (and N more); STATUS", where error is the first of nerrors errors (NULL or
+ * "" when none was recorded) and status the usual text. Always
+ * NUL-terminates; returns buf. */
+char *notify_format_reload_failed(char *buf, size_t len, const char *error, unsigned nerrors,
+				  const char *status);
+
 /* Formats a byte count with a binary unit ("999 B", "1.5 KiB", "12.0 GiB");
  * exact below 1 KiB. Returns buf. */
 char *notify_format_bytes(char *buf, size_t len, uint64_t bytes);

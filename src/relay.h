@@ -8,19 +8,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "timeutil.h"
+
+/* Written by the relay's thread only; other threads (the control socket's
+ * session listing) may read them at any time with relaxed loads. */
 struct relay_stats {
-	uint64_t up;		/* a -> b (client -> destination) */
-	uint64_t down;		/* b -> a */
+	atomic_uint_fast64_t up;	/* a -> b (client -> destination) */
+	atomic_uint_fast64_t down;	/* b -> a */
+	_Atomic int64_t last_ms;	/* monotonic_coarse_ms() of the last transfer; 0: none */
 	/* When set, the same bytes are added here as they move: the gateway's
 	 * totals, which sd_notify STATUS= shows while sessions are live. */
 	atomic_uint_fast64_t *total_up, *total_down;
 };
 
-/* Counts n bytes moved one way. */
+/* Counts n bytes moved one way, and when. A plain load and store (one
+ * writer), so the count costs what a non-atomic one would. */
 static inline void relay_count(struct relay_stats *st, bool up, uint64_t n)
 {
 	atomic_uint_fast64_t *total = up ? st->total_up : st->total_down;
-	*(up ? &st->up : &st->down) += n;
+	atomic_uint_fast64_t *mine = up ? &st->up : &st->down;
+	atomic_store_explicit(mine, atomic_load_explicit(mine, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+	atomic_store_explicit(&st->last_ms, monotonic_coarse_ms(), memory_order_relaxed);
 	if (total != NULL)
 		atomic_fetch_add_explicit(total, n, memory_order_relaxed);
 }
@@ -33,7 +42,7 @@ enum relay_end {
 
 /* Relays until both sides are done. The sockets must be non-blocking; they stay
  * owned by the caller. idle_timeout_ms 0 means no idle limit. stats is updated
- * as bytes move (the caller may read up/down only after return). On
+ * as bytes move. On
  * RELAY_END_ERROR, *ret_err holds the errno. Thread-safe: the only shared
  * state it touches is stats->total_up/total_down, which it adds to atomically
  * (relay_count()). */

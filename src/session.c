@@ -1,11 +1,12 @@
 /* One client connection from accept to the last relayed byte: admission and
- * the pool job, the command handlers (which share one relay tail), the
- * registry of live sessions, the gateway's counters and the one session record,
- * the only place a session's failure is logged. The handshake and the policy
- * modules do the reading and the deciding. */
+ * the pool job, the command handlers (which share one relay tail) and the
+ * gateway's counters; the registry (session_registry.c) and the record
+ * (session_record.c) are the module's other files. The handshake and the
+ * policy modules do the reading and the deciding. */
 #include "autoconf.h"
 
 #include "session.h"
+#include "session_int.h"
 
 #include "auth.h"
 #include "bind.h"
@@ -46,81 +47,9 @@ struct session_job {
 	struct config *cfg;	/* one reference */
 };
 
-struct session {
-	/* who and when */
-	uint64_t id;
-	int64_t start_ms;
-	struct config *cfg;		/* the session's reference */
-	struct addr local;		/* where the client reached us */
-	/* greeting to request: the client socket, the login, the reason */
-	struct handshake h;
-	/* the request and what the rules and limits say of it */
-	struct socks5_request req;
-	bool have_req;
-	char dest_asked[SOCKS5_ADDR_STRLEN];
-	struct policy pol;
-	bool refused_by_rule;		/* the record gets the refusal's MESSAGE_ID */
-	/* the other side */
-	int dest;			/* set under the registry lock (set_dest) */
-	struct addr dest_addr;
-	bool have_dest;
-	/* the relay */
-	struct relay_stats stats;
-	bool udp;			/* UDP ASSOCIATE: the record carries datagram counts */
-	struct udprelay_counts dgrams;
-	/* the registry of live sessions */
-	struct session *prev, *next;
-};
-
 static struct {
 	atomic_uint_fast64_t active, total, bytes_up, bytes_down, next_id;
 } counters;
-
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct session *registry;
-
-static void registry_add(struct session *s)
-{
-	pthread_mutex_lock(&registry_lock);
-	s->prev = NULL;
-	s->next = registry;
-	if (registry != NULL)
-		registry->prev = s;
-	registry = s;
-	pthread_mutex_unlock(&registry_lock);
-}
-
-static void registry_remove(struct session *s)
-{
-	pthread_mutex_lock(&registry_lock);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		registry = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	pthread_mutex_unlock(&registry_lock);
-}
-
-/* Sets the dest fd under the registry lock so session_shutdown_all() never
- * touches a descriptor number that is being closed and reused. */
-static void set_dest(struct session *s, int fd)
-{
-	pthread_mutex_lock(&registry_lock);
-	s->dest = fd;
-	pthread_mutex_unlock(&registry_lock);
-}
-
-void session_shutdown_all(void)
-{
-	pthread_mutex_lock(&registry_lock);
-	for (struct session *s = registry; s != NULL; s = s->next) {
-		(void)shutdown(s->h.fd, SHUT_RDWR);
-		if (s->dest >= 0)
-			(void)shutdown(s->dest, SHUT_RDWR);
-	}
-	pthread_mutex_unlock(&registry_lock);
-}
 
 void session_ids_init(uint64_t first)
 {
@@ -263,7 +192,7 @@ static void handle_connect(struct session *s)
 		return;
 	}
 	stats_observe(STATS_HIST_CONNECT, stats_now_us() - t0);
-	set_dest(s, fd);
+	session_set_dest(s, fd);
 	note_dest(s, &res.peer);
 	bnd.len = sizeof(bnd.ss);
 	if (getsockname(fd, (struct sockaddr *)&bnd.ss, &bnd.len) < 0) {
@@ -372,7 +301,7 @@ static void handle_bind(struct session *s)
 		(void)handshake_reply(&s->h, SOCKS5_REP_NOT_ALLOWED, (struct sockaddr *)&peer.ss);
 		return;
 	}
-	set_dest(s, fd);
+	session_set_dest(s, fd);
 	if (handshake_reply(&s->h, SOCKS5_REP_SUCCEEDED, (struct sockaddr *)&peer.ss) < 0)
 		return;
 	relay_tail(s, fd);
@@ -442,103 +371,6 @@ static void serve_request(struct session *s)
 	}
 }
 
-/* Splits "host:port" / "[v6]:port" as socks5_addr_str() writes it. */
-static void split_hostport(const char *s, char *host, size_t hostlen, const char **port)
-{
-	const char *colon = strrchr(s, ':');
-	size_t n = colon != NULL ? (size_t)(colon - s) : strlen(s);
-
-	*port = colon != NULL ? colon + 1 : NULL;
-	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
-		s++;
-		n -= 2;
-	}
-	if (n >= hostlen)
-		n = hostlen - 1;
-	memcpy(host, s, n);
-	host[n] = '\0';
-}
-
-/* The journal fields of the record; the stderr line carries the same facts. */
-static void record_fields(const struct session *s, uint64_t duration_ms, struct log_fields *f)
-{
-	const struct sockaddr *client = (const struct sockaddr *)&s->h.peer.ss;
-	char host[ADDR_STRLEN];
-	const char *port;
-
-	log_fields_init(f);
-	log_field(f, "SOCKS_SESSION_ID=%llu", (unsigned long long)s->id);
-	log_field(f, "SOCKS_CLIENT_ADDR=%s", addr_host(client, host, sizeof(host)));
-	log_field(f, "SOCKS_CLIENT_PORT=%u", (unsigned)addr_port(client));
-	if (s->h.user[0] != '\0')
-		log_field(f, "SOCKS_USER=%s", s->h.user);
-	if (s->h.login[0] != '\0')
-		log_field(f, "SOCKS_AUTH=%s", s->h.cached ? "cache" : "pam");
-	if (s->have_req) {
-		log_field(f, "SOCKS_COMMAND=%s", socks5_cmd_str(s->req.cmd));
-		split_hostport(s->dest_asked, host, sizeof(host), &port);
-		log_field(f, "SOCKS_DEST_HOST=%s", host);
-		if (port != NULL)
-			log_field(f, "SOCKS_DEST_PORT=%s", port);
-	}
-	if (s->have_dest)
-		log_field(f, "SOCKS_DEST_ADDR=%s",
-			  addr_host((const struct sockaddr *)&s->dest_addr.ss, host, sizeof(host)));
-	if (s->h.reply >= 0)
-		log_field(f, "SOCKS_REPLY=0x%02x", (unsigned)s->h.reply);
-	log_field(f, "SOCKS_BYTES_UP=%llu", (unsigned long long)s->stats.up);
-	log_field(f, "SOCKS_BYTES_DOWN=%llu", (unsigned long long)s->stats.down);
-	log_field(f, "SOCKS_DURATION_MS=%llu", (unsigned long long)duration_ms);
-	if (s->udp) {
-		log_field(f, "SOCKS_DGRAMS_UP=%llu", (unsigned long long)s->dgrams.up);
-		log_field(f, "SOCKS_DGRAMS_DOWN=%llu", (unsigned long long)s->dgrams.down);
-		log_field(f, "SOCKS_DGRAMS_DROPPED=%llu", (unsigned long long)s->dgrams.dropped);
-	}
-	if (s->h.reason[0] != '\0')
-		log_field(f, "SOCKS_REASON=%s", s->h.reason);
-}
-
-/* The session record, once per session: a "session N key=value..." line on
- * stderr, or a journal entry with the SOCKS_* fields (SOCKS_INSTANCE is on
- * every entry: runtime_log_setup()). Only a rule's refusal
- * has its own MESSAGE_ID; a limit, a BIND peer from the wrong address and the
- * like end as any session does. */
-/* Not inlined: its 4 KiB of journal fields would otherwise sit in
- * session_run()'s frame for the whole session and push the relay's frames a
- * page deeper, a page of RSS per idle session. */
-static __attribute__((noinline)) void session_log(const struct session *s)
-{
-	char client[ADDR_STRLEN], dest[ADDR_STRLEN] = "-", rep[40] = "-", dgrams[96] = "";
-	struct log_fields f;
-
-	if (!log_enabled(LOG_INFO))
-		return;
-	uint64_t ms = (uint64_t)(monotonic_ms() - s->start_ms);
-	if (s->have_dest)
-		addr_str((const struct sockaddr *)&s->dest_addr.ss, dest, sizeof(dest));
-	if (s->h.reply >= 0)
-		snprintf(rep, sizeof(rep), "0x%02x(%s)", (unsigned)s->h.reply,
-			 socks5_rep_str((uint8_t)s->h.reply));
-	if (s->udp)
-		snprintf(dgrams, sizeof(dgrams), " dgrams_up=%llu dgrams_down=%llu dgrams_dropped=%llu",
-			 (unsigned long long)s->dgrams.up, (unsigned long long)s->dgrams.down,
-			 (unsigned long long)s->dgrams.dropped);
-	record_fields(s, ms, &f);
-	log_fields_send(LOG_INFO, s->refused_by_rule ? LOG_ID_RULE_REFUSAL : LOG_ID_SESSION_END, &f,
-			"session %llu%s%s client=%s user=%s%s cmd=%s dest=%s addr=%s reply=%s "
-			"up=%llu down=%llu%s duration=%llu.%03llus%s%s",
-			(unsigned long long)s->id,
-			s->cfg->instance_name[0] != '\0' ? " instance=" : "", s->cfg->instance_name,
-			addr_str((const struct sockaddr *)&s->h.peer.ss, client, sizeof(client)),
-			s->h.user[0] != '\0' ? s->h.user : "-",
-			s->h.login[0] == '\0' ? "" : s->h.cached ? " auth=cache" : " auth=pam",
-			s->have_req ? socks5_cmd_str(s->req.cmd) : "-",
-			s->have_req ? s->dest_asked : "-", dest, rep,
-			(unsigned long long)s->stats.up, (unsigned long long)s->stats.down, dgrams,
-			(unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
-			s->h.reason[0] != '\0' ? " reason=" : "", s->h.reason);
-}
-
 /* Half-closes and gives the client a moment to read what was sent, so a close
  * with unread input (which sends RST) does not destroy the reply in flight. */
 static void close_gently(int fd)
@@ -577,7 +409,7 @@ static void session_start(struct session *s, struct session_job *job)
 	snprintf(s->dest_asked, sizeof(s->dest_asked), "-");
 	atomic_fetch_add(&counters.active, 1);
 	atomic_fetch_add(&counters.total, 1);
-	registry_add(s);
+	session_registry_add(s);
 }
 
 static void session_end(struct session *s)
@@ -586,8 +418,9 @@ static void session_end(struct session *s)
 	stats_session_end(s->have_req ? s->req.cmd : 0, handshake_outcome_final(&s->h));
 	if (s->h.login[0] != '\0')
 		stats_user_end(s->h.user, s->stats.up, s->stats.down);
-	session_log(s);	/* the totals took the bytes as they moved */
-	registry_remove(s);
+	session_note_ended_by(s);
+	session_record_log(s);	/* the totals took the bytes as they moved */
+	session_registry_remove(s);
 	if (s->dest >= 0)
 		close(s->dest);
 	if (s->h.replied && s->h.reply != SOCKS5_REP_SUCCEEDED)
@@ -619,6 +452,7 @@ void session_run(void *job, void *ctx)
 	s.have_req = true;
 	stats_observe(STATS_HIST_HANDSHAKE, (monotonic_ms() - s.start_ms) * 1000);
 	socks5_addr_str(&s.req.dst, s.dest_asked, sizeof(s.dest_asked));
+	session_registry_show(&s);
 	policy_init(&s.pol, s.cfg, (const struct sockaddr *)&s.h.peer.ss, s.h.login, s.h.user,
 		    s.req.cmd);
 	serve_request(&s);

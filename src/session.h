@@ -5,9 +5,11 @@
 #define SOCKSGATE_SESSION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-struct addr;
+#include "addr.h"
+
 struct config;
 struct pool;
 
@@ -45,5 +47,33 @@ void session_ids_init(uint64_t first);
 /* Shuts down the sockets of every live session so their workers finish soon
  * (the end of a drain). Thread-safe. */
 void session_shutdown_all(void);
+
+/* A live session as the control socket lists it: a copy, taken under the
+ * registry lock. user, command and dest are known once the request has been
+ * read; before that they are "", -1 and "", and client is the peer as
+ * accepted (the address a PROXY header names shows from the request on). */
+#define SESSION_DEST_LEN 272	/* a 255-byte name and a port; longer ones are cut */
+struct session_info {
+	uint64_t id;
+	struct addr client;
+	char user[256];			/* as the record writes it */
+	int command;			/* SOCKS5_CMD_*, or -1 */
+	char dest[SESSION_DEST_LEN];	/* the destination the client asked for */
+	int64_t start_ms;		/* CLOCK_MONOTONIC: accepted */
+	int64_t last_ms;		/* last byte relayed, or start_ms (coarse clock) */
+	uint64_t up, down;		/* bytes so far */
+};
+
+/* Copies up to max live sessions (newest first) into out and returns how many
+ * sessions are live, which may be more than max: call again with a larger
+ * array. out may be NULL when max is 0. Thread-safe; holds the registry lock
+ * for the copy only. */
+size_t session_list(struct session_info *out, size_t max);
+
+/* Ends the live sessions whose IDs are in ids[0..n) (sorted ascending): shuts
+ * their sockets down, as session_shutdown_all() does, so their workers finish
+ * soon, and their records say "ended by BY" (by is copied, at most 63 bytes).
+ * Returns how many live sessions it ended. Thread-safe. */
+unsigned session_kill(const uint64_t *ids, size_t n, const char *by);
 
 #endif

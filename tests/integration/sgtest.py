@@ -5,6 +5,7 @@ client for the cases real clients cannot produce. Every wait is bounded."""
 import contextlib
 import hashlib
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ import threading
 import time
 
 SOCKSGATE = os.environ.get("SOCKSGATE", "")
+SOCKSGATECTL = os.environ.get("SOCKSGATECTL", "")
 TOP_SRCDIR = os.environ.get("TOP_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 
 SKIP = 77
@@ -79,7 +81,9 @@ PAM_SERVICE_ENV = "_SOCKSGATE_TEST_PAM_SERVICE"
 
 
 class Daemon:
-    """socksgate in the foreground with a temporary config; stderr goes to a file."""
+    """socksgate in the foreground with a temporary config; stderr goes to a file.
+    Its control socket is DIR/control (self.control) unless the config sets
+    control_socket: parallel tests never share /run/socksgate/control."""
 
     # Test targets listen on loopback, which the built-in default policy
     # refuses; this rule goes last in every test config unless the test asks
@@ -101,6 +105,9 @@ class Daemon:
         env = dict(env or {})
         if PAM_SERVICE_ENV in env:  # a service pam_wrapper_env() installed
             lines.append("pam_service = %s" % env.pop(PAM_SERVICE_ENV))
+        self.control = os.path.join(self.dir, "control")
+        if not any(re.match(r"\s*control_socket\s*=", l) for l in config):
+            lines.append("control_socket = %s" % self.control)
         self.head = list(lines)  # kept by rewrite()
         lines.extend(config)
         if loopback_targets:
@@ -144,6 +151,26 @@ class Daemon:
             lines.append(self.LOOPBACK_RULE)
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
+
+    def ctl(self, *args, prefix=(), timeout=90):
+        """Runs socksgatectl --socket self.control ARGS (after prefix, such as
+        setpriv as another user); returns the CompletedProcess, text output."""
+        if not SOCKSGATECTL or not os.access(SOCKSGATECTL, os.X_OK):
+            raise RuntimeError("SOCKSGATECTL does not name the built socksgatectl: %r"
+                               % SOCKSGATECTL)
+        r = subprocess.run(list(prefix) + [SOCKSGATECTL, "--socket", self.control] + list(args),
+                           capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+        log("socksgatectl %s: exit %d\n%s%s" % (" ".join(args), r.returncode, r.stdout,
+                                                r.stderr))
+        return r
+
+    def ctl_json(self, *args, expect_rc=0, **kw):
+        """socksgatectl --json ARGS: checks the exit status, returns the answer."""
+        r = self.ctl("--json", *args, **kw)
+        check(r.returncode == expect_rc, "socksgatectl %s exited %d, not %d: %s" % (
+            " ".join(args), r.returncode, expect_rc, r.stderr))
+        return json.loads(r.stdout)
 
     def addr_str(self):
         return ("[%s]:%d" if ":" in self.host else "%s:%d") % (self.host, self.port)

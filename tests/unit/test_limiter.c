@@ -377,6 +377,46 @@ static void test_exempt(void)
 	limiter_reset();
 }
 
+/* The control socket's view: limiter_list() shows exactly the live blocks
+ * (not expired ones, none with limit 0), with their times; limiter_unblock()
+ * lifts those inside a network, or all, and the lifted address starts afresh. */
+static void test_list_and_unblock(void)
+{
+	const unsigned limit = 2, window = 10000, block = 5000;
+	struct limiter_block b[4];
+	struct addr_net net;
+
+	limiter_reset();
+	CHECK_INT(limiter_list(NULL, 0, 0, limit, block), 0);
+	for (unsigned id = 0; id < 3; id++) {	/* 10.0.0.0, 2001:db8::1, 10.0.0.1 */
+		CU_ASSERT_FATAL(!limiter_fail(client(id), 100 * id, limit, window, block));
+		CU_ASSERT_FATAL(limiter_fail(client(id), 100 * id + 1, limit, window, block));
+	}
+	CU_ASSERT_FATAL(!limiter_fail(client(4), 400, limit, window, block)); /* one failure */
+	CHECK_INT(limiter_list(b, 4, 500, limit, block), 3);
+	CHECK_INT(b[0].since_ms, 1);
+	CHECK_INT(b[0].until_ms, 5001);
+	CHECK_INT(b[1].addr.family, AF_INET6);
+	CHECK_INT(limiter_list(b, 1, 500, limit, block), 3);	/* counts past max */
+	CHECK_INT(limiter_list(b, 4, 500, 0, block), 0);	/* blocking off */
+	CHECK_INT(limiter_list(b, 4, 5001, limit, block), 2);	/* the first one ended */
+
+	CU_ASSERT_FATAL(addr_net_parse("10.0.0.0/8", &net) == 0);
+	CHECK_INT(limiter_unblock(&net, 600, block), 2);
+	CHECK(!limiter_blocked(client(2), 600, limit, block), "10.0.0.1 still blocked");
+	CHECK(limiter_blocked(client(1), 600, limit, block), "2001:db8::1 lifted");
+	CHECK_INT(limiter_list(b, 4, 600, limit, block), 1);
+	/* Lifted and forgotten: one failure does not block again, two do. */
+	CHECK(!limiter_fail(client(2), 700, limit, window, block), "one failure blocked again");
+	CHECK(limiter_fail(client(2), 701, limit, window, block), "two failures did not block");
+	/* 10.0.0.2 had one failure: forgotten too, so its next is a first one. */
+	CHECK(!limiter_fail(client(4), 702, limit, window, block), "its failure was kept");
+	CHECK_INT(limiter_unblock(NULL, 800, block), 2);
+	CHECK_INT(limiter_list(b, 4, 800, limit, block), 0);
+	CHECK_INT(limiter_unblock(NULL, 800, block), 0);
+	limiter_reset();
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -386,6 +426,7 @@ int main(void)
 		{ "block expiry and block_ms at a reload", test_block_expiry },
 		{ "limit 0 at a reload lifts blocks", test_reload_to_zero },
 		{ "address keys", test_keys },
+		{ "listing and lifting blocks", test_list_and_unblock },
 		{ "the table bound", test_table_bound },
 		{ "exempt networks (auth_block_exempt)", test_exempt },
 	};

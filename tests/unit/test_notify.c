@@ -69,6 +69,24 @@ static void test_status(void)
 	CU_ASSERT_EQUAL(strlen(small), sizeof(small) - 1);
 }
 
+/* After a refused reload STATUS= leads with its first error until a good one. */
+static void test_reload_failed(void)
+{
+	char buf[256], small[24];
+
+	notify_format_reload_failed(buf, sizeof(buf), "/etc/s.conf:3: unknown key 'x'", 1,
+				    "0 active sessions");
+	CHECK_STR(buf, "last reload failed: /etc/s.conf:3: unknown key 'x'; 0 active sessions");
+	notify_format_reload_failed(buf, sizeof(buf), "/etc/s.conf:3: unknown key 'x'", 3, "idle");
+	CHECK_STR(buf, "last reload failed: /etc/s.conf:3: unknown key 'x' (and 2 more); idle");
+	notify_format_reload_failed(buf, sizeof(buf), "", 0, "idle");
+	CHECK_STR(buf, "last reload failed; idle");
+	notify_format_reload_failed(buf, sizeof(buf), NULL, 0, "idle");
+	CHECK_STR(buf, "last reload failed; idle");
+	notify_format_reload_failed(small, sizeof(small), "a long error text", 2, "status");
+	CHECK_INT(strlen(small), sizeof(small) - 1);
+}
+
 static void test_alive(void)
 {
 	/* Fresh heartbeat and a pool that answered. */
@@ -135,6 +153,7 @@ int main(void)
 	static const struct unit_test tests[] = {
 		{ "byte counts with units", test_bytes },
 		{ "STATUS= text", test_status },
+		{ "STATUS= after a refused reload", test_reload_failed },
 		{ "watchdog liveness decision", test_alive },
 		{ "JOURNAL_STREAM matching", test_journal_stream },
 		{ "log target names", test_target_names },

@@ -1,0 +1,341 @@
+/* The control socket's commands: each reads what it answers about (the
+ * session registry, the pool, the login path, the limiter) through that
+ * module's own thread-safe calls and builds its JSON answer with json-c.
+ * Runs on the control thread; control.c does the socket side. */
+#include "autoconf.h"
+
+#include "control_int.h"
+
+#include "auth.h"
+#include "config.h"
+#include "limiter.h"
+#include "pool.h"
+#include "session.h"
+#include "socks5.h"
+#include "timeutil.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* At most this many sessions are listed in one answer ("truncated" says so). */
+#define LIST_MAX 100000
+
+static void add_u64(struct json_object *o, const char *key, uint64_t v)
+{
+	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+static void add_i64(struct json_object *o, const char *key, int64_t v)
+{
+	json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+static void add_str(struct json_object *o, const char *key, const char *s)
+{
+	json_object_object_add(o, key, json_object_new_string(s));
+}
+
+static struct json_object *answer_ok(void)
+{
+	struct json_object *o = json_object_new_object();
+	if (o != NULL)
+		json_object_object_add(o, "ok", json_object_new_boolean(1));
+	return o;
+}
+
+struct json_object *control_cmd_error(const char *code, const char *msg)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	add_str(o, "code", code);
+	add_str(o, "error", msg);
+	return o;
+}
+
+static struct json_object *errors_array(const struct control_reload *r)
+{
+	struct json_object *a = json_object_new_array();
+	unsigned kept = r->nerrors < CONTROL_RELOAD_ERRORS ? r->nerrors : CONTROL_RELOAD_ERRORS;
+
+	for (unsigned i = 0; a != NULL && i < kept; i++)
+		json_object_array_add(a, json_object_new_string(r->errors[i]));
+	return a;
+}
+
+struct json_object *control_cmd_reload(const struct control_reload *r)
+{
+	struct json_object *o = answer_ok();
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "applied", json_object_new_boolean(r->applied));
+	add_u64(o, "error_count", r->nerrors);
+	json_object_object_add(o, "errors", errors_array(r));
+	return o;
+}
+
+/* The limiter's bounds of the configuration in force. */
+static void block_bounds(const struct control_view *v, unsigned *limit, unsigned *block_ms)
+{
+	struct config *c = v->p->config_get(v->p->ctx);
+
+	*limit = c->auth_fail_limit;
+	*block_ms = c->auth_block_time_ms;
+	config_unref(c);
+}
+
+static void status_daemon(struct json_object *o, const struct control_view *v)
+{
+	struct json_object *cfg = json_object_new_object();
+
+	add_str(o, "version", PACKAGE_VERSION);
+	add_i64(o, "pid", (int64_t)getpid());
+	add_i64(o, "started", v->started_real);
+	add_i64(o, "uptime_ms", monotonic_ms() - v->started_ms);
+	add_str(cfg, "file", v->p->config_path);
+	add_i64(cfg, "loaded", v->loaded_real);
+	json_object_object_add(o, "config", cfg);
+	if (v->last != NULL) {
+		struct json_object *r = json_object_new_object();
+		add_i64(r, "time", v->last_real);
+		json_object_object_add(r, "applied", json_object_new_boolean(v->last->applied));
+		add_u64(r, "error_count", v->last->nerrors);
+		json_object_object_add(r, "errors", errors_array(v->last));
+		json_object_object_add(o, "last_reload", r);
+	}
+}
+
+static struct json_object *cmd_status(const struct control_view *v)
+{
+	struct json_object *o = answer_ok(), *sub;
+	struct session_stats ss;
+	struct auth_stats as;
+	struct pool_stats ps;
+	unsigned limit, block_ms;
+
+	if (o == NULL)
+		return NULL;
+	session_get_stats(&ss);
+	auth_get_stats(&as);
+	pool_get_stats(v->p->pool, &ps);
+	block_bounds(v, &limit, &block_ms);
+	status_daemon(o, v);
+	sub = json_object_new_object();
+	add_u64(sub, "active", ss.active);
+	add_u64(sub, "total", ss.total);
+	json_object_object_add(o, "sessions", sub);
+	sub = json_object_new_object();
+	add_u64(sub, "up", ss.bytes_up);
+	add_u64(sub, "down", ss.bytes_down);
+	json_object_object_add(o, "bytes", sub);
+	sub = json_object_new_object();
+	add_u64(sub, "threads", ps.threads);
+	add_u64(sub, "busy", ps.threads - ps.idle);
+	add_u64(sub, "idle", ps.idle);
+	json_object_object_add(o, "workers", sub);
+	sub = json_object_new_object();
+	add_u64(sub, "waiting", ps.queued);
+	add_u64(sub, "length", v->p->queue_len);
+	json_object_object_add(o, "queue", sub);
+	sub = json_object_new_object();
+	add_u64(sub, "failures", ss.auth_failures);
+	add_u64(sub, "cache_hits", ss.auth_cache_hits);
+	add_u64(sub, "cache_entries", as.cache_entries);
+	add_u64(sub, "pam_running", as.pam_running);
+	add_u64(sub, "pam_waiting", as.pam_waiting);
+	add_u64(sub, "pam_parallel", as.parallel);
+	json_object_object_add(o, "auth", sub);
+	add_u64(o, "blocked", limiter_list(NULL, 0, monotonic_ms(), limit, block_ms));
+	return o;
+}
+
+/* A copy of the live sessions, at most LIST_MAX: *ret (malloc'd, the
+ * caller's) and its length; *ret_total is how many were live. NULL when out
+ * of memory. */
+static struct session_info *snapshot(size_t *ret_n, size_t *ret_total)
+{
+	struct session_info *a = NULL;
+	size_t cap = 0, n = session_list(NULL, 0);
+
+	/* Sessions come and go between the calls: retry with room to spare. */
+	for (int tries = 0; tries < 4; tries++) {
+		cap = n + n / 4 + 16;
+		if (cap > LIST_MAX)
+			cap = LIST_MAX;
+		free(a);
+		a = malloc(cap * sizeof(*a));
+		if (a == NULL)
+			return NULL;
+		n = session_list(a, cap);
+		if (n <= cap || cap == LIST_MAX)
+			break;
+	}
+	*ret_total = n;
+	*ret_n = n < cap ? n : cap;
+	return a;
+}
+
+static struct json_object *session_json(const struct session_info *s, int64_t now)
+{
+	struct json_object *o = json_object_new_object();
+	char client[ADDR_STRLEN];
+
+	if (o == NULL)
+		return NULL;
+	add_u64(o, "id", s->id);
+	add_str(o, "user", s->user);
+	add_str(o, "client", addr_str((const struct sockaddr *)&s->client.ss, client,
+				      sizeof(client)));
+	add_str(o, "command", s->command < 0 ? "" : socks5_cmd_str((uint8_t)s->command));
+	add_str(o, "destination", s->dest);
+	add_i64(o, "age_ms", now > s->start_ms ? now - s->start_ms : 0);
+	add_i64(o, "idle_ms", now > s->last_ms ? now - s->last_ms : 0);
+	add_u64(o, "bytes_up", s->up);
+	add_u64(o, "bytes_down", s->down);
+	return o;
+}
+
+static bool matches(const struct ctlproto_request *rq, const struct session_info *s)
+{
+	return ctlproto_request_matches(rq, s->id, s->user, (const struct sockaddr *)&s->client.ss);
+}
+
+static struct json_object *cmd_sessions(const struct ctlproto_request *rq)
+{
+	size_t n, total;
+	struct session_info *a = snapshot(&n, &total);
+	struct json_object *o = a != NULL ? answer_ok() : NULL;
+	struct json_object *list = o != NULL ? json_object_new_array() : NULL;
+	int64_t now = monotonic_ms();
+
+	if (list == NULL) {
+		free(a);
+		json_object_put(o);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (matches(rq, &a[i]))
+			json_object_array_add(list, session_json(&a[i], now));
+	json_object_object_add(o, "sessions", list);
+	json_object_object_add(o, "truncated", json_object_new_boolean(n < total));
+	free(a);
+	return o;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static struct json_object *cmd_kill(const struct ctlproto_request *rq, uid_t uid)
+{
+	size_t n, total, nids = 0;
+	struct session_info *a = snapshot(&n, &total);
+	uint64_t *ids = a != NULL ? malloc((n > 0 ? n : 1) * sizeof(*ids)) : NULL;
+	struct json_object *o = ids != NULL ? answer_ok() : NULL;
+	char by[64];
+
+	if (o == NULL) {
+		free(ids);
+		free(a);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (matches(rq, &a[i]))
+			ids[nids++] = a[i].id;
+	qsort(ids, nids, sizeof(*ids), id_cmp);
+	snprintf(by, sizeof(by), "socksgatectl (uid %u)", (unsigned)uid);
+	unsigned killed = session_kill(ids, nids, by);
+	struct json_object *list = json_object_new_array();
+	for (size_t i = 0; list != NULL && i < nids; i++)
+		json_object_array_add(list, json_object_new_uint64(ids[i]));
+	add_u64(o, "killed", killed);
+	json_object_object_add(o, "ids", list);
+	free(ids);
+	free(a);
+	return o;
+}
+
+static struct json_object *cmd_blocked(const struct control_view *v)
+{
+	struct json_object *o = answer_ok(), *list = json_object_new_array();
+	int64_t now = monotonic_ms();
+	unsigned limit, block_ms;
+	char a[INET6_ADDRSTRLEN + 8];
+
+	block_bounds(v, &limit, &block_ms);
+	struct limiter_block *b = malloc(LIMITER_SLOTS * sizeof(*b));
+	if (o == NULL || list == NULL || b == NULL) {
+		free(b);
+		json_object_put(list);
+		json_object_put(o);
+		return NULL;
+	}
+	size_t n = limiter_list(b, LIMITER_SLOTS, now, limit, block_ms);
+	for (size_t i = 0; i < n && i < LIMITER_SLOTS; i++) {
+		struct json_object *e = json_object_new_object();
+		add_str(e, "address", addr_net_format(&b[i].addr, a, sizeof(a)));
+		add_i64(e, "age_ms", now - b[i].since_ms);
+		add_i64(e, "remaining_ms", b[i].until_ms - now);
+		json_object_array_add(list, e);
+	}
+	json_object_object_add(o, "blocked", list);
+	free(b);
+	return o;
+}
+
+static struct json_object *cmd_unblock(const struct ctlproto_request *rq,
+				       const struct control_view *v)
+{
+	struct json_object *o = answer_ok();
+	unsigned limit, block_ms;
+
+	if (o == NULL)
+		return NULL;
+	block_bounds(v, &limit, &block_ms);
+	add_u64(o, "unblocked", limiter_unblock(rq->all ? NULL : &rq->client.net, monotonic_ms(),
+						block_ms));
+	return o;
+}
+
+static struct json_object *cmd_cache_flush(void)
+{
+	struct json_object *o = answer_ok();
+	struct auth_stats as;
+
+	if (o == NULL)
+		return NULL;
+	auth_get_stats(&as);
+	auth_cache_flush();
+	add_u64(o, "flushed", as.cache_entries);
+	return o;
+}
+
+struct json_object *control_cmd_run(const struct ctlproto_request *rq,
+				    const struct control_view *v)
+{
+	switch (rq->cmd) {
+	case CTLPROTO_CMD_STATUS:
+		return cmd_status(v);
+	case CTLPROTO_CMD_SESSIONS:
+		return cmd_sessions(rq);
+	case CTLPROTO_CMD_KILL:
+		return cmd_kill(rq, v->uid);
+	case CTLPROTO_CMD_BLOCKED:
+		return cmd_blocked(v);
+	case CTLPROTO_CMD_UNBLOCK:
+		return cmd_unblock(rq, v);
+	case CTLPROTO_CMD_CACHE_FLUSH:
+		return cmd_cache_flush();
+	case CTLPROTO_CMD_RELOAD:
+		break;	/* the control thread's own business */
+	}
+	return control_cmd_error(CTLPROTO_ERR_FAILED, "not a command control_cmd_run() runs");
+}

@@ -1,0 +1,110 @@
+/* The session record: the one line or journal entry each session ends with,
+ * the only place a session's failure is logged. Its own file so the 4 KiB of
+ * journal fields is on the stack only while the record is written. */
+#include "autoconf.h"
+
+#include "session_int.h"
+
+#include "log.h"
+#include "timeutil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Splits "host:port" / "[v6]:port" as socks5_addr_str() writes it. */
+static void split_hostport(const char *s, char *host, size_t hostlen, const char **port)
+{
+	const char *colon = strrchr(s, ':');
+	size_t n = colon != NULL ? (size_t)(colon - s) : strlen(s);
+
+	*port = colon != NULL ? colon + 1 : NULL;
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+		s++;
+		n -= 2;
+	}
+	if (n >= hostlen)
+		n = hostlen - 1;
+	memcpy(host, s, n);
+	host[n] = '\0';
+}
+
+/* The journal fields of the record; the stderr line carries the same facts. */
+static void record_fields(const struct session *s, uint64_t duration_ms, struct log_fields *f)
+{
+	const struct sockaddr *client = (const struct sockaddr *)&s->h.peer.ss;
+	char host[ADDR_STRLEN];
+	const char *port;
+
+	log_fields_init(f);
+	log_field(f, "SOCKS_SESSION_ID=%llu", (unsigned long long)s->id);
+	log_field(f, "SOCKS_CLIENT_ADDR=%s", addr_host(client, host, sizeof(host)));
+	log_field(f, "SOCKS_CLIENT_PORT=%u", (unsigned)addr_port(client));
+	if (s->h.user[0] != '\0')
+		log_field(f, "SOCKS_USER=%s", s->h.user);
+	if (s->h.login[0] != '\0')
+		log_field(f, "SOCKS_AUTH=%s", s->h.cached ? "cache" : "pam");
+	if (s->have_req) {
+		log_field(f, "SOCKS_COMMAND=%s", socks5_cmd_str(s->req.cmd));
+		split_hostport(s->dest_asked, host, sizeof(host), &port);
+		log_field(f, "SOCKS_DEST_HOST=%s", host);
+		if (port != NULL)
+			log_field(f, "SOCKS_DEST_PORT=%s", port);
+	}
+	if (s->have_dest)
+		log_field(f, "SOCKS_DEST_ADDR=%s",
+			  addr_host((const struct sockaddr *)&s->dest_addr.ss, host, sizeof(host)));
+	if (s->h.reply >= 0)
+		log_field(f, "SOCKS_REPLY=0x%02x", (unsigned)s->h.reply);
+	log_field(f, "SOCKS_BYTES_UP=%llu", (unsigned long long)s->stats.up);
+	log_field(f, "SOCKS_BYTES_DOWN=%llu", (unsigned long long)s->stats.down);
+	log_field(f, "SOCKS_DURATION_MS=%llu", (unsigned long long)duration_ms);
+	if (s->udp) {
+		log_field(f, "SOCKS_DGRAMS_UP=%llu", (unsigned long long)s->dgrams.up);
+		log_field(f, "SOCKS_DGRAMS_DOWN=%llu", (unsigned long long)s->dgrams.down);
+		log_field(f, "SOCKS_DGRAMS_DROPPED=%llu", (unsigned long long)s->dgrams.dropped);
+	}
+	if (s->h.reason[0] != '\0')
+		log_field(f, "SOCKS_REASON=%s", s->h.reason);
+}
+
+/* The session record, once per session: a "session N key=value..." line on
+ * stderr, or a journal entry with the SOCKS_* fields (SOCKS_INSTANCE is on
+ * every entry: runtime_log_setup()). Only a rule's refusal
+ * has its own MESSAGE_ID; a limit, a BIND peer from the wrong address and the
+ * like end as any session does. */
+/* Not inlined: its 4 KiB of journal fields would otherwise sit in
+ * session_run()'s frame for the whole session and push the relay's frames a
+ * page deeper, a page of RSS per idle session. */
+__attribute__((noinline)) void session_record_log(const struct session *s)
+{
+	char client[ADDR_STRLEN], dest[ADDR_STRLEN] = "-", rep[40] = "-", dgrams[96] = "";
+	struct log_fields f;
+
+	if (!log_enabled(LOG_INFO))
+		return;
+	uint64_t ms = (uint64_t)(monotonic_ms() - s->start_ms);
+	if (s->have_dest)
+		addr_str((const struct sockaddr *)&s->dest_addr.ss, dest, sizeof(dest));
+	if (s->h.reply >= 0)
+		snprintf(rep, sizeof(rep), "0x%02x(%s)", (unsigned)s->h.reply,
+			 socks5_rep_str((uint8_t)s->h.reply));
+	if (s->udp)
+		snprintf(dgrams, sizeof(dgrams), " dgrams_up=%llu dgrams_down=%llu dgrams_dropped=%llu",
+			 (unsigned long long)s->dgrams.up, (unsigned long long)s->dgrams.down,
+			 (unsigned long long)s->dgrams.dropped);
+	record_fields(s, ms, &f);
+	log_fields_send(LOG_INFO, s->refused_by_rule ? LOG_ID_RULE_REFUSAL : LOG_ID_SESSION_END, &f,
+			"session %llu%s%s client=%s user=%s%s cmd=%s dest=%s addr=%s reply=%s "
+			"up=%llu down=%llu%s duration=%llu.%03llus%s%s",
+			(unsigned long long)s->id,
+			s->cfg->instance_name[0] != '\0' ? " instance=" : "", s->cfg->instance_name,
+			addr_str((const struct sockaddr *)&s->h.peer.ss, client, sizeof(client)),
+			s->h.user[0] != '\0' ? s->h.user : "-",
+			s->h.login[0] == '\0' ? "" : s->h.cached ? " auth=cache" : " auth=pam",
+			s->have_req ? socks5_cmd_str(s->req.cmd) : "-",
+			s->have_req ? s->dest_asked : "-", dest, rep,
+			(unsigned long long)s->stats.up, (unsigned long long)s->stats.down, dgrams,
+			(unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
+			s->h.reason[0] != '\0' ? " reason=" : "", s->h.reason);
+}
+
