@@ -5,6 +5,7 @@
 
 #include "session_int.h"
 
+#include "config.h"
 #include "log.h"
 #include "timeutil.h"
 
