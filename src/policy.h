@@ -21,6 +21,13 @@ struct sockaddr;
 bool policy_admit(const struct addr *peer, const struct config *cfg);
 void policy_unadmit(const struct addr *peer);
 
+/* At accept time on a socket that expects a PROXY protocol header: is peer
+ * one of the trusted load balancers (proxy_from)? Such a connection is
+ * admitted with policy_admit() only once its header names the client. False:
+ * close it at once; the refusal is logged here (rate-limited), and nothing
+ * the peer would send is ever read. Cheap, no I/O. Thread-safe. */
+bool policy_balancer_trusted(const struct addr *peer, const struct config *cfg);
+
 /* One request as the rules and limits see it. Fill it with policy_init(),
  * then set dest_name when the client named its destination. */
 struct policy {
