@@ -590,6 +590,11 @@ static bool session_proxied(struct session *s)
 {
 	switch (handshake_proxy_header(&s->h)) {
 	case HANDSHAKE_PROXY_LOCAL:
+		if (log_enabled(LOG_DEBUG)) {
+			char a[ADDR_STRLEN];
+			log_msg(LOG_DEBUG, "health check from %s (PROXY protocol LOCAL)",
+				addr_str((const struct sockaddr *)&s->h.via.ss, a, sizeof(a)));
+		}
 		s->quiet = true;
 		return false;
 	case HANDSHAKE_PROXY_FAILED:
