@@ -7,7 +7,7 @@ reach the instances and leave no record; after a reload that adds a client
 rule refusing 127.0.0.5, that client is refused and 127.0.0.7 still served.
 UDP ASSOCIATE through HAProxy answers with the instance's external_address
 and relays datagrams from the real client only (the balancer's address is
-not the client's)."""
+not the client's); BIND's first reply names the external address too."""
 import re
 import signal
 import socket
@@ -106,6 +106,24 @@ def test_udp(ha, gws):
             rec
 
 
+def test_bind(ha):
+    """BIND's first reply names the instance's external address; the peer
+    reaches the listener through the (simulated) NAT; the second reply names
+    the peer as it is."""
+    ctl = socket.create_connection(("127.0.0.1", ha.port), timeout=10)
+    with ctl:
+        ctl.sendall(b"\x05\x01\x00")
+        assert sgtest.recv_exact(ctl, 2) == b"\x05\x00"
+        ctl.sendall(b"\x05\x02\x00" + sgtest.encode_addr("127.0.0.1", 0))
+        rep, host, port = sgtest.read_reply(ctl)
+        assert rep == 0 and host in EXTERNAL.values() and port != 0, (rep, host, port)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as peer:
+            rep, ph, pp = sgtest.read_reply(ctl)
+            assert rep == 0 and (ph, pp) == peer.getsockname(), (rep, ph, pp)
+            peer.sendall(b"inbound")
+            assert sgtest.recv_exact(ctl, 7) == b"inbound"
+
+
 def test():
     sgproxy.require_haproxy()
     with sgproxy.http_server() as web, sgproxy.proxy_daemon(conf("a")) as a, \
@@ -116,6 +134,7 @@ def test():
             test_clients(ha, web, gws)
             test_health_checks(gws)
             test_udp(ha, gws)
+            test_bind(ha)
             test_rule(ha, web, gws)
         sgtest.log("HAProxy part took %.1fs" % (time.monotonic() - t0))
 
