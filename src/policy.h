@@ -13,11 +13,12 @@ struct addr;
 struct config;
 struct sockaddr;
 
-/* At accept time, before any byte is read: may this client address open a
+/* At accept time, before any byte is read (behind a load balancer: as soon
+ * as the PROXY header named the client): may this client address open a
  * session (client rules, max_connection_rate, max_sessions_per_client)?
  * True takes one of the address's session slots, which policy_unadmit()
  * gives back. False: close it at once; the refusal is logged here
- * (rate-limited). Cheap, no I/O: runs on the acceptor thread. Thread-safe. */
+ * (rate-limited). Cheap, no I/O: fit for the acceptor thread. Thread-safe. */
 bool policy_admit(const struct addr *peer, const struct config *cfg);
 void policy_unadmit(const struct addr *peer);
 

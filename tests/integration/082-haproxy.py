@@ -34,6 +34,7 @@ def test_clients(ha, web, gws):
     for i in range(8):
         for src in ("127.0.0.5", "127.0.0.7"):
             assert curl_ok(ha, web, src), "curl from %s failed (round %d)" % (src, i)
+    sgproxy.wait_records(gws.values(), 16)
     for name, d in gws.items():
         recs = d.sessions()
         assert recs, "instance %s got no session:\n%s" % (name, ha.log())
@@ -63,6 +64,7 @@ def test_rule(ha, web, gws):
     for _ in range(4):
         assert not curl_ok(ha, web, "127.0.0.5"), "127.0.0.5 served despite the rule"
         assert curl_ok(ha, web, "127.0.0.7"), "127.0.0.7 refused"
+    sgproxy.wait_records(gws.values(), sum(n.values()) + 4)
     refused = 0
     for name, d in gws.items():
         refused += len(re.findall(r"closing connection from 127\.0\.0\.5: refused by client rule",
@@ -70,6 +72,7 @@ def test_rule(ha, web, gws):
         new = d.sessions()[n[name]:]
         assert all(r["client"].startswith("127.0.0.7:") for r in new), new
     assert refused >= 1, "no refusal logged"
+    sgproxy.wait_records(gws.values(), sum(n.values()) + 4)
     assert sum(len(d.sessions()) - n[k] for k, d in gws.items()) == 4
 
 
@@ -106,7 +109,7 @@ def test_udp(ha, gws):
             rec
 
 
-def test_bind(ha):
+def test_bind(ha, gws):
     """BIND's first reply names the instance's external address; the peer
     reaches the listener through the (simulated) NAT; the second reply names
     the peer as it is."""
@@ -122,6 +125,11 @@ def test_bind(ha):
             assert rep == 0 and (ph, pp) == peer.getsockname(), (rep, ph, pp)
             peer.sendall(b"inbound")
             assert sgtest.recv_exact(ctl, 7) == b"inbound"
+    # Its record, before the next test counts records.
+    deadline = time.monotonic() + 10
+    while not any("cmd=bind" in d.log() for d in gws.values()):
+        assert time.monotonic() < deadline, "no record of the BIND session"
+        time.sleep(0.02)
 
 
 def test():
@@ -134,7 +142,7 @@ def test():
             test_clients(ha, web, gws)
             test_health_checks(gws)
             test_udp(ha, gws)
-            test_bind(ha)
+            test_bind(ha, gws)
             test_rule(ha, web, gws)
         sgtest.log("HAProxy part took %.1fs" % (time.monotonic() - t0))
 

@@ -77,7 +77,10 @@ def test():
         assert on_a, "no live session was on instance a:\n" + a.log()
         assert all(r["reason"] is None and r["client"].startswith("127.0.0.1:") for r in on_a), \
             on_a
-        assert len([r for r in b.sessions() if r["up"] == "11"]) == 4 - len(on_a), b.log()
+        deadline = time.monotonic() + 10
+        while len([r for r in b.sessions() if r["up"] == "11"]) < 4 - len(on_a):
+            assert time.monotonic() < deadline, "b did not record its live sessions:\n" + b.log()
+            time.sleep(0.02)
 
 
 sgtest.main(test)

@@ -200,5 +200,21 @@ class HAProxy:
 
 
 def clients_of(d):
-    """The client host of each session record of d."""
-    return [re.sub(r":\d+$", "", r["client"]) for r in d.sessions()]
+    """The client host of each session record of d, in session order (the
+    records are written as sessions end, in any order)."""
+    return [re.sub(r":\d+$", "", r["client"])
+            for r in sorted(d.sessions(), key=lambda r: r["id"])]
+
+
+def wait_records(daemons, n, timeout=10):
+    """Waits until the daemons have written n session records in all (a
+    record follows the client's last byte); returns the records of each."""
+    deadline = time.monotonic() + timeout
+    while True:
+        recs = [d.sessions() for d in daemons]
+        if sum(len(r) for r in recs) >= n:
+            return recs
+        if time.monotonic() > deadline:
+            raise AssertionError("%d session records, expected %d:\n%s" % (
+                sum(len(r) for r in recs), n, "\n".join(d.log() for d in daemons)))
+        time.sleep(0.02)
