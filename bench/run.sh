@@ -69,6 +69,12 @@
 #                        process (python3) fetching /metrics every 100 ms, BENCH_METRICS_ROUNDS [2]
 #                        times in turn, and print the on/off ratio.
 #   BENCH_ONLY           space-separated subset of: direct socksgate microsocks danted
+#   BENCH_HAPROXY        space-separated subset of: 1 2. Also measures the
+#                        session rate and bulk modes through HAProxy (mode
+#                        tcp, send-proxy-v2, balance leastconn) in front of
+#                        1 and/or 2 socksgate instances on "proxy" listeners,
+#                        and prints their ratio to socksgate alone from the
+#                        same run. HAPROXY [/usr/sbin/haproxy] names it.
 #   CC [cc]              compiler for socksbench
 #
 # Exit: 0 done (another server that fails or is missing is reported in the
@@ -100,6 +106,8 @@ STORM_TIMEOUT=${BENCH_STORM_TIMEOUT:-15}
 STORM_SERIAL=${BENCH_STORM_SERIAL:-$STORM_USERS}
 METRICS=${BENCH_METRICS:-0}
 METRICS_ROUNDS=${BENCH_METRICS_ROUNDS:-2}
+HAPROXY_N=${BENCH_HAPROXY:-}
+HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
 
 log() { printf '%s\n' "run.sh: $*" >&2; }
 fatal() { log "error: $*"; exit 1; }
@@ -233,13 +241,13 @@ free_port() {
 	return 1
 }
 
-# start_server NAME PORT CMD... : starts CMD in its own process group and
-# waits until PORT answers SOCKS5.  Sets SPID.  Returns non-zero on failure.
-SPID=
-start_server() {
-	local name=$1 port=$2 i pg
-	shift 2
-	SPID=
+# spawn NAME CMD... : starts CMD in its own process group, its output in
+# $work/NAME.out, and notes the group.  Sets PID.  Returns non-zero on failure.
+PID=
+spawn() {
+	local name=$1 pg
+	shift
+	PID=
 	setsid "$@" >"$work/$name.out" 2>&1 </dev/null &
 	local pid=$!
 	# setsid execs in place when we are not a group leader; check it did.
@@ -248,13 +256,24 @@ start_server() {
 		sleep 0.1
 		pg=$(awk '{ sub(/.*\) /, ""); print $3 }' "/proc/$pid/stat" 2>/dev/null)
 	fi
-	if [ "$pg" = "$pid" ]; then
-		PGIDS+=("$pid")
-	else
+	if [ "$pg" != "$pid" ]; then
 		kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 		log "$name: could not start it in its own process group"
 		return 1
 	fi
+	PGIDS+=("$pid")
+	PID=$pid
+}
+
+# start_server NAME PORT CMD... : starts CMD in its own process group and
+# waits until PORT answers SOCKS5.  Sets SPID.  Returns non-zero on failure.
+SPID=
+start_server() {
+	local name=$1 port=$2 i
+	shift 2
+	SPID=
+	spawn "$name" "$@" || return 1
+	local pid=$PID
 	local t0=$SECONDS
 	for ((i = 0; i < 50 && SECONDS - t0 < 6; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
@@ -276,6 +295,49 @@ stop_server() {
 	stop_group "$pg"
 	for p in "${PGIDS[@]}"; do [ "$p" = "$pg" ] || keep+=("$p"); done
 	PGIDS=("${keep[@]}")
+}
+
+# HAProxy on PORT in front of N socksgate instances whose listeners expect
+# the PROXY protocol header; the instances' groups go to BACKENDS (stopped
+# with the HAProxy one).  Sets SPID to HAProxy's.
+BACKENDS=()
+launch_haproxy() {
+	local n=$1 port=$2 i p t servers=()
+	for ((i = 1; i <= n; i++)); do
+		p=$(free_port) || return 1
+		printf 'listen = 127.0.0.1:%s proxy\nproxy_from = 127.0.0.1\nauth = none\nallow_unauthenticated = yes\nallow to 127.0.0.0/8,::1\n' \
+			"$p" >"$work/socksgate-proxied-$i.conf"
+		spawn "socksgate-proxied-$i" "$SG" -c "$work/socksgate-proxied-$i.conf" || return 1
+		BACKENDS+=("$PID")
+		for ((t = 0; t < 60; t++)); do
+			grep -q started "$work/socksgate-proxied-$i.out" && break
+			kill -0 "$PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		grep -q started "$work/socksgate-proxied-$i.out" || {
+			log "socksgate behind HAProxy did not start:"
+			sed 's/^/    /' "$work/socksgate-proxied-$i.out" | tail -n 8 >&2
+			return 1
+		}
+		servers+=("    server gw$i 127.0.0.1:$p send-proxy-v2 check inter 2s check-send-proxy")
+	done
+	{
+		printf '%s\n' "global" "    maxconn 4096" "defaults" "    mode tcp" \
+			"    timeout connect 5s" "    timeout client 60s" "    timeout server 60s" \
+			"    retries 3" "    option redispatch 1" \
+			"frontend socks" "    bind 127.0.0.1:$port" "    default_backend gateways" \
+			"backend gateways" "    balance leastconn"
+		printf '%s\n' "${servers[@]}"
+	} >"$work/haproxy.cfg"
+	start_server "haproxy$n" "$port" "$HAPROXY" -db -f "$work/haproxy.cfg"
+}
+
+stop_backends() {
+	local pg
+	for pg in "${BACKENDS[@]}"; do
+		stop_server "$pg"
+	done
+	BACKENDS=()
 }
 
 # launch NAME PORT: start server NAME on PORT with its usual arguments.
@@ -305,6 +367,8 @@ launch() {
 		start_server socksgate-metrics "$port" "$SG" -c "$work/socksgate-metrics.conf" \
 			-l "127.0.0.1:$port" -a none || return 1
 		start_scraper "$mport" ;;
+	haproxy1|haproxy2)
+		launch_haproxy "${name#haproxy}" "$port" ;;
 	socksgate-auth)
 		local a="-c ${SG_AUTH_CONF:-$work/socksgate-auth.conf} -l 127.0.0.1:{PORT} -a pam"
 		a=${SOCKSGATE_AUTH_ARGS:-$a}
@@ -368,6 +432,7 @@ measure() {
 	if [ "$srv" != direct ]; then
 		port=$(free_port) || { log "no free port"; INTERNAL=1; return 1; }
 		if ! launch "$base" "$port"; then
+			stop_backends
 			R[$srv,$mode]=fail
 			return 1
 		fi
@@ -387,6 +452,7 @@ measure() {
 		fi
 		stop_scraper
 		stop_server "$SPID"
+		stop_backends
 	fi
 	if [ $rc -ne 0 ] || [ -z "$line" ]; then
 		R[$srv,$mode]=fail
@@ -418,6 +484,21 @@ for s in $ONLY; do
 	*) log "unknown server in BENCH_ONLY: $s"; exit 2 ;;
 	esac
 done
+for n in $HAPROXY_N; do
+	case $n in
+	1|2) ;;
+	*) log "BENCH_HAPROXY takes 1 and/or 2, not $n"; exit 2 ;;
+	esac
+	if [ ! -x "$HAPROXY" ]; then
+		log "HAProxy not found ($HAPROXY): skipping BENCH_HAPROXY"
+		break
+	fi
+	if [[ " ${servers[*]} " != *" socksgate "* ]]; then
+		log "BENCH_HAPROXY needs socksgate in BENCH_ONLY: skipping it"
+		break
+	fi
+	servers+=("haproxy$n")
+done
 
 # shellcheck source=storm.sh
 [ "$STORM" = 1 ] && . "$here/storm.sh"	# runs the storm benchmark and exits
@@ -428,6 +509,8 @@ t_start=$SECONDS
 for s in "${servers[@]}"; do
 	for m in "${modes[@]}"; do
 		[ "$s" = direct ] && [ "$m" = idle ] && continue
+		# Behind HAProxy: the session rate and the bulk modes.
+		case $s in haproxy*) [ "$m" = rate ] || [ "$m" = bulk ] || continue ;; esac
 		if [ "$m" = auth ]; then
 			[ "$s" != direct ] || continue
 		fi
@@ -456,19 +539,24 @@ errnote() {
 	local e=${R[$1,$2,errors]:-0}
 	[ -n "$e" ] && [ "$e" != 0 ] && printf ' (%s err)' "$e"
 }
-ratio() {	# ratio SERVER MODE KEY: socksgate / SERVER
-	local a=${R[socksgate,$2,$3]:-} b=${R[$1,$2,$3]:-}
-	if [ "${R[socksgate,$2]:-}" != ok ] || [ "${R[$1,$2]:-}" != ok ] || [ -z "$a" ] || [ -z "$b" ] ||
+ratio_of() {	# ratio_of A B MODE KEY: A / B
+	local a=${R[$1,$3,$4]:-} b=${R[$2,$3,$4]:-}
+	if [ "${R[$1,$3]:-}" != ok ] || [ "${R[$2,$3]:-}" != ok ] || [ -z "$a" ] || [ -z "$b" ] ||
 	   [ "$a" = na ] || [ "$b" = na ]; then
 		echo "—"; return
 	fi
 	awk -v a="$a" -v b="$b" 'BEGIN { if (b + 0 == 0) print "—"; else printf "%.2f×", a / b }'
+}
+ratio() {	# ratio SERVER MODE KEY: socksgate / SERVER
+	ratio_of socksgate "$1" "$2" "$3"
 }
 
 label() {
 	case $1 in
 	direct) echo "direct (no proxy)" ;;
 	danted) echo "danted -N $DANTE_N" ;;
+	haproxy1) echo "HAProxy → 1 socksgate" ;;
+	haproxy2) echo "HAProxy → 2 socksgate" ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -491,9 +579,16 @@ for s in "${servers[@]}"; do
 done
 if [[ " ${servers[*]} " == *" socksgate "* ]]; then
 	for s in "${servers[@]}"; do
-		[ "$s" = socksgate ] && continue
+		case $s in socksgate|haproxy*) continue ;; esac
 		row="| socksgate ÷ $(label "$s") | $(ratio "$s" rate sessions_per_s) | $(ratio "$s" rate p50_ms) | $(ratio "$s" rate p99_ms) | $(ratio "$s" bulk mb_per_s) | $(ratio "$s" idle kib_per_conn_rss) | $(ratio "$s" idle kib_per_conn_pss) | $(ratio "$s" idle threads_after) |"
 		[ "$AUTH" = 1 ] && row="$row $(ratio "$s" auth sessions_per_s) |"
+		echo "$row"
+	done
+	# The balancer hop and the second instance, against socksgate alone.
+	for s in "${servers[@]}"; do
+		case $s in haproxy*) ;; *) continue ;; esac
+		row="| $(label "$s") ÷ socksgate | $(ratio_of "$s" socksgate rate sessions_per_s) | $(ratio_of "$s" socksgate rate p50_ms) | $(ratio_of "$s" socksgate rate p99_ms) | $(ratio_of "$s" socksgate bulk mb_per_s) | — | — | — |"
+		[ "$AUTH" = 1 ] && row="$row — |"
 		echo "$row"
 	done
 fi

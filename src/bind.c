@@ -122,3 +122,18 @@ enum bind_end bind_wait(int lfd, int ctl, unsigned timeout_ms, int *ret_fd, stru
 		}
 	}
 }
+
+bool bind_peer_expected(const struct addr *want, int nwant, uint16_t port,
+			       const struct addr *peer)
+{
+	const struct sockaddr *p = (const struct sockaddr *)&peer->ss;
+
+	if (port != 0 && addr_port(p) != port)
+		return false;
+	for (int i = 0; i < nwant; i++) {
+		const struct sockaddr *w = (const struct sockaddr *)&want[i].ss;
+		if (addr_is_any(w) || addr_same(w, p, false))
+			return true;
+	}
+	return false;
+}

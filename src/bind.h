@@ -4,6 +4,9 @@
 #ifndef SOCKSGATE_BIND_H
 #define SOCKSGATE_BIND_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "addr.h"
 
 /* Opens a listening TCP socket (non-blocking, close-on-exec, backlog 1) on
@@ -31,5 +34,11 @@ enum bind_end {
  * written only for the end that names it. lfd stays open and the caller's. */
 enum bind_end bind_wait(int lfd, int ctl, unsigned timeout_ms, int *ret_fd, struct addr *ret_peer,
 			int *ret_err);
+
+/* Is peer the host (and port, when the client named one) that the BIND
+ * request named, one of want[0..nwant) (a name's addresses)? The any address
+ * (0.0.0.0, ::) stands for every host. Pure. */
+bool bind_peer_expected(const struct addr *want, int nwant, uint16_t port,
+			const struct addr *peer);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "config.h"
 
+#include "config_addr.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -16,7 +17,7 @@
 #include <string.h>
 
 enum opt_type {
-	OPT_LISTEN,
+	OPT_ADDRS,	/* listen, proxy_from, proxy_listen, external_address: config_addr.c */
 	OPT_AUTH,
 	OPT_UINT,
 	OPT_DURATION,
@@ -38,7 +39,10 @@ struct option_def {
 
 #define OFF(f) offsetof(struct config, f)
 static const struct option_def options[] = {
-	{ "listen", OPT_LISTEN, 0, 0, 0 },
+	{ "listen", OPT_ADDRS, 0, 0, 0 },
+	{ "proxy_from", OPT_ADDRS, 0, 0, 0 },
+	{ "proxy_listen", OPT_ADDRS, 0, 0, 0 },
+	{ "external_address", OPT_ADDRS, 0, 0, 0 },
 	{ "auth", OPT_AUTH, OFF(auth), 0, 0 },
 	{ "workers_min", OPT_UINT, OFF(workers_min), 1, 100000 },
 	{ "workers_max", OPT_UINT, OFF(workers_max), 1, 1000000 },
@@ -267,27 +271,8 @@ static int option_set(struct config *c, const char *key, const char *value, char
 		return -EINVAL;
 	}
 	switch (o->type) {
-	case OPT_LISTEN:
-		if (c->nlisten >= CONFIG_LISTEN_MAX) {
-			snprintf(err, errlen, "too many listen addresses (at most %d)",
-				 CONFIG_LISTEN_MAX);
-			return -EINVAL;
-		}
-		if (addr_parse(value, &c->listen[c->nlisten]) < 0) {
-			snprintf(err, errlen,
-				 "listen: '%s' is not ADDR:PORT (IPv4 a.b.c.d:PORT or [IPv6]:PORT)",
-				 value);
-			return -EINVAL;
-		}
-		for (size_t i = 0; i < c->nlisten; i++) {
-			if (addr_same((const struct sockaddr *)&c->listen[i].ss,
-				      (const struct sockaddr *)&c->listen[c->nlisten].ss, true)) {
-				snprintf(err, errlen, "listen: '%s' is already listed", value);
-				return -EINVAL;
-			}
-		}
-		c->nlisten++;
-		return 0;
+	case OPT_ADDRS:
+		return config_addr_set(c, key, value, err, errlen);
 	case OPT_AUTH:
 		if (strcmp(value, "none") == 0) {
 			c->auth = CONFIG_AUTH_NONE;
@@ -383,9 +368,26 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Where the settings that need proxy_from were made, for its error. */
+struct proxy_origin {
+	unsigned listen_line;		/* the file's first "listen ... proxy" line */
+	unsigned proxy_listen_line;	/* the file's first proxy_listen line */
+	bool listen_cmdline;		/* the command line replaced the file's listen list */
+};
+
+/* Notes in o the line that set a listener expecting the PROXY protocol. */
+static void note_proxy_origin(const struct config *c, const char *key, unsigned lineno,
+			      struct proxy_origin *o)
+{
+	if (strcmp(key, "listen") == 0 && o->listen_line == 0 && config_addr_proxy_listener(c))
+		o->listen_line = lineno;
+	if (strcmp(key, "proxy_listen") == 0 && o->proxy_listen_line == 0)
+		o->proxy_listen_line = lineno;
+}
+
 /* Parses the open file; returns the number of errors found. */
 static unsigned parse_stream(struct config *c, FILE *f, const char *path, config_report_fn report,
-			     void *ctx)
+			     void *ctx, struct proxy_origin *origin)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -425,6 +427,8 @@ static unsigned parse_stream(struct config *c, FILE *f, const char *path, config
 		if (option_set(c, key, value, err, sizeof(err)) < 0) {
 			report(path, lineno, err, ctx);
 			errors++;
+		} else {
+			note_proxy_origin(c, key, lineno, origin);
 		}
 	}
 	if (ferror(f)) {
@@ -433,6 +437,39 @@ static unsigned parse_stream(struct config *c, FILE *f, const char *path, config
 		errors++;
 	}
 	free(line);
+	return errors;
+}
+
+/* A listener that expects the PROXY protocol header needs the balancers
+ * it may come from (without proxy_from every connection would be refused),
+ * and serves their clients, so auth = none needs allow_unauthenticated. */
+static unsigned check_proxy_from(const struct config *c, const char *path,
+				 const struct proxy_origin *o, config_report_fn report, void *ctx)
+{
+	static const char why[] = "but proxy_from is not set: name the networks of the load "
+				  "balancers that may send the PROXY protocol header";
+	bool by_listen = config_addr_proxy_listener(c);
+	unsigned errors = 0;
+	char err[200];
+
+	if (!by_listen && c->nproxy_listen == 0)
+		return 0;
+	if (c->auth == CONFIG_AUTH_NONE && !c->allow_unauthenticated) {
+		/* Loopback or not, such a listener serves the balancer's clients. */
+		report(path, 0, "auth = none on a listener behind a load balancer (PROXY protocol) "
+		       "lets the balancer's clients use the gateway; set allow_unauthenticated = "
+		       "yes if that is intended", ctx);
+		errors++;
+	}
+	if (c->nproxy_from == 0) {
+		snprintf(err, sizeof(err), "%s %s", by_listen ? "listen: a listener says 'proxy'"
+							       : "proxy_listen is set", why);
+		if (by_listen && o->listen_cmdline)
+			report("command line", 0, err, ctx);
+		else
+			report(path, by_listen ? o->listen_line : o->proxy_listen_line, err, ctx);
+		errors++;
+	}
 	return errors;
 }
 
@@ -482,6 +519,7 @@ int config_load(const char *path, const struct config_override *ov, size_t nov,
 	unsigned errors = 0;
 	char err[512];
 	int r = 0;
+	struct proxy_origin origin = { 0, 0, false };
 
 	struct config *c = config_new();
 	if (c == NULL)
@@ -502,7 +540,7 @@ int config_load(const char *path, const struct config_override *ov, size_t nov,
 		r = 0;
 		where = "command line";
 	} else {
-		errors += parse_stream(c, f, file, report, ctx);
+		errors += parse_stream(c, f, file, report, ctx, &origin);
 		fclose(f);
 	}
 
@@ -517,7 +555,9 @@ int config_load(const char *path, const struct config_override *ov, size_t nov,
 			errors++;
 		}
 	}
+	origin.listen_cmdline = listen_reset;
 	errors += check_consistency(c, where, report, ctx);
+	errors += check_proxy_from(c, where, &origin, report, ctx);
 	if (errors > 0)
 		r = -EINVAL;
 out:
@@ -569,11 +609,7 @@ static void dump_ops(const struct config *c, FILE *out)
 
 void config_dump(const struct config *c, FILE *out)
 {
-	char a[ADDR_STRLEN];
-
-	for (size_t i = 0; i < c->nlisten; i++)
-		fprintf(out, "listen = %s\n",
-			addr_str((const struct sockaddr *)&c->listen[i].ss, a, sizeof(a)));
+	config_addr_dump(c, out);
 	fprintf(out, "auth = %s\n", c->auth == CONFIG_AUTH_PAM ? "pam" : "none");
 	fprintf(out, "workers_min = %u\n", c->workers_min);
 	if (c->workers_max != 0)

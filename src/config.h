@@ -13,6 +13,7 @@
 #include "rules.h"
 
 #define CONFIG_LISTEN_MAX 16
+#define CONFIG_PROXY_FROM_MAX 64
 #define CONFIG_NAME_MAX 63
 #define CONFIG_EXEMPT_MAX 64
 #ifndef SYSCONFDIR
@@ -32,7 +33,17 @@ enum config_auth {
 struct config {
 	atomic_int refs;
 	struct addr listen[CONFIG_LISTEN_MAX];
+	bool listen_proxy[CONFIG_LISTEN_MAX];	/* listen[i] said "proxy": PROXY protocol */
 	size_t nlisten;
+	/* Sockets passed by systemd that expect the PROXY protocol header. */
+	struct addr proxy_listen[CONFIG_LISTEN_MAX];
+	size_t nproxy_listen;
+	/* The load balancers that may send the header (proxy_from). */
+	struct addr_net proxy_from[CONFIG_PROXY_FROM_MAX];
+	size_t nproxy_from;
+	/* external_address: BND.ADDR of UDP ASSOCIATE and BIND's first reply;
+	 * [0] IPv4, [1] IPv6, each with len 0 when not set (port 0). */
+	struct addr external[2];
 	enum config_auth auth;
 	unsigned workers_min;
 	unsigned workers_max;		/* 0: derived from the descriptor limit */

@@ -1,8 +1,9 @@
-/* The handshake: the codec parses, this module reads and writes the client
- * socket against the session's deadline, picks the method, runs the RFC 1929
- * login through PAM with the equal-time rule and the per-address block, and
- * reads the request. Nothing here logs a session's failure: it records the
- * reason, and the session record carries it. */
+/* The handshake: the codecs parse, this module reads and writes the client
+ * socket against the session's deadline: the PROXY protocol header behind a
+ * load balancer, the method, the RFC 1929 login through PAM with the
+ * equal-time rule and the per-address block, and the request. Nothing here
+ * logs a session's failure: it records the reason, and the session record
+ * carries it. */
 #include "autoconf.h"
 
 #include "handshake.h"
@@ -13,6 +14,7 @@
 #include "log.h"
 #include "pool.h"
 #include "stats.h"
+#include "proxyproto.h"
 #include "text.h"
 #include "timeutil.h"
 
@@ -24,6 +26,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
+
+/* How long a refused client gets to read its reply before the socket closes. */
+#define LINGER_MS 500
 
 static struct log_ratelimit pam_error_rl, limiter_full_rl;
 static const char blocked_reason[] = "address blocked after repeated authentication failures";
@@ -194,6 +200,45 @@ static enum socks5_status read_message(struct handshake *h, parse_fn parse, void
 			handshake_reason(h, "reading the %s: %s", what, strerror((int)-r));
 		return SOCKS5_NEED_MORE;
 	}
+}
+
+enum handshake_proxy_end handshake_proxy_header(struct handshake *h)
+{
+	static const char what[] = "the PROXY protocol header";
+	struct proxyproto_header hdr;
+	enum proxyproto_status st;
+	size_t used;
+
+	h->via = h->peer;
+	while ((st = proxyproto_parse(h->in, h->inlen, &hdr, &used)) == PROXYPROTO_NEED_MORE) {
+		ssize_t r = recv_more(h);
+		if (r > 0)
+			continue;
+		if (r == 0)
+			handshake_reason(h, "connection closed before %s", what);
+		else if (r == -ETIMEDOUT)
+			handshake_reason(h, "handshake timeout waiting for %s", what);
+		else if (r == -ECONNRESET)
+			handshake_reason(h, "connection reset before %s", what);
+		else
+			handshake_reason(h, "reading %s: %s", what, strerror((int)-r));
+		return HANDSHAKE_PROXY_FAILED;
+	}
+	if (st != PROXYPROTO_OK) {
+		handshake_reason(h, "%s (first byte 0x%02x%s)", proxyproto_status_str(st), h->in[0],
+				 st == PROXYPROTO_BAD_SIGNATURE && h->in[0] == 0x05
+					 ? ": a SOCKS5 client, not the load balancer's header" : "");
+		return HANDSHAKE_PROXY_FAILED;
+	}
+	memmove(h->in, h->in + used, h->inlen - used);
+	h->inlen -= used;
+	if (hdr.local)
+		return HANDSHAKE_PROXY_LOCAL;
+	if (!hdr.has_addr)
+		return HANDSHAKE_PROXY_KEPT;
+	addr_set(&h->peer, (const struct sockaddr *)&hdr.src, hdr.srclen);
+	addr_unmap(&h->peer);
+	return HANDSHAKE_PROXY_CLIENT;
 }
 
 /* Sleeps until the deadline (the equal-time rule for failed logins). */
@@ -419,4 +464,25 @@ bool handshake_request(struct handshake *h, struct socks5_request *ret)
 		break;
 	}
 	return false;
+}
+
+void handshake_close(struct handshake *h)
+{
+	char sink[512];
+	int64_t until = monotonic_ms() + LINGER_MS;
+
+	/* A close with unread input sends RST, which would destroy a refusal
+	 * still in flight: half-close, and let the client read it first. */
+	if (h->replied && h->reply != SOCKS5_REP_SUCCEEDED && shutdown(h->fd, SHUT_WR) == 0) {
+		for (;;) {
+			int64_t left = until - monotonic_ms();
+			struct pollfd p = { .fd = h->fd, .events = POLLIN };
+			if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+				break;
+			ssize_t n = recv(h->fd, sink, sizeof(sink), 0);
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+				break;
+		}
+	}
+	close(h->fd);
 }

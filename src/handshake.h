@@ -20,10 +20,12 @@ struct config;
 #define HANDSHAKE_INBUF 1024
 
 /* One client connection. The caller fills fd, peer, cfg and deadline_ms and
- * zeroes the rest (reply = -1); fd stays the caller's. */
+ * zeroes the rest (reply = -1); fd stays the caller's until handshake_close(). */
 struct handshake {
 	int fd;
 	struct addr peer;		/* the client */
+	struct addr via;		/* the load balancer it came through (the
+					 * connection's own peer); len 0: none */
 	const struct config *cfg;
 	int64_t deadline_ms;		/* CLOCK_MONOTONIC; every blocking step ends by it */
 	uint8_t in[HANDSHAKE_INBUF];	/* bytes read and not yet parsed */
@@ -56,6 +58,24 @@ int handshake_send(const struct handshake *h, int fd, const void *buf, size_t le
  * Returns 0 or -errno; on failure the reason is recorded. */
 int handshake_reply(struct handshake *h, uint8_t rep, const struct sockaddr *bnd);
 
+/* How reading a PROXY protocol header ended. */
+enum handshake_proxy_end {
+	HANDSHAKE_PROXY_CLIENT,	/* h->peer is now the client the header names */
+	HANDSHAKE_PROXY_KEPT,	/* v1 UNKNOWN, a v2 family without addresses: h->peer
+				 * stays the balancer's address */
+	HANDSHAKE_PROXY_LOCAL,	/* v2 LOCAL: the balancer's own connection (its
+				 * health check); there is no client */
+	HANDSHAKE_PROXY_FAILED,	/* no valid header by the deadline: reason recorded */
+};
+
+/* On a socket behind a load balancer, before the greeting: reads the PROXY
+ * protocol header (v1 or v2, see proxyproto.h) by h->deadline_ms. h->via
+ * gets h->peer, the balancer, first. The header's source address and port,
+ * an IPv4-mapped one as plain IPv4, become h->peer. Bytes read behind the
+ * header stay in h->in for the greeting. A client that speaks SOCKS5 first
+ * fails at its first byte. */
+enum handshake_proxy_end handshake_proxy_header(struct handshake *h);
+
 /* Greeting, method selection and, for auth = pam, the RFC 1929 login. True
  * when the client may go on to its request; otherwise the client has been
  * answered as the protocol says and the reason is recorded. */
@@ -66,6 +86,11 @@ bool handshake_negotiate(struct handshake *h);
  * answered (0x08 for an unknown address type, 0x01 otherwise); the reason is
  * recorded either way. */
 bool handshake_request(struct handshake *h, struct socks5_request *ret);
+
+/* Closes h->fd, the end of the session's client socket. When the client
+ * was refused (a reply other than success went out), it gets up to half a
+ * second to read that first. */
+void handshake_close(struct handshake *h);
 
 /* Failed logins since start (wrong password, unknown or locked user);
  * thread-safe. */

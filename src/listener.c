@@ -107,8 +107,10 @@ fail:
  * that the heartbeat stays fresh (the watchdog must not take a flood for a
  * stuck acceptor) and other listeners get their turn. Returns true when out
  * of descriptors. */
-static bool accept_all(struct listener *l, int fd)
+static bool accept_all(struct listener *l, size_t idx)
 {
+	int fd = l->fds[idx];
+
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct addr peer;
 		peer.len = sizeof(peer.ss);
@@ -140,7 +142,7 @@ static bool accept_all(struct listener *l, int fd)
 		 * arrives as ::ffff:a.b.c.d: logs, PAM_RHOST, limits and rules see
 		 * the a.b.c.d that the client and the firewall know. */
 		addr_unmap(&peer);
-		int r = l->fn(c, &peer, l->ctx);
+		int r = l->fn(c, &peer, &l->addrs[idx], l->ctx);
 		if (r < 0) {
 			char a[ADDR_STRLEN];
 			log_ratelimited(&refuse_rl, LOG_WARNING, "closing connection from %s: %s",
@@ -174,11 +176,11 @@ static void *acceptor_main(void *arg)
 		backoff = false;
 		for (size_t i = 0; i < l->nfds; i++)
 			if (n > 0 && (p[i + 1].revents & POLLIN))
-				backoff |= accept_all(l, l->fds[i]);
+				backoff |= accept_all(l, i);
 		if (n == 0 && !backoff) {
 			/* Woken by the timeout after a pause: try every socket again. */
 			for (size_t i = 0; i < l->nfds && !backoff; i++)
-				backoff |= accept_all(l, l->fds[i]);
+				backoff |= accept_all(l, i);
 		}
 	}
 	return NULL;
@@ -261,6 +263,13 @@ void listener_stop(struct listener *l)
 	if (l == NULL)
 		return;
 	acceptor_halt(l);
+	/* Connections that completed their handshake while the acceptor was
+	 * stopping would be reset by the close: one last turn takes them (a load
+	 * balancer already sent them the client's first bytes). New ones are
+	 * refused from the close on, which is what tells a balancer to go
+	 * elsewhere. */
+	for (size_t i = 0; i < l->nfds; i++)
+		(void)accept_all(l, i);
 	for (size_t i = 0; i < l->nfds; i++)
 		close(l->fds[i]);
 	close(l->wake);

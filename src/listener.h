@@ -10,10 +10,14 @@
 
 struct listener;
 
-/* Called on the acceptor thread for each new connection. Returns 0 when it
- * took ownership of fd, or a negative errno when it did not (the acceptor then
+/* Called on the acceptor thread for each new connection: peer is the
+ * client, local the address of the listening socket it came through (as
+ * listener_addrs() reports it), by which the callback tells its sockets apart
+ * (one that expects a PROXY protocol header, say). Returns 0 when it took
+ * ownership of fd, or a negative errno when it did not (the acceptor then
  * closes fd). Must not block. */
-typedef int (*listener_accept_fn)(int fd, const struct addr *peer, void *ctx);
+typedef int (*listener_accept_fn)(int fd, const struct addr *peer, const struct addr *local,
+				  void *ctx);
 
 /* Creates a listening TCP socket bound to a (IPv6 sockets are v6-only).
  * Returns the fd or -errno. */
@@ -37,7 +41,10 @@ typedef int (*listener_check_fn)(const struct addr *a, size_t n, char *why, size
 int listener_start(struct listener **ret, const int *fds, size_t nfds, listener_check_fn check,
 		   listener_accept_fn fn, void *ctx, char *why, size_t whylen);
 
-/* Stops accepting, joins the thread and closes the listening sockets. NULL: no-op. */
+/* Stops accepting, joins the thread and closes the listening sockets. The
+ * connections the kernel had already completed are handed to the callback
+ * first, on the calling thread (a client that got its SYN-ACK is served
+ * rather than reset). NULL: no-op. */
 void listener_stop(struct listener *l);
 
 /* The addresses the listening sockets are bound to, at most max into ret;

@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "config.h"
 #include "control.h"
+#include "config_addr.h"
 #include "groups.h"
 #include "limiter.h"
 #include "listener.h"
@@ -101,9 +102,17 @@ static struct config *config_get(void *ctx)
 	return config_current();
 }
 
-static int on_accept(int fd, const struct addr *peer, void *ctx)
+static bool listeners_passed;	/* by systemd: the config's listen never applied */
+
+/* The acceptor's callback. Whether the socket expects a PROXY protocol
+ * header is asked of the same config the session gets, so a reload that
+ * changes it applies to the next connection, atomically. */
+static int on_accept(int fd, const struct addr *peer, const struct addr *local, void *ctx)
 {
-	return session_submit(ctx, fd, peer, config_current());
+	struct config *c = config_current();
+	bool proxy = config_addr_proxy_socket(c, (const struct sockaddr *)&local->ss,
+					      listeners_passed);
+	return session_submit(ctx, fd, peer, proxy, c);
 }
 
 static void usage(FILE *out)
@@ -176,8 +185,6 @@ static void notify_status(void)
 	(void)sd_notifyf(0, "STATUS=%s", last_reload.applied ? counts : status);
 }
 
-static bool listeners_passed;	/* by systemd: the config's listen never applied */
-
 /* The configuration the listener's veto judges: the one starting, or the one
  * a reload is about to apply. Main thread only. */
 static const struct config *judged;
@@ -213,6 +220,38 @@ static void warn_restart_needed(const struct config *old, const struct config *c
 	    strcmp(old->control_group, c->control_group) != 0)
 		log_msg(LOG_WARNING, "control_socket or control_group changed: that takes a "
 				     "restart");
+}
+
+/* Says which sockets expect a PROXY protocol header, and warns of the
+ * settings that cannot apply: "proxy" on listen lines under socket
+ * activation, proxy_listen without it or naming no passed socket. */
+static void announce_proxy(const struct config *c, const struct listener *lst)
+{
+	struct addr a[CONFIG_LISTEN_MAX];
+	char s[ADDR_STRLEN];
+	size_t n = listener_addrs(lst, a, CONFIG_LISTEN_MAX);
+
+	for (size_t i = 0; i < n; i++)
+		if (config_addr_proxy_socket(c, (const struct sockaddr *)&a[i].ss, listeners_passed))
+			log_msg(LOG_NOTICE, "%s expects a PROXY protocol header, from %zu trusted "
+				"network(s) (proxy_from) only",
+				addr_str((const struct sockaddr *)&a[i].ss, s, sizeof(s)),
+				c->nproxy_from);
+	if (listeners_passed && config_addr_proxy_listener(c))
+		log_msg(LOG_WARNING, "'proxy' on a listen line does not apply to the sockets "
+				     "systemd passed: name those in proxy_listen");
+	if (!listeners_passed && c->nproxy_listen > 0)
+		log_msg(LOG_WARNING, "proxy_listen applies only to sockets passed by systemd; "
+				     "these were bound from 'listen', where 'proxy' says it");
+	for (size_t i = 0; listeners_passed && i < c->nproxy_listen; i++) {
+		const struct sockaddr *want = (const struct sockaddr *)&c->proxy_listen[i].ss;
+		bool found = false;
+		for (size_t j = 0; j < n && !found; j++)
+			found = addr_same((const struct sockaddr *)&a[j].ss, want, true);
+		if (!found)
+			log_msg(LOG_WARNING, "proxy_listen: %s is not one of the sockets systemd "
+				"passed", addr_str(want, s, sizeof(s)));
+	}
 }
 
 /* SIGHUP: a valid new config serves new sessions, live ones keep theirs; an
@@ -275,6 +314,7 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 		if (!auth_pam_pin(c->pam_service, why, sizeof(why)))
 			log_msg(LOG_WARNING, "%s", why);
 	}
+	announce_proxy(c, lst);
 	config_swap(c);
 	groups_flush();
 	log_event(LOG_ID_RELOAD, LOG_NOTICE, "configuration reloaded; new sessions use it");
@@ -491,6 +531,7 @@ static int start(struct daemon *d, struct config *cfg)
 		.pool = d->pool, .queue_len = queue_len, .config_get = config_get,
 	};
 	(void)control_start(control, &cp);	/* without it the daemon still serves */
+	announce_proxy(cfg, d->lst);
 	struct auth_stats as;
 	char cache[64] = "credential cache off";
 	auth_get_stats(&as);

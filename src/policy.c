@@ -7,6 +7,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "config_addr.h"
 #include "groups.h"
 #include "log.h"
 #include "quota.h"
@@ -19,7 +20,21 @@
 #include <string.h>
 
 static struct log_ratelimit client_rule_rl, rate_rl, client_limit_rl, user_limit_rl,
-	sessions_limit_rl;
+	sessions_limit_rl, balancer_rl;
+
+bool policy_balancer_trusted(const struct addr *peer, const struct config *cfg)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&peer->ss;
+	char host[ADDR_HOSTLEN];
+
+	if (config_addr_proxy_trusted(cfg, sa))
+		return true;
+	log_ratelimited(&balancer_rl, LOG_WARNING,
+			"closing connection from %s: a listener that expects a PROXY protocol "
+			"header takes connections only from proxy_from",
+			addr_host(sa, host, sizeof(host)));
+	return false;
+}
 
 bool policy_admit(const struct addr *peer, const struct config *cfg)
 {

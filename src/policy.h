@@ -13,11 +13,12 @@ struct addr;
 struct config;
 struct sockaddr;
 
-/* At accept time, before any byte is read: may this client address open a
+/* At accept time, before any byte is read (behind a load balancer: as soon
+ * as the PROXY header named the client): may this client address open a
  * session (client rules, max_connection_rate, max_sessions_per_client)?
  * True takes one of the address's session slots, which policy_unadmit()
  * gives back. False: close it at once; the refusal is logged here
- * (rate-limited). Cheap, no I/O: runs on the acceptor thread. Thread-safe. */
+ * (rate-limited). Cheap, no I/O: fit for the acceptor thread. Thread-safe. */
 bool policy_admit(const struct addr *peer, const struct config *cfg);
 void policy_unadmit(const struct addr *peer);
 
@@ -29,6 +30,12 @@ unsigned policy_check_rule_names(const struct config *c,
 				 void (*report)(const char *file, unsigned line, const char *msg,
 						void *ctx),
 				 void *ctx);
+/* At accept time on a socket that expects a PROXY protocol header: is peer
+ * one of the trusted load balancers (proxy_from)? Such a connection is
+ * admitted with policy_admit() only once its header names the client. False:
+ * close it at once; the refusal is logged here (rate-limited), and nothing
+ * the peer would send is ever read. Cheap, no I/O. Thread-safe. */
+bool policy_balancer_trusted(const struct addr *peer, const struct config *cfg);
 
 /* One request as the rules and limits see it. Fill it with policy_init(),
  * then set dest_name when the client named its destination. */

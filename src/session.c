@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "bind.h"
 #include "config.h"
+#include "config_addr.h"
 #include "connector.h"
 #include "handshake.h"
 #include "log.h"
@@ -24,7 +25,6 @@
 
 #include <errno.h>
 #include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -34,8 +34,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* How long a refused client gets to read its reply before the socket closes. */
-#define LINGER_MS 500
 /* Addresses of a BIND destination name that an inbound peer may come from. */
 #define BIND_ADDRS 16
 
@@ -45,6 +43,8 @@ struct session_job {
 	struct addr peer;
 	int64_t accepted_ms;	/* CLOCK_MONOTONIC */
 	struct config *cfg;	/* one reference */
+	bool proxy;		/* from a trusted balancer: a PROXY header comes first,
+				 * and admission waits for it */
 };
 
 static struct {
@@ -68,25 +68,29 @@ void session_get_stats(struct session_stats *ret)
 	ret->bytes_down = atomic_load(&counters.bytes_down);
 }
 
-int session_submit(struct pool *pool, int fd, const struct addr *peer, struct config *cfg)
+int session_submit(struct pool *pool, int fd, const struct addr *peer, bool proxy,
+		   struct config *cfg)
 {
-	if (!policy_admit(peer, cfg)) {
+	/* Behind a balancer the client is known only once its header is read. */
+	if (proxy ? !policy_balancer_trusted(peer, cfg) : !policy_admit(peer, cfg)) {
 		close(fd);
 		config_unref(cfg);
 		return 0;	/* ours to close; policy_admit() said why */
 	}
 	struct session_job *job = malloc(sizeof(*job));
 	if (job == NULL) {
-		policy_unadmit(peer);
+		if (!proxy)
+			policy_unadmit(peer);
 		config_unref(cfg);
 		return -ENOMEM;
 	}
 	*job = (struct session_job){
-		.fd = fd, .peer = *peer, .accepted_ms = monotonic_ms(), .cfg = cfg
+		.fd = fd, .peer = *peer, .accepted_ms = monotonic_ms(), .cfg = cfg, .proxy = proxy
 	};
 	int r = pool_submit(pool, job);
 	if (r < 0) {
-		policy_unadmit(peer);
+		if (!proxy)
+			policy_unadmit(peer);
 		config_unref(cfg);
 		free(job);
 	}
@@ -98,7 +102,8 @@ void session_discard(void *job, void *ctx)
 	struct session_job *j = job;
 
 	(void)ctx;
-	policy_unadmit(&j->peer);
+	if (!j->proxy)
+		policy_unadmit(&j->peer);
 	close(j->fd);
 	config_unref(j->cfg);
 	free(j);
@@ -154,9 +159,17 @@ static bool reply_bound(struct session *s, int fd, const struct addr *bnd, const
 		(void)handshake_reply(&s->h, socks5_rep_from_errno(-fd), NULL);
 		return false;
 	}
+	/* Behind NAT or a balancer, the address the client (or BIND's peer)
+	 * must use: external_address of the socket's family, with its port. */
+	struct addr shown = *bnd;
+	const struct addr *ext = config_addr_external(s->cfg, (const struct sockaddr *)&bnd->ss);
+	if (ext != NULL) {
+		shown = *ext;
+		addr_set_port(&shown, addr_port((const struct sockaddr *)&bnd->ss));
+	}
 	/* The reply has the whole handshake deadline's worth of time again. */
 	s->h.deadline_ms = monotonic_ms() + s->cfg->handshake_timeout_ms;
-	if (handshake_reply(&s->h, SOCKS5_REP_SUCCEEDED, (const struct sockaddr *)&bnd->ss) < 0) {
+	if (handshake_reply(&s->h, SOCKS5_REP_SUCCEEDED, (const struct sockaddr *)&shown.ss) < 0) {
 		close(fd);
 		return false;
 	}
@@ -204,23 +217,6 @@ static void handle_connect(struct session *s)
 	if (handshake_reply(&s->h, SOCKS5_REP_SUCCEEDED, (struct sockaddr *)&bnd.ss) < 0)
 		return;
 	relay_tail(s, fd);
-}
-
-/* Is peer the host (and port, when the client named one) that the BIND
- * request named? The any address (0.0.0.0, ::) stands for every host. */
-static bool bind_peer_expected(const struct addr *want, int nwant, uint16_t port,
-			       const struct addr *peer)
-{
-	const struct sockaddr *p = (const struct sockaddr *)&peer->ss;
-
-	if (port != 0 && addr_port(p) != port)
-		return false;
-	for (int i = 0; i < nwant; i++) {
-		const struct sockaddr *w = (const struct sockaddr *)&want[i].ss;
-		if (addr_is_any(w) || addr_same(w, p, false))
-			return true;
-	}
-	return false;
 }
 
 /* Waits for BIND's inbound connection on lfd (which it closes). Returns the
@@ -316,6 +312,14 @@ static void handle_udp(struct session *s)
 	struct addr bnd;
 
 	s->udp = true;
+	if (s->h.peer.ss.ss_family != s->local.ss.ss_family) {
+		/* The relay is on the balancer's side of the instance; the header's
+		 * client, of the other family, could never pass the source check. */
+		handshake_reason(&s->h, "the client's address family differs from the connection's "
+					"to the gateway: no UDP relay for it");
+		(void)handshake_reply(&s->h, SOCKS5_REP_GENERAL_FAILURE, NULL);
+		return;
+	}
 	int fd = udprelay_open((struct sockaddr *)&s->local.ss, &bnd);
 	if (!reply_bound(s, fd, &bnd, "udp socket"))
 		return;
@@ -371,31 +375,16 @@ static void serve_request(struct session *s)
 	}
 }
 
-/* Half-closes and gives the client a moment to read what was sent, so a close
- * with unread input (which sends RST) does not destroy the reply in flight. */
-static void close_gently(int fd)
+/* A session that gets a record: its number, and the count since start. */
+static void session_count(struct session *s)
 {
-	char sink[512];
-	int64_t until = monotonic_ms() + LINGER_MS;
-
-	if (shutdown(fd, SHUT_WR) == 0) {
-		for (;;) {
-			int64_t left = until - monotonic_ms();
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-			if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-				break;
-			ssize_t n = recv(fd, sink, sizeof(sink), 0);
-			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-				break;
-		}
-	}
-	close(fd);
+	s->id = atomic_fetch_add(&counters.next_id, 1) + 1;
+	atomic_fetch_add(&counters.total, 1);
 }
 
 static void session_start(struct session *s, struct session_job *job)
 {
 	memset(s, 0, sizeof(*s));
-	s->id = atomic_fetch_add(&counters.next_id, 1) + 1;
 	s->start_ms = job->accepted_ms;
 	s->cfg = job->cfg;
 	s->h.fd = job->fd;
@@ -407,36 +396,69 @@ static void session_start(struct session *s, struct session_job *job)
 	s->stats.total_up = &counters.bytes_up;
 	s->stats.total_down = &counters.bytes_down;
 	snprintf(s->dest_asked, sizeof(s->dest_asked), "-");
+	s->admitted = !job->proxy;	/* session_submit() admitted it */
+	if (!job->proxy)
+		session_count(s);
 	atomic_fetch_add(&counters.active, 1);
-	atomic_fetch_add(&counters.total, 1);
 	session_registry_add(s);
 }
 
 static void session_end(struct session *s)
 {
-	/* The metrics count the session before its record is out. */
-	stats_session_end(s->have_req ? s->req.cmd : 0, handshake_outcome_final(&s->h));
-	if (s->h.login[0] != '\0')
-		stats_user_end(s->h.user, s->stats.up, s->stats.down);
-	session_note_ended_by(s);
-	session_record_log(s);	/* the totals took the bytes as they moved */
+	if (!s->quiet) {
+		/* The metrics count the session before its record is out. */
+		stats_session_end(s->have_req ? s->req.cmd : 0, handshake_outcome_final(&s->h));
+		if (s->h.login[0] != '\0')
+			stats_user_end(s->h.user, s->stats.up, s->stats.down);
+		session_note_ended_by(s);
+		session_record_log(s);	/* the totals took the bytes as they moved */
+	}
 	session_registry_remove(s);
 	if (s->dest >= 0)
 		close(s->dest);
-	if (s->h.replied && s->h.reply != SOCKS5_REP_SUCCEEDED)
-		close_gently(s->h.fd);
-	else
-		close(s->h.fd);
+	handshake_close(&s->h);
 	policy_release(&s->pol);
-	policy_unadmit(&s->h.peer);	/* the slot policy_admit() took */
+	if (s->admitted)
+		policy_unadmit(&s->h.peer);	/* the slot policy_admit() took */
 	atomic_fetch_sub(&counters.active, 1);
 	explicit_bzero(s->h.login, sizeof(s->h.login));
 	config_unref(s->cfg);
 }
 
+/* Behind a balancer: the header names the client, which is admitted only
+ * now, as session_submit() admits a direct one. False when there is no
+ * session to serve; a health check and a refusal leave no record. */
+static bool session_proxied(struct session *s)
+{
+	switch (handshake_proxy_header(&s->h)) {
+	case HANDSHAKE_PROXY_LOCAL:
+		if (log_enabled(LOG_DEBUG)) {
+			char a[ADDR_STRLEN];
+			log_msg(LOG_DEBUG, "health check from %s (PROXY protocol LOCAL)",
+				addr_str((const struct sockaddr *)&s->h.via.ss, a, sizeof(a)));
+		}
+		s->quiet = true;
+		return false;
+	case HANDSHAKE_PROXY_FAILED:
+		session_count(s);
+		return false;
+	case HANDSHAKE_PROXY_CLIENT:
+	case HANDSHAKE_PROXY_KEPT:
+		break;
+	}
+	if (!policy_admit(&s->h.peer, s->cfg)) {
+		s->quiet = true;	/* policy_admit() said why, as at accept */
+		return false;
+	}
+	s->admitted = true;
+	session_count(s);
+	return true;
+}
+
 void session_run(void *job, void *ctx)
 {
 	struct session s;
+	bool proxy = ((struct session_job *)job)->proxy;
 
 	(void)ctx;
 	session_start(&s, job);
@@ -447,6 +469,8 @@ void session_run(void *job, void *ctx)
 		goto out;
 	}
 	addr_unmap(&s.local);	/* as the peer is: one family per session */
+	if (proxy && !session_proxied(&s))
+		goto out;
 	if (!handshake_negotiate(&s.h) || !handshake_request(&s.h, &s.req))
 		goto out;
 	s.have_req = true;

@@ -15,11 +15,15 @@ struct pool;
 
 /* Called on the acceptor thread for a new connection: admits it (client
  * rules, max_connection_rate, max_sessions_per_client; a refusal is logged,
- * rate-limited) and queues it on pool. Takes cfg's reference in every case.
+ * rate-limited) and queues it on pool. With proxy (the socket expects a
+ * PROXY protocol header) peer must be a trusted balancer (proxy_from), else
+ * it is refused the same way; admission then waits for the header, which
+ * names the client, in the worker. Takes cfg's reference in every case.
  * Returns 0 when it took fd (queued, or refused and closed), or -errno
  * (-EAGAIN: the queue is full) when fd is still the caller's to close; what
  * admission took is given back then. Cheap, no I/O. Thread-safe. */
-int session_submit(struct pool *pool, int fd, const struct addr *peer, struct config *cfg);
+int session_submit(struct pool *pool, int fd, const struct addr *peer, bool proxy,
+		   struct config *cfg);
 
 /* The pool's callbacks (pool_fn) for a job that session_submit() queued:
  * session_run() serves it on the calling worker until it ends;

@@ -24,6 +24,8 @@ struct session {
 	int64_t start_ms;
 	struct config *cfg;		/* the session's reference */
 	struct addr local;		/* where the client reached us */
+	bool admitted;			/* policy_admit() took a slot for h.peer */
+	bool quiet;			/* no record: a health check, or refused at admission */
 	/* greeting to request: the client socket, the login, the reason */
 	struct handshake h;
 	/* the request and what the rules and limits say of it */

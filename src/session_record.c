@@ -40,6 +40,11 @@ static void record_fields(const struct session *s, uint64_t duration_ms, struct 
 	log_field(f, "SOCKS_SESSION_ID=%llu", (unsigned long long)s->id);
 	log_field(f, "SOCKS_CLIENT_ADDR=%s", addr_host(client, host, sizeof(host)));
 	log_field(f, "SOCKS_CLIENT_PORT=%u", (unsigned)addr_port(client));
+	if (s->h.via.len > 0) {
+		const struct sockaddr *via = (const struct sockaddr *)&s->h.via.ss;
+		log_field(f, "SOCKS_VIA_ADDR=%s", addr_host(via, host, sizeof(host)));
+		log_field(f, "SOCKS_VIA_PORT=%u", (unsigned)addr_port(via));
+	}
 	if (s->h.user[0] != '\0')
 		log_field(f, "SOCKS_USER=%s", s->h.user);
 	if (s->h.login[0] != '\0')
@@ -79,6 +84,7 @@ static void record_fields(const struct session *s, uint64_t duration_ms, struct 
 __attribute__((noinline)) void session_record_log(const struct session *s)
 {
 	char client[ADDR_STRLEN], dest[ADDR_STRLEN] = "-", rep[40] = "-", dgrams[96] = "";
+	char via[ADDR_STRLEN + 8] = "";
 	struct log_fields f;
 
 	if (!log_enabled(LOG_INFO))
@@ -86,6 +92,10 @@ __attribute__((noinline)) void session_record_log(const struct session *s)
 	uint64_t ms = (uint64_t)(monotonic_ms() - s->start_ms);
 	if (s->have_dest)
 		addr_str((const struct sockaddr *)&s->dest_addr.ss, dest, sizeof(dest));
+	if (s->h.via.len > 0) {
+		memcpy(via, " via=", 5);
+		addr_str((const struct sockaddr *)&s->h.via.ss, via + 5, sizeof(via) - 5);
+	}
 	if (s->h.reply >= 0)
 		snprintf(rep, sizeof(rep), "0x%02x(%s)", (unsigned)s->h.reply,
 			 socks5_rep_str((uint8_t)s->h.reply));
@@ -95,11 +105,11 @@ __attribute__((noinline)) void session_record_log(const struct session *s)
 			 (unsigned long long)s->dgrams.dropped);
 	record_fields(s, ms, &f);
 	log_fields_send(LOG_INFO, s->refused_by_rule ? LOG_ID_RULE_REFUSAL : LOG_ID_SESSION_END, &f,
-			"session %llu%s%s client=%s user=%s%s cmd=%s dest=%s addr=%s reply=%s "
+			"session %llu%s%s client=%s%s user=%s%s cmd=%s dest=%s addr=%s reply=%s "
 			"up=%llu down=%llu%s duration=%llu.%03llus%s%s",
 			(unsigned long long)s->id,
 			s->cfg->instance_name[0] != '\0' ? " instance=" : "", s->cfg->instance_name,
-			addr_str((const struct sockaddr *)&s->h.peer.ss, client, sizeof(client)),
+			addr_str((const struct sockaddr *)&s->h.peer.ss, client, sizeof(client)), via,
 			s->h.user[0] != '\0' ? s->h.user : "-",
 			s->h.login[0] == '\0' ? "" : s->h.cached ? " auth=cache" : " auth=pam",
 			s->have_req ? socks5_cmd_str(s->req.cmd) : "-",

@@ -346,6 +346,15 @@ static void test_each_error(void)
 		{ "auth =\n", 1, "auth" },
 		{ "# comment\n\n   \nlog_level = info\nlog_level = verbose\n", 5, "verbose" },
 		{ "= 5\n", 1, "" },
+		{ "listen = 127.0.0.1:1 proxi\n", 1, "proxi" },
+		{ "proxy_from =\n", 1, "proxy_from" },
+		{ "proxy_from = 10.0.0.1/8\n", 1, "10.0.0.1/8" },
+		{ "\nexternal_address = 192.0.2.1, 192.0.2.2\n", 2, "more than one IPv4" },
+		/* A listener that expects the header needs proxy_from: blamed on
+		 * the first line that asked for one. */
+		{ "auth = pam\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:2 proxy\n"
+		  "listen = 127.0.0.1:3 proxy\n", 3, "proxy_from is not set" },
+		{ "auth = pam\n\nproxy_listen = [::]:1080\n", 3, "proxy_from is not set" },
 	};
 	struct reports rs;
 	struct config *c;
@@ -580,6 +589,29 @@ static void test_overrides(void)
 	CHECK_INT(load_text(text, unknown, 1, &rs, &c, NULL), -EINVAL);
 	CHECK_INT(rs.n, 1);
 
+	/* A "proxy" listener from the command line is blamed on it; one that
+	 * the command line replaced needs no proxy_from. */
+	static const struct config_override proxied[] = { { "listen", "127.0.0.1:2003 proxy" } };
+	CHECK_INT(load_text("auth = pam\n", proxied, 1, &rs, &c, NULL), -EINVAL);
+	CHECK_INT(rs.n, 1);
+	CHECK(strcmp(rs.r[0].file, "command line") == 0 && rs.r[0].line == 0, "blamed %s:%u",
+	      rs.r[0].file, rs.r[0].line);
+	CHECK(strstr(rs.r[0].msg, "proxy_from") != NULL, "message: %s", rs.r[0].msg);
+	CHECK_INT(load_text("auth = pam\nlisten = 127.0.0.1:1 proxy\n", one, 1, &rs, &c, NULL), 0);
+	if (c != POISON) {
+		CHECK(c->nlisten == 1 && !c->listen_proxy[0], "the file's proxy listener stayed");
+		config_unref(c);
+	}
+	/* auth = none behind a balancer serves its clients, loopback or not. */
+	CHECK_INT(load_text("listen = 127.0.0.1:1 proxy\nproxy_from = 127.0.0.1\nauth = none\n", NULL,
+			    0, &rs, &c, NULL), -EINVAL);
+	CHECK_INT(rs.n, 1);
+	CHECK(strstr(rs.r[0].msg, "allow_unauthenticated") != NULL, "message: %s", rs.r[0].msg);
+	CHECK_INT(load_text("listen = 127.0.0.1:1 proxy\nproxy_from = 127.0.0.1\nauth = none\n"
+			    "allow_unauthenticated = yes\n", NULL, 0, &rs, &c, NULL), 0);
+	if (c != POISON)
+		config_unref(c);
+
 	/* File errors and override errors are all reported. */
 	CHECK_INT(load_text("bogus = 1\n", bad, 1, &rs, &c, NULL), -EINVAL);
 	CHECK_INT(rs.n, 2);
@@ -738,6 +770,18 @@ static void check_dump_round_trip(const char *text)
 		CHECK(memcmp(b->auth_block_exempt, a->auth_block_exempt,
 			     a->nauth_block_exempt * sizeof(a->auth_block_exempt[0])) == 0,
 		      "auth_block_exempt differs");
+		CHECK(memcmp(b->listen_proxy, a->listen_proxy, sizeof(a->listen_proxy)) == 0,
+		      "listen's proxy words differ after the round trip");
+		CHECK(b->nproxy_from == a->nproxy_from &&
+			      memcmp(b->proxy_from, a->proxy_from,
+				     a->nproxy_from * sizeof(a->proxy_from[0])) == 0,
+		      "proxy_from differs after the round trip");
+		CHECK(b->nproxy_listen == a->nproxy_listen, "proxy_listen differs");
+		for (size_t i = 0; i < 2; i++)
+			CHECK(b->external[i].len == a->external[i].len &&
+				      memcmp(&b->external[i].ss, &a->external[i].ss,
+					     a->external[i].len) == 0,
+			      "external_address[%zu] differs after the round trip", i);
 		config_unref(b);
 	}
 	config_unref(a);
@@ -752,6 +796,9 @@ static void test_dump_round_trip(void)
 			      "log = stderr\nuser = nobody\n"
 			      "bind_timeout = 45s\nudp_idle_timeout = 90s\n"
 			      "instance_name = gw-2.site_a\n");
+	check_dump_round_trip("listen = 10.0.0.5:1080 proxy, 127.0.0.1:1081\nauth = pam\n"
+			      "proxy_from = 10.0.0.0/24, 2001:db8::/64\nproxy_listen = [::]:1080\n"
+			      "external_address = 203.0.113.5, 2001:db8::5\n");
 	/* workers_max (and instance_name) left to their defaults. */
 	check_dump_round_trip("auth = pam\nworkers_min = 1\n");
 }
