@@ -130,12 +130,15 @@ def prepare():
 class Container:
     """systemd-nspawn -b on a copy of the tree, on a private network."""
 
-    def __init__(self, tree, deb):
+    def __init__(self):
         self.work = tempfile.mkdtemp(prefix="socksgate-nspawn-", dir="/var/tmp")
         self.root = os.path.join(self.work, "root")
         self.name = "socksgate-test-%d" % os.getpid()
         self.proc = None
         self.leader = None
+
+    def populate(self, tree, deb):
+        """A copy of the tree with the package's dependencies and the .deb."""
         run(["cp", "-a", "--reflink=auto", tree, self.root])
         self.install_dependencies(deb)
         shutil.copy(deb, os.path.join(self.root, "root", "socksgate.deb"))
@@ -446,8 +449,9 @@ def test():
     sgtest.require_tool("curl")
     start = t()
     tree = prepare()
-    c = Container(tree, deb)
+    c = Container()
     try:
+        c.populate(tree, deb)
         c.boot()
         sgtest.log("container up in %.1f s" % (t() - start))
         c.enter_network()
@@ -463,7 +467,7 @@ def test():
             check_stop_drains(c, user)
             check_purge(c, user, web)
         sgtest.log("container test: %.1f s" % (t() - start))
-    except BaseException:
+    except Exception:  # not a skip (SystemExit)
         if c.leader is not None:
             sys.stderr.write("--- journal of socksgate in the container ---\n" + c.sh(
                 "journalctl", "--no-pager", "-u", "socksgate.service", "-u", "socksgate.socket",
