@@ -6,6 +6,7 @@
 #include "autoconf.h"
 
 #include "auth.h"
+#include "cmdline.h"
 #include "config.h"
 #include "control.h"
 #include "config_addr.h"
@@ -22,7 +23,6 @@
 #include "timeutil.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -40,7 +40,6 @@
  * touched (pool_trim_stack), so idle sessions stay small. */
 #define WORKER_STACK (1024 * 1024)
 #define WORKER_IDLE_EXIT_MS 30000
-#define OVERRIDES_MAX 64
 /* The main thread waits this long at most for the pool's lock when checking
  * that the pool is alive. */
 #define POOL_PING_MS 200
@@ -113,24 +112,6 @@ static int on_accept(int fd, const struct addr *peer, const struct addr *local, 
 	bool proxy = config_addr_proxy_socket(c, (const struct sockaddr *)&local->ss,
 					      listeners_passed);
 	return session_submit(ctx, fd, peer, proxy, c);
-}
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: socksgate [OPTION]...\n"
-		"SOCKS5 gateway with PAM authentication and journald records.\n\n"
-		"  -c, --config FILE      configuration file (default %s)\n"
-		"  -l, --listen ADDR:PORT listen here; repeatable; IPv6 as [ADDR]:PORT\n"
-		"                         (default 127.0.0.1:1080)\n"
-		"  -a, --auth none|pam    authentication method\n"
-		"  -u, --user NAME        when started as root, switch to this user after\n"
-		"                         binding the listeners\n"
-		"  -t, --check-config     check the configuration, print it, and exit\n"
-		"  -V, --version          print the version and exit\n"
-		"  -h, --help             print this help and exit\n\n"
-		"See socksgate(8) and socksgate.conf(5).\n",
-		CONFIG_DEFAULT_PATH);
 }
 
 /* Binds every configured address; returns how many fds were bound, or -1. */
@@ -367,68 +348,6 @@ static void announce_auth(const struct config *c)
 	}
 }
 
-/* The command line. */
-struct args {
-	struct config_override ov[OVERRIDES_MAX];
-	size_t nov;
-	const char *path;
-	bool check_only;
-};
-
-/* Parses argv into *a. Returns -1 to exit 0 (help, version), 1 to exit 1, or
- * 0 to go on. */
-static int parse_args(int argc, char **argv, struct args *a)
-{
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "auth", required_argument, NULL, 'a' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "check-config", no_argument, NULL, 't' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int opt;
-
-	while ((opt = getopt_long(argc, argv, "c:l:a:u:tVh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			a->path = optarg;
-			break;
-		case 'l':
-		case 'a':
-		case 'u':
-			if (a->nov == OVERRIDES_MAX) {
-				fprintf(stderr, "socksgate: too many options\n");
-				return 1;
-			}
-			a->ov[a->nov++] = (struct config_override){
-				opt == 'l' ? "listen" : opt == 'a' ? "auth" : "user", optarg
-			};
-			break;
-		case 't':
-			a->check_only = true;
-			break;
-		case 'V':
-			printf("socksgate %s\n", PACKAGE_VERSION);
-			return -1;
-		case 'h':
-			usage(stdout);
-			return -1;
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "socksgate: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 1;
-	}
-	return 0;
-}
-
 /* -t: what start would refuse, -t refuses too. Returns the exit status. */
 static int check_config(struct config *cfg, const char *path)
 {
@@ -461,6 +380,39 @@ struct daemon {
 	rlim_t nofile;
 };
 
+/* Sockets from systemd win over the config: the .socket unit is where the
+ * operator chose the addresses. Returns how many are in fds, or -1. */
+static int open_listeners(const struct config *cfg, int *fds)
+{
+	int nfds = listener_from_systemd(fds, CONFIG_LISTEN_MAX);
+
+	listeners_passed = nfds > 0;
+	if (nfds > 0)
+		log_msg(LOG_NOTICE, "serving the %d socket(s) passed by systemd; the 'listen' "
+				    "setting is ignored",
+			nfds);
+	else if (nfds == 0)
+		nfds = bind_all(cfg, fds);
+	return nfds;
+}
+
+/* The start line: what the daemon runs with. */
+static void announce_start(const struct config *cfg, unsigned wmax, rlim_t nofile)
+{
+	struct auth_stats as;
+	char cache[64] = "credential cache off";
+
+	auth_get_stats(&as);
+	if (cfg->auth_cache_ttl_ms > 0 && cfg->auth_cache_size > 0)
+		snprintf(cache, sizeof(cache), "credential cache %u s, %u entries",
+			 cfg->auth_cache_ttl_ms / 1000, cfg->auth_cache_size);
+	log_event(LOG_ID_START, LOG_NOTICE,
+		  "socksgate %s started: workers %u..%u, queue %u, descriptor limit %llu, "
+		  "%u PAM logins at once, %s",
+		  PACKAGE_VERSION, cfg->workers_min, wmax, queue_len, (unsigned long long)nofile,
+		  as.parallel, cache);
+}
+
 /* Listening sockets from systemd or the config, root dropped, the pool and
  * the acceptor started. Returns 0, or -1 after logging why. */
 static int start(struct daemon *d, struct config *cfg)
@@ -469,16 +421,7 @@ static int start(struct daemon *d, struct config *cfg)
 	char why[320];
 
 	d->nofile = runtime_raise_nofile();
-	/* Sockets from systemd win over the config: the .socket unit is where
-	 * the operator chose the addresses. */
-	int nfds = listener_from_systemd(fds, CONFIG_LISTEN_MAX);
-	listeners_passed = nfds > 0;
-	if (nfds > 0)
-		log_msg(LOG_NOTICE, "serving the %d socket(s) passed by systemd; the 'listen' "
-				    "setting is ignored",
-			nfds);
-	else if (nfds == 0)
-		nfds = bind_all(cfg, fds);
+	int nfds = open_listeners(cfg, fds);
 	if (nfds < 0)
 		return -1;
 	if (metrics_open(cfg, &mfd) < 0)
@@ -532,17 +475,7 @@ static int start(struct daemon *d, struct config *cfg)
 	};
 	(void)control_start(control, &cp);	/* without it the daemon still serves */
 	announce_proxy(cfg, d->lst);
-	struct auth_stats as;
-	char cache[64] = "credential cache off";
-	auth_get_stats(&as);
-	if (cfg->auth_cache_ttl_ms > 0 && cfg->auth_cache_size > 0)
-		snprintf(cache, sizeof(cache), "credential cache %u s, %u entries",
-			 cfg->auth_cache_ttl_ms / 1000, cfg->auth_cache_size);
-	log_event(LOG_ID_START, LOG_NOTICE,
-		  "socksgate %s started: workers %u..%u, queue %u, descriptor limit %llu, "
-		  "%u PAM logins at once, %s",
-		  PACKAGE_VERSION, cfg->workers_min, wmax, queue_len,
-		  (unsigned long long)d->nofile, as.parallel, cache);
+	announce_start(cfg, wmax, d->nofile);
 	return 0;
 fail_metrics:
 	if (mfd >= 0)
@@ -640,7 +573,7 @@ int main(int argc, char **argv)
 	unsigned errors = 0;
 
 	runtime_std_fds_open();
-	int r = parse_args(argc, argv, &args);
+	int r = cmdline_parse(argc, argv, &args);
 	if (r != 0)
 		return r < 0 ? 0 : 1;
 	struct config *cfg;

@@ -185,14 +185,22 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
 	return r < 0 ? -errno : r == 0 ? -ETIMEDOUT : 0;
 }
 
+/* How an exchange with the daemon ended. */
+enum exchange_end {
+	EXCHANGE_ANSWER,	/* *ret holds the answer line */
+	EXCHANGE_CLOSED,	/* the daemon closed the connection without an answer */
+	EXCHANGE_ERROR,		/* *ret_err holds errno (ETIMEDOUT, EMSGSIZE: too long...) */
+};
+
 /* Sends line, reads the answer line into *ret (malloc'd, NUL-terminated,
- * without the LF). Returns 0 or -errno (-EPROTO: closed without an answer,
- * -EMSGSIZE: too long). */
-static int exchange(int fd, const char *line, size_t len, int64_t deadline_ms, char **ret)
+ * without the LF). */
+static enum exchange_end exchange(int fd, const char *line, size_t len, int64_t deadline_ms,
+				  char **ret, int *ret_err)
 {
 	size_t off = 0, n = 0, cap = 0;
 	char *buf = NULL, *lf = NULL;
 	int r = 0;
+	bool closed = false;
 
 	while (off < len && r == 0) {
 		ssize_t k = send(fd, line + off, len - off, MSG_NOSIGNAL);
@@ -223,20 +231,24 @@ static int exchange(int fd, const char *line, size_t len, int64_t deadline_ms, c
 			lf = memchr(buf + n, '\n', (size_t)k);
 			n += (size_t)k;
 		} else if (k == 0) {
-			r = -EPROTO;
+			closed = true;
+			break;
 		} else if (errno == EAGAIN || errno == EINTR) {
 			r = wait_fd(fd, POLLIN, deadline_ms);
 		} else {
 			r = -errno;
 		}
 	}
-	if (r < 0) {
+	if (closed && sent < 0)
+		r = sent;	/* the send's failure says more than the close */
+	if (r < 0 || closed) {
 		free(buf);
-		return r == -EPROTO && sent < 0 ? sent : r;
+		*ret_err = -r;
+		return r < 0 ? EXCHANGE_ERROR : EXCHANGE_CLOSED;
 	}
 	*lf = '\0';
 	*ret = buf;
-	return 0;
+	return EXCHANGE_ANSWER;
 }
 
 /* Asks and answers: the exit status. */
@@ -256,13 +268,14 @@ static int ask(const char *path, const struct ctlproto_request *rq, bool json, i
 			absent ? " (is socksgate running, with this control_socket?)" : "");
 		return fd == -EACCES || fd == -EPERM ? SGCTL_DENIED : SGCTL_UNREACHABLE;
 	}
-	int r = exchange(fd, line, len, deadline, &answer);
+	int err = 0;
+	enum exchange_end end = exchange(fd, line, len, deadline, &answer, &err);
 	close(fd);
-	if (r < 0) {
+	if (end != EXCHANGE_ANSWER) {
 		fprintf(stderr, "socksgatectl: %s: %s\n", path,
-			r == -EPROTO	 ? "the daemon closed the connection without an answer"
-			: r == -ETIMEDOUT ? "no answer in time"
-					  : strerror(-r));
+			end == EXCHANGE_CLOSED ? "the daemon closed the connection without an answer"
+			: err == ETIMEDOUT     ? "no answer in time"
+					       : strerror(err));
 		return SGCTL_UNREACHABLE;
 	}
 	struct json_object *obj = json_tokener_parse(answer);
@@ -274,7 +287,7 @@ static int ask(const char *path, const struct ctlproto_request *rq, bool json, i
 	}
 	if (json)
 		printf("%s\n", answer);
-	r = sgctl_show(rq, obj, !json);
+	int r = sgctl_show(rq, obj, !json);
 	json_object_put(obj);
 	free(answer);
 	return r;
