@@ -15,15 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool all_bytes(const void *p, uint8_t v, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != v)
-			return false;
-	return true;
-}
-
 /* Parses buf[0..len) from an exact heap copy (a read past the end is a
  * sanitizer report); checks that *ret and *consumed are written only on OK
  * and that a failure says why. */
@@ -43,7 +34,7 @@ static enum ctlproto_status parse(const void *buf, size_t len, struct ctlproto_r
 	enum ctlproto_status st = ctlproto_parse_request(p, len, &got, &used, why, sizeof(why));
 	free(p);
 	if (st != CTLPROTO_OK) {
-		CHECK(all_bytes(&got, 0xa5, sizeof(got)) && all_bytes(&used, 0xa5, sizeof(used)),
+		CHECK(unit_all_bytes(&got, 0xa5, sizeof(got)) && unit_all_bytes(&used, 0xa5, sizeof(used)),
 		      "%zu bytes: output written with status %d", len, (int)st);
 		CHECK(st == CTLPROTO_NEED_MORE || why[0] != '\0', "status %s without a reason",
 		      ctlproto_status_code(st));

@@ -34,25 +34,6 @@ static uint64_t rng_next(void)
 	return rng_state * 2685821657736338717ULL;
 }
 
-/* A heap copy of exactly len bytes, so a sanitizer sees any read past the end. */
-static uint8_t *dup_exact(const uint8_t *buf, size_t len)
-{
-	uint8_t *p = malloc(len > 0 ? len : 1);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	if (len > 0)
-		memcpy(p, buf, len);
-	return p;
-}
-
-static bool all_bytes(const void *p, uint8_t v, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != v)
-			return false;
-	return true;
-}
-
 /* Parses buf[0..len) from an exact heap copy; checks that *ret and *ret_len
  * are left alone unless the answer is OK. */
 static enum proxyproto_status parse(const uint8_t *buf, size_t len, struct proxyproto_header *h,
@@ -63,12 +44,12 @@ static enum proxyproto_status parse(const uint8_t *buf, size_t len, struct proxy
 
 	memset(&got, 0xa5, sizeof(got));
 	memset(&got_len, 0xa5, sizeof(got_len));
-	uint8_t *p = dup_exact(buf, len);
+	uint8_t *p = unit_dup_exact(buf, len);
 	enum proxyproto_status st = proxyproto_parse(p, len, &got, &got_len);
 	free(p);
 	if (st != PROXYPROTO_OK) {
-		CHECK(all_bytes(&got, 0xa5, sizeof(got)) &&
-			      all_bytes(&got_len, 0xa5, sizeof(got_len)),
+		CHECK(unit_all_bytes(&got, 0xa5, sizeof(got)) &&
+			      unit_all_bytes(&got_len, 0xa5, sizeof(got_len)),
 		      "%zu bytes: *ret written with status %d", len, (int)st);
 	} else {
 		*h = got;

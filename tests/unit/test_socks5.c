@@ -32,16 +32,6 @@ static uint64_t rng_next(void)
 	return rng_state * 2685821657736338717ULL;
 }
 
-/* A heap copy of exactly len bytes, so a sanitizer sees any read past the end. */
-static uint8_t *dup_exact(const uint8_t *buf, size_t len)
-{
-	uint8_t *p = malloc(len > 0 ? len : 1);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	if (len > 0)
-		memcpy(p, buf, len);
-	return p;
-}
-
 enum kind { GREETING, USERPASS, REQUEST };
 
 union parsed {
@@ -95,15 +85,6 @@ static bool same_parse(enum kind k, const union parsed *a, const union parsed *b
 	return false;
 }
 
-static bool all_bytes(const void *p, uint8_t v, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != v)
-			return false;
-	return true;
-}
-
 /* Feeds every prefix of msg: each one short of the whole must be "need more"
  * and leave *ret alone; the whole, and the whole with bytes behind it, must
  * give the length and the same parse as expect. */
@@ -113,19 +94,19 @@ static void check_split(enum kind k, const uint8_t *msg, size_t len, const union
 	size_t used;
 
 	for (size_t cut = 0; cut < len; cut++) {
-		uint8_t *p = dup_exact(msg, cut);
+		uint8_t *p = unit_dup_exact(msg, cut);
 		memset(&got, 0xa5, sizeof(got));
 		used = 0xa5a5;
 		enum socks5_status r = parse(k, p, cut, &got, &used);
 		CHECK(r == SOCKS5_NEED_MORE, "kind %d, %zu of %zu bytes: got %d, expected NEED_MORE",
 		      (int)k, cut, len, (int)r);
-		CHECK(all_bytes(&got, 0xa5, sizeof(got)), "kind %d: *ret written on NEED_MORE at %zu",
+		CHECK(unit_all_bytes(&got, 0xa5, sizeof(got)), "kind %d: *ret written on NEED_MORE at %zu",
 		      (int)k, cut);
 		CHECK_INT(used, 0xa5a5);
 		free(p);
 	}
 
-	uint8_t *p = dup_exact(msg, len);
+	uint8_t *p = unit_dup_exact(msg, len);
 	memset(&got, 0, sizeof(got));
 	enum socks5_status r = parse(k, p, len, &got, &used);
 	CHECK_INT(r, SOCKS5_OK);
@@ -138,7 +119,7 @@ static void check_split(enum kind k, const uint8_t *msg, size_t len, const union
 	CU_ASSERT_FATAL(len + 7 <= sizeof(more));
 	memcpy(more, msg, len);
 	memset(more + len, 0xff, 7);
-	p = dup_exact(more, len + 7);
+	p = unit_dup_exact(more, len + 7);
 	memset(&got, 0, sizeof(got));
 	r = parse(k, p, len + 7, &got, &used);
 	CHECK_INT(r, SOCKS5_OK);
@@ -190,7 +171,7 @@ static void test_greeting_errors(void)
 	/* The version is judged from the first byte alone. */
 	CHECK_INT(socks5_parse_greeting(socks4, 1, &g, &used), SOCKS5_BAD_VERSION);
 	CHECK_INT(socks5_parse_greeting(http, sizeof(http) - 1, &g, &used), SOCKS5_BAD_VERSION);
-	CHECK(all_bytes(&g, 0x5a, sizeof(g)), "*ret written on error");
+	CHECK(unit_all_bytes(&g, 0x5a, sizeof(g)), "*ret written on error");
 	CHECK_INT(used, 0x5a5a);
 	/* A count claiming more methods than arrived is not complete yet. */
 	CHECK_INT(socks5_parse_greeting(long_claim, sizeof(long_claim), &g, &used), SOCKS5_NEED_MORE);
@@ -257,7 +238,7 @@ static void test_userpass_errors(void)
 	CHECK_INT(socks5_parse_userpass(v0, 1, &u, &used), SOCKS5_BAD_VERSION);
 	CHECK_INT(socks5_parse_userpass(ulong, sizeof(ulong), &u, &used), SOCKS5_NEED_MORE);
 	CHECK_INT(socks5_parse_userpass(plong, sizeof(plong), &u, &used), SOCKS5_NEED_MORE);
-	CHECK(all_bytes(&u, 0x5a, sizeof(u)), "*ret written on error");
+	CHECK(unit_all_bytes(&u, 0x5a, sizeof(u)), "*ret written on error");
 }
 
 /* ---- requests ---- */
@@ -402,7 +383,7 @@ static void test_request_errors(void)
 	CHECK_INT(socks5_parse_request(msg, n, &r, &used), SOCKS5_BAD_MESSAGE);
 	n = build_domain_request(msg, 1, "ab\0", 3, 80);
 	CHECK_INT(socks5_parse_request(msg, n, &r, &used), SOCKS5_BAD_MESSAGE);
-	CHECK(all_bytes(&r, 0x5a, sizeof(r)), "*ret written on error");
+	CHECK(unit_all_bytes(&r, 0x5a, sizeof(r)), "*ret written on error");
 	CHECK_INT(used, 0x5a5a);
 
 	/* A name length claiming more than arrived is incomplete, not an error. */
@@ -411,7 +392,7 @@ static void test_request_errors(void)
 	/* Truncated IPv6 address. */
 	static const uint8_t short6[] = { 0x05, 0x01, 0x00, 0x04, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80 };
 	CHECK_INT(socks5_parse_request(short6, sizeof(short6), &r, &used), SOCKS5_NEED_MORE);
-	CHECK(all_bytes(&r, 0x5a, sizeof(r)), "*ret written on NEED_MORE");
+	CHECK(unit_all_bytes(&r, 0x5a, sizeof(r)), "*ret written on NEED_MORE");
 }
 
 /* A greeting, then a userpass, then a request in one buffer: each parser takes
@@ -530,7 +511,7 @@ static void test_garbage(void)
 		if (len > 1 && shape == 3 && iter % 3 != REQUEST)
 			buf[1] = (uint8_t)(rng_next() % 16);
 
-		uint8_t *p = dup_exact(buf, len);
+		uint8_t *p = unit_dup_exact(buf, len);
 		for (int k = GREETING; k <= REQUEST; k++) {
 			size_t used = 0;
 			memset(&got, 0, sizeof(got));
@@ -562,7 +543,7 @@ static void test_build_reply(void)
 	size_t n = socks5_build_reply(out, SOCKS5_REP_SUCCEEDED, (struct sockaddr *)&s4);
 	CHECK_INT(n, sizeof(want4));
 	CHECK(memcmp(out, want4, sizeof(want4)) == 0, "IPv4 reply bytes differ");
-	CHECK(all_bytes(out + n, 0xee, sizeof(out) - n), "IPv4 reply wrote past its length");
+	CHECK(unit_all_bytes(out + n, 0xee, sizeof(out) - n), "IPv4 reply wrote past its length");
 
 	memset(&s6, 0, sizeof(s6));
 	s6.sin6_family = AF_INET6;
@@ -575,7 +556,7 @@ static void test_build_reply(void)
 	CHECK_INT(n, sizeof(want6));
 	CHECK_INT(n, SOCKS5_REPLY_MAX);
 	CHECK(memcmp(out, want6, sizeof(want6)) == 0, "IPv6 reply bytes differ");
-	CHECK(all_bytes(out + n, 0xee, sizeof(out) - n), "IPv6 reply wrote past its length");
+	CHECK(unit_all_bytes(out + n, 0xee, sizeof(out) - n), "IPv6 reply wrote past its length");
 
 	/* No address: 0.0.0.0:0. */
 	static const uint8_t want0[] = { 0x05, 0x07, 0x00, 0x01, 0, 0, 0, 0, 0, 0 };
@@ -651,7 +632,7 @@ static void test_select_method(void)
 static enum socks5_status parse_udp(const uint8_t *buf, size_t len,
 				    struct socks5_udp_header *ret, size_t *used)
 {
-	uint8_t *p = dup_exact(buf, len);
+	uint8_t *p = unit_dup_exact(buf, len);
 	memset(ret, 0xa5, sizeof(*ret));
 	*used = 0xa5a5;
 	enum socks5_status r = socks5_parse_udp_header(p, len, ret, used);
@@ -672,7 +653,7 @@ static void check_udp_truncations(const uint8_t *msg, size_t hdrlen)
 		enum socks5_status r = parse_udp(msg, cut, &h, &used);
 		CHECK(r == SOCKS5_BAD_MESSAGE, "header cut at %zu of %zu gives %d", cut, hdrlen,
 		      (int)r);
-		CHECK(all_bytes(&h, 0xa5, sizeof(h)), "*ret written for a header cut at %zu", cut);
+		CHECK(unit_all_bytes(&h, 0xa5, sizeof(h)), "*ret written for a header cut at %zu", cut);
 	}
 }
 
@@ -749,7 +730,7 @@ static void test_udp_header_domain(void)
 	/* An empty name, and names with a NUL byte. */
 	static const uint8_t empty[] = { 0, 0, 0, 0x03, 0, 0, 80, 'x' };
 	CHECK_INT(parse_udp(empty, sizeof(empty), &h, &used), SOCKS5_BAD_MESSAGE);
-	CHECK(all_bytes(&h, 0xa5, sizeof(h)), "*ret written for an empty name");
+	CHECK(unit_all_bytes(&h, 0xa5, sizeof(h)), "*ret written for an empty name");
 	static const uint8_t nul[] = { 0, 0, 0, 0x03, 3, 'a', 0, 'c', 0, 80 };
 	CHECK_INT(parse_udp(nul, sizeof(nul), &h, &used), SOCKS5_BAD_MESSAGE);
 }
@@ -770,7 +751,7 @@ static void test_udp_header_errors(void)
 		uint8_t m[] = { 0, 0, 0, atyps[i], 127, 0, 0, 1, 0, 80, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
 				11, 12, 13, 14, 15, 16 };
 		CHECK(parse_udp(m, sizeof(m), &h, &used) == SOCKS5_BAD_ATYP, "ATYP 0x%02x accepted", atyps[i]);
-		CHECK(all_bytes(&h, 0xa5, sizeof(h)), "*ret written for ATYP 0x%02x", atyps[i]);
+		CHECK(unit_all_bytes(&h, 0xa5, sizeof(h)), "*ret written for ATYP 0x%02x", atyps[i]);
 	}
 	CHECK_INT(socks5_parse_udp_header(NULL, 0, &h, &used), SOCKS5_BAD_MESSAGE);
 }
@@ -840,7 +821,7 @@ static void test_build_udp_header(void)
 	static const uint8_t want4[] = { 0, 0, 0, 0x01, 192, 0, 2, 1, 0x14, 0xe9 };
 	CHECK_INT(socks5_build_udp_header(out, sizeof(out), (struct sockaddr *)&s4), 10);
 	CHECK(memcmp(out, want4, sizeof(want4)) == 0, "IPv4 header bytes differ");
-	CHECK(all_bytes(out + 10, 0xee, sizeof(out) - 10), "IPv4 header wrote past its length");
+	CHECK(unit_all_bytes(out + 10, 0xee, sizeof(out) - 10), "IPv4 header wrote past its length");
 	/* What the gateway builds, a client's parser reads back. */
 	size_t used;
 	CHECK_INT(socks5_parse_udp_header(out, 10, &h, &used), SOCKS5_OK);
@@ -856,7 +837,7 @@ static void test_build_udp_header(void)
 					 0, 0, 0, 0, 0, 0, 0, 1, 0x00, 0x01 };
 	CHECK_INT(socks5_build_udp_header(out, sizeof(out), (struct sockaddr *)&s6), 22);
 	CHECK(memcmp(out, want6, sizeof(want6)) == 0, "IPv6 header bytes differ");
-	CHECK(all_bytes(out + 22, 0xee, sizeof(out) - 22), "IPv6 header wrote past its length");
+	CHECK(unit_all_bytes(out + 22, 0xee, sizeof(out) - 22), "IPv6 header wrote past its length");
 
 	/* Too little room or no IP address: nothing written. */
 	memset(out, 0xee, sizeof(out));
@@ -867,7 +848,7 @@ static void test_build_udp_header(void)
 	memset(&su, 0, sizeof(su));
 	su.sun_family = AF_UNIX;
 	CHECK_INT(socks5_build_udp_header(out, sizeof(out), (struct sockaddr *)&su), 0);
-	CHECK(all_bytes(out, 0xee, sizeof(out)), "a refused header wrote bytes");
+	CHECK(unit_all_bytes(out, 0xee, sizeof(out)), "a refused header wrote bytes");
 }
 
 /* BIND answers twice on one stream: the listening address, then the peer that

@@ -46,6 +46,27 @@ static inline void unit_check_at(bool ok, unsigned line, const char *file, const
 		      #got, got_ != NULL ? got_ : "(null)", want_);                             \
 	} while (0)
 
+/* A heap copy of exactly len bytes, so a sanitizer sees any read past the end
+ * of what a parser was given. */
+static inline uint8_t *unit_dup_exact(const void *buf, size_t len)
+{
+	uint8_t *p = malloc(len > 0 ? len : 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	if (len > 0)
+		memcpy(p, buf, len);
+	return p;
+}
+
+/* True when all n bytes at p are v (nothing was written over a fill). */
+static inline bool unit_all_bytes(const void *p, uint8_t v, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != v)
+			return false;
+	return true;
+}
+
 struct unit_test {
 	const char *name;
 	CU_TestFunc fn;
