@@ -24,11 +24,8 @@ static enum ctlproto_status parse(const void *buf, size_t len, struct ctlproto_r
 	struct ctlproto_request got;
 	size_t used;
 	char why[160];
-	uint8_t *p = malloc(len > 0 ? len : 1);
+	uint8_t *p = unit_dup_exact(buf, len);
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	if (len > 0)
-		memcpy(p, buf, len);
 	memset(&got, 0xa5, sizeof(got));
 	memset(&used, 0xa5, sizeof(used));
 	enum ctlproto_status st = ctlproto_parse_request(p, len, &got, &used, why, sizeof(why));
