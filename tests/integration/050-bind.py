@@ -68,7 +68,7 @@ def test_mode(mode, conf, env, creds):
         up, down, addr = both_ways(d, creds, mode + " any peer")
         n += 1
         d.wait_log(r"session \d+ .*cmd=bind", count=n)
-        rec = d.sessions()[-1]
+        rec = d.last_session()
         assert rec["cmd"] == "bind" and rec["reply"].startswith("0x00"), rec
         assert rec["addr"] == addr and rec["dest"] == "127.0.0.1:0", rec
         assert int(rec["up"]) == up and int(rec["down"]) == down, rec
@@ -97,7 +97,7 @@ def test_mode(mode, conf, env, creds):
         peer.close()
         n += 1
         d.wait_log(r"session \d+ .*cmd=bind", count=n)
-        rec = d.sessions()[-1]
+        rec = d.last_session()
         assert rec["reply"].startswith("0x02") and "not the requested peer" in rec["reason"], rec
         sgtest.log("%s: wrong peer refused: %s" % (mode, rec["reason"]))
         assert refused(bp), "BIND port still open after the refusal"
@@ -135,7 +135,7 @@ def test_mode(mode, conf, env, creds):
         s.close()
         n += 1
         d.wait_log(r"session \d+ .*cmd=bind", count=n, timeout=5)
-        rec = d.sessions()[-1]
+        rec = d.last_session()
         assert "client closed while waiting" in rec["reason"], rec
         assert refused(bp), "BIND port still open after the client left"
 
@@ -151,7 +151,7 @@ def test_mode(mode, conf, env, creds):
         assert refused(bp), "BIND port still open after the timeout"
         n += 1
         d.wait_log(r"session \d+ .*cmd=bind", count=n)
-        rec = d.sessions()[-1]
+        rec = d.last_session()
         assert rec["reply"].startswith("0x06") and "bind_timeout" in rec["reason"], rec
 
         # Data from the client before the peer came ends the wait with 0x01.

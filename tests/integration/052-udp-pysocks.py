@@ -28,7 +28,7 @@ def test():
                 assert src == ("127.0.0.1", echo.port), "%s: answer from %r" % (mode, src)
             s.close()
             d.wait_log(r"session \d+ .*cmd=udp")
-            rec = d.sessions()[-1]
+            rec = d.last_session()
             total = sum(len(p) for p in payloads)
             assert rec["user"] == (creds.get("user") or "-"), rec
             assert int(rec["dgrams_up"]) == int(rec["dgrams_down"]) == len(payloads), rec

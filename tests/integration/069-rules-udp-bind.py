@@ -79,7 +79,7 @@ def test_bind_peer_refused():
         peer.close()
         s.close()
         d.wait_log(r"session \d+ .*cmd=bind .*reply=0x02")
-        rec = d.sessions()[-1]
+        rec = d.last_session()
         assert re.search(r"inbound connection from 127\.0\.0\.1:\d+ refused by the built-in "
                          r"default policy", rec["reason"]), rec
 
@@ -93,7 +93,7 @@ def test_bind_peer_refused():
             assert rep2 == 0x02, rep2
         s.close()
         d.wait_log(r"session \d+ .*cmd=bind .*reply=0x02")
-        rec = d.sessions()[-1]
+        rec = d.last_session()
         where = "%s:%d" % (d.conf, d.line_of("deny to 127.0.0.2"))
         assert "refused by rule " + where in rec["reason"], (where, rec)
 

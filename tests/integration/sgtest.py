@@ -222,6 +222,13 @@ class Daemon:
             out.append(rec)
         return out
 
+    def last_session(self):
+        """The record of the session that started last (records come in the
+        order sessions end, which is not always the order they started)."""
+        recs = self.sessions()
+        check(recs, "no session record yet:\n" + self.log())
+        return max(recs, key=lambda r: r["id"])
+
     def signal(self, sig):
         self.proc.send_signal(sig)
 
