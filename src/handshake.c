@@ -377,7 +377,12 @@ static bool authenticate(struct handshake *h)
 		st = auth_login(&rq, &h->cached, why, sizeof(why));
 		if (st != AUTH_ABANDONED)
 			stats_observe(STATS_HIST_LOGIN, stats_now_us() - t0);
-		pool_trim_stack();	/* PAM modules can touch a lot of stack */
+		/* The authentication modules can touch a lot of stack (pam_cap puts
+		 * a 256 KiB array on it); give it back. A cache hit ran only the
+		 * account step, and the madvise() with its TLB shootdown would cost
+		 * more than the few pages it could return. */
+		if (!h->cached)
+			pool_trim_stack();
 		if (st != AUTH_OK)
 			handshake_reason(h, "%s", why);
 		else

@@ -152,6 +152,8 @@ enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_st
 	struct dir dirs[2];
 	enum relay_end end = RELAY_END_CLOSED;
 	bool hung[2] = { false, false };	/* fd i hung up: no longer polled */
+	bool quiet_done = stats->on_quiet == NULL;
+	unsigned waited = 0;	/* of the idle timeout, spent before on_quiet ran */
 	int r = 0;
 
 	dir_init(&dirs[0], a, b, stats, true);
@@ -165,13 +167,25 @@ enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_st
 		/* A hung-up fd is read without poll(): once its peer's FIN is in,
 		 * a read never blocks, it returns data or EOF. */
 		bool unpolled = (hung[0] && want_in(&dirs[0])) || (hung[1] && want_in(&dirs[1]));
-		int n = poll(p, 2, unpolled ? 0 : idle_timeout_ms > 0 ? (int)idle_timeout_ms : -1);
+		int wait = unpolled ? 0 : idle_timeout_ms > 0 ? (int)(idle_timeout_ms - waited) : -1;
+		/* The first quiet spell of RELAY_QUIET_MS runs on_quiet once. */
+		bool to_quiet = !unpolled && !quiet_done && (wait < 0 || wait > RELAY_QUIET_MS);
+		if (to_quiet)
+			wait = RELAY_QUIET_MS;
+		int n = poll(p, 2, wait);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			r = -errno;
 			break;
 		}
+		if (n == 0 && to_quiet) {
+			stats->on_quiet();
+			quiet_done = true;
+			waited = RELAY_QUIET_MS;	/* the idle timeout keeps counting */
+			continue;
+		}
+		waited = 0;
 		if (n == 0 && !unpolled) {
 			end = RELAY_END_IDLE;
 			break;

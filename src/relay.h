@@ -12,6 +12,9 @@
 
 /* Written by the relay's thread only; other threads (the control socket's
  * session listing) may read them at any time with relaxed loads. */
+/* See relay_stats.on_quiet. */
+#define RELAY_QUIET_MS 1000
+
 struct relay_stats {
 	atomic_uint_fast64_t up;	/* a -> b (client -> destination) */
 	atomic_uint_fast64_t down;	/* b -> a */
@@ -19,6 +22,10 @@ struct relay_stats {
 	/* When set, the same bytes are added here as they move: the gateway's
 	 * totals, which sd_notify STATUS= shows while sessions are live. */
 	atomic_uint_fast64_t *total_up, *total_down;
+	/* When set, called once on the relay's thread the first time nothing
+	 * has moved for RELAY_QUIET_MS (a session gone idle: a moment to give
+	 * memory back). It does not count as activity for the idle timeout. */
+	void (*on_quiet)(void);
 };
 
 /* Counts n bytes moved one way, and when. A plain load and store (one

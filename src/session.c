@@ -395,6 +395,9 @@ static void session_start(struct session *s, struct session_job *job)
 	s->dest = -1;
 	s->stats.total_up = &counters.bytes_up;
 	s->stats.total_down = &counters.bytes_down;
+	/* A relay gone quiet gives back the stack its login (a credential-cache
+	 * hit is not trimmed at once: see handshake.c) and its connect touched. */
+	s->stats.on_quiet = pool_trim_stack;
 	snprintf(s->dest_asked, sizeof(s->dest_asked), "-");
 	s->admitted = !job->proxy;	/* session_submit() admitted it */
 	if (!job->proxy)
