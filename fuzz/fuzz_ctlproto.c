@@ -11,6 +11,8 @@
  * Run: ./fuzz_ctlproto -max_total_time=30 -max_len=1100 fuzz/corpus-ctlproto */
 #include "autoconf.h"
 
+#include "fuzz.h"
+
 #include "ctlproto.h"
 
 #include <stdbool.h>
@@ -18,14 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                               \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
 
 static bool all_bytes(const void *p, uint8_t v, size_t n)
 {

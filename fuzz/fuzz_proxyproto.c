@@ -10,6 +10,8 @@
  * Run: ./fuzz_proxyproto -max_total_time=30 -max_len=1024 fuzz/corpus-proxyproto */
 #include "autoconf.h"
 
+#include "fuzz.h"
+
 #include "proxyproto.h"
 
 #include <arpa/inet.h>
@@ -20,14 +22,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                               \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
 
 static const uint8_t v2_sig[12] = {
 	0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,

@@ -9,6 +9,8 @@
  * Run (as .ci/run does): fuzz/fuzz_socks5 -max_total_time=30 WORKDIR SRCDIR/fuzz/corpus */
 #include "autoconf.h"
 
+#include "fuzz.h"
+
 #include "config.h"
 #include "rules.h"
 #include "socks5.h"
@@ -23,14 +25,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                               \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
 
 typedef enum socks5_status (*parse_fn)(const uint8_t *buf, size_t len, void *ret, size_t *n);
 /* Compares the meaningful fields of two parse results (not padding, not the

@@ -428,7 +428,7 @@ static int start(struct daemon *d, struct config *cfg)
 		goto fail_fds;
 	/* Made while root, for the user the daemon is about to become. */
 	if (control_open(cfg, &control) < 0)
-		goto fail_fds;
+		goto fail_metrics;
 	/* Bound (ports below 1024 need root), so root is no longer needed. */
 	if (runtime_drop_privileges(cfg->user) < 0)
 		goto fail_metrics;
