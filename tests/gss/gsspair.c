@@ -54,6 +54,22 @@ static void count_quiet(void)
 
 static uint8_t *bulk_up, *bulk_down;
 
+/* Sets all four jobs: up_len bytes of bulk_up from the client, down_len of
+ * bulk_down from the destination, messages wrapped with conf both ways. */
+static void rig_both_ways(struct rig *r, bool conf, size_t up_len, size_t down_len)
+{
+	r->ctx.fn = client_tx;
+	r->ctx.conf = conf;
+	r->ctx.data = bulk_up;
+	r->ctx.len = up_len;
+	r->crx.fn = client_rx;
+	r->crx.conf = conf;
+	r->dtx.fn = dest_tx;
+	r->dtx.data = bulk_down;
+	r->dtx.len = down_len;
+	r->drx.fn = dest_rx;
+}
+
 /* Both ways at once, each BULK bytes: the hashes and the counts hold. */
 static void test_bulk(bool conf)
 {
@@ -61,16 +77,7 @@ static void test_bulk(bool conf)
 	struct rig r;
 
 	rig_init(&r, target, conf ? 11 : 10);
-	r.ctx.fn = client_tx;
-	r.ctx.conf = conf;
-	r.ctx.data = bulk_up;
-	r.ctx.len = BULK;
-	r.crx.fn = client_rx;
-	r.crx.conf = conf;
-	r.dtx.fn = dest_tx;
-	r.dtx.data = bulk_down;
-	r.dtx.len = BULK;
-	r.drx.fn = dest_rx;
+	rig_both_ways(&r, conf, BULK, BULK);
 	rig_run(&r, conf, IDLE_MS);
 	EXPECT(r.end == RELAY_END_CLOSED, "conf %d: end %d err %d", conf, r.end, r.err);
 	EXPECT(job_sha_is(&r.drx, bulk_up, BULK) && r.drx.clean, "conf %d: up %zu bytes, "
@@ -92,16 +99,7 @@ static void test_half_close(bool client_first, bool conf)
 	struct rig r;
 
 	rig_init(&r, target, client_first ? 20 : 21);
-	r.ctx.fn = client_tx;
-	r.ctx.conf = conf;
-	r.ctx.data = bulk_up;
-	r.ctx.len = HALF;
-	r.crx.fn = client_rx;
-	r.crx.conf = conf;
-	r.dtx.fn = dest_tx;
-	r.dtx.data = bulk_down;
-	r.dtx.len = HALF;
-	r.drx.fn = dest_rx;
+	rig_both_ways(&r, conf, HALF, HALF);
 	if (client_first)
 		r.dtx.after = &r.drx.done;
 	else
