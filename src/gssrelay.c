@@ -2,7 +2,7 @@
  * one input buffer and at most one message held for output: up reads frames
  * from the client and holds the gss_unwrap of one, down reads plaintext from
  * the destination and holds its gss_wrap as one frame. Neither reads while it
- * holds a message, so memory stays two frame buffers whatever the peers do. */
+ * holds a message, so memory stays bounded whatever the peers do. */
 #include "autoconf.h"
 
 #include "gssrelay.h"
