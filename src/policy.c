@@ -162,6 +162,10 @@ static void note_refusal(struct policy *p, const struct rules_verdict *v)
 	if (v->rule != NULL)
 		snprintf(p->refusal, sizeof(p->refusal), "refused by rule %s:%u", v->rule->file,
 			 v->rule->line);
+	else if (v->embedded != NULL)
+		snprintf(p->refusal, sizeof(p->refusal),
+			 "refused by the built-in default policy (%s, inside the %s address)",
+			 v->why, v->embedded);
 	else
 		snprintf(p->refusal, sizeof(p->refusal),
 			 "refused by the built-in default policy (%s)", v->why);

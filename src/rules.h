@@ -93,14 +93,19 @@ struct rules_verdict {
 	bool allow;
 	const struct rule *rule;	/* the rule that decided; NULL: the built-in default */
 	const char *why;		/* for the default: "loopback destination", ... or NULL */
+	const char *embedded;		/* the default refused the IPv4 address inside this
+					 * IPv6 form ("NAT64 64:ff9b::/96", ...), or NULL */
 };
 
 /* Decides a request for the address q->dest (which must be set), together with
  * q->name when the client asked for a name: first matching request rule wins;
  * when none matches, protected destinations (loopback, link-local, multicast,
- * unspecified, broadcast, the gateway's own addresses) are refused and
+ * unspecified, broadcast, the gateway's own addresses; and the IPv6 forms
+ * that embed such an IPv4 address, see addr_embedded_ipv4()) are refused and
  * everything else is allowed. An allow rule reaches a protected address only
- * through a "to" network that lies inside a protected range containing it. */
+ * through a "to" network that lies inside a protected range containing it
+ * (for an embedded address: an IPv6 network long enough to fix the IPv4
+ * address inside the protected range, as addr_embedded_bits() says). */
 void rules_check(const struct rule *rules, size_t n, const struct rules_query *q,
 		 struct rules_verdict *ret);
 
@@ -123,7 +128,8 @@ bool rules_refuse_command(const struct rule *rules, size_t n, const struct rules
 void rules_check_client(const struct rule *rules, size_t n, const struct sockaddr *client,
 			struct rules_verdict *ret);
 
-/* Which protected range sa falls in ("loopback destination", ...), or NULL. */
+/* Which protected range sa, or the IPv4 address its IPv6 form carries, falls
+ * in ("loopback destination", ...), or NULL. */
 const char *rules_protected(const struct sockaddr *sa, const struct addr_net *self,
 			    size_t nself);
 
