@@ -80,6 +80,27 @@ int addr_parse(const char *s, struct addr *ret)
 	return 0;
 }
 
+int addr_parse_host(const char *s, struct addr *ret)
+{
+	struct addr a;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&a.ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a.ss;
+
+	memset(&a, 0, sizeof(a));
+	if (inet_pton(AF_INET, s, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		a.len = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, s, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		a.len = sizeof(*s6);
+		addr_unmap(&a);
+	} else {
+		return -EINVAL;
+	}
+	*ret = a;
+	return 0;
+}
+
 char *addr_host(const struct sockaddr *sa, char *buf, size_t len)
 {
 	const void *src = NULL;

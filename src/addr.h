@@ -21,6 +21,10 @@ struct addr {
 /* Parses "a.b.c.d:PORT" or "[v6]:PORT" (numeric only, port 0..65535).
  * Returns 0 and fills *ret, or -EINVAL. */
 int addr_parse(const char *s, struct addr *ret);
+/* Parses an IPv4 or IPv6 address without a port ("192.0.2.1", "2001:db8::1";
+ * IPv4-mapped IPv6 becomes IPv4), port 0. Returns 0 and fills *ret, or
+ * -EINVAL. */
+int addr_parse_host(const char *s, struct addr *ret);
 /* Parses a decimal port, 0..65535: digits only (leading zeros allowed), no
  * sign or space. Returns 0 and fills *ret, or -EINVAL. */
 int addr_parse_port(const char *s, uint16_t *ret);

@@ -1,5 +1,5 @@
 /* Access rules: parses "allow|deny [from ...] [user ...] [group ...] [command ...]
- * [to ...] [port ...]" lines and decides requests against an ordered list of
+ * [to ...] [port ...]" lines (an allow may end "via ADDR[,ADDR]") and decides requests against an ordered list of
  * them, first match wins, with a built-in default behind the last rule.
  * Pure: no I/O, no logging, no global state; group membership is asked through
  * a callback, and the gateway's own addresses are passed in. Every function is
@@ -56,6 +56,8 @@ struct rule {
 	size_t nto_hosts;
 	struct rule_ports *ports;	/* nports == 0: any port */
 	size_t nports;
+	struct addr via[2];	/* allow ... via: the source address of a CONNECT it
+				 * allows, [0] IPv4, [1] IPv6; len 0: not given */
 };
 
 /* Parses one rule line (comments already stripped). Returns 0 and fills *ret

@@ -164,6 +164,9 @@ static void test_parse_forms(void)
 		{ "  allow\tfrom 10.0.0.0/8  user alice command connect to .example.org port 443  ",
 		  "allow from 10.0.0.0/8 user alice command connect to .example.org port 443" },
 		{ "deny port 25 to any from any", "deny from any to any port 25" },
+		{ "allow group lab via 192.0.2.7", "allow group lab via 192.0.2.7" },
+		{ "allow via 2001:db8::7, 192.0.2.7 to any", "allow to any via 192.0.2.7,2001:db8::7" },
+		{ "allow from 10.0.0.0/8 via ::ffff:192.0.2.7", "allow from 10.0.0.0/8 via 192.0.2.7" },
 	};
 	char buf[512];
 
@@ -178,6 +181,20 @@ static void test_parse_forms(void)
 		fmt(buf, again, sizeof(again));
 		CU_ASSERT_STRING_EQUAL(again, buf);
 	}
+}
+
+static void test_via(void)
+{
+	struct rule r;
+	char err[128], h[ADDR_HOSTLEN];
+
+	CU_ASSERT_FATAL(rule_parse("allow from 10.0.0.0/8 via 192.0.2.7", "f", 1, &r, err,
+				   sizeof(err)) == 0);
+	/* With "via" it is a request rule, not one decided at accept time. */
+	CHECK(!rule_is_client_rule(&r), "a via rule taken for a client rule");
+	CHECK_STR(addr_host((struct sockaddr *)&r.via[0].ss, h, sizeof(h)), "192.0.2.7");
+	CHECK_INT(r.via[1].len, 0);
+	rule_free(&r);
 }
 
 static void test_parse_keeps_file_line(void)
@@ -220,6 +237,11 @@ static void test_parse_errors(void)
 		{ "allow command shell", "shell" },
 		{ "allow user", "'user' needs a value" },
 		{ "allow group", "'group' needs a value" },
+		{ "deny user bob via 192.0.2.7", "only an allow rule" },
+		{ "allow via 192.0.2.7,192.0.2.8", "more than one IPv4" },
+		{ "allow via 192.0.2.7:80", "192.0.2.7:80" },
+		{ "allow via 0.0.0.0", "0.0.0.0" },
+		{ "allow via gw.example", "gw.example" },
 	};
 	char err[256];
 	struct rule r;
@@ -710,6 +732,7 @@ int main(void)
 		{ "the built-in default policy", test_default_policy },
 		{ "protected addresses need a named network", test_protected_needs_named_network },
 		{ "IPv4 inside IPv6 under the default policy", test_embedded_default },
+		{ "via: the source address of what a rule allows", test_via },
 		{ "a whole command refused", test_refuse_command },
 		{ "names refused before resolution", test_refuse_name },
 		{ "client rules at accept time", test_client_rules },
