@@ -93,27 +93,6 @@ int connector_resolve(const struct socks5_addr *dst, int socktype, struct addr *
 	return (int)n;
 }
 
-int connector_wait(int fd, unsigned timeout_ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
-	int err = 0;
-	socklen_t len = sizeof(err);
-
-	for (;;) {
-		int n = poll(&p, 1, (int)timeout_ms);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ETIMEDOUT;
-		break;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		return -errno;
-	return -err;
-}
-
 int connector_keepalive(int fd, unsigned idle_ms)
 {
 	int one = 1, idle = (int)((idle_ms + 999) / 1000), cnt = CONNECTOR_KEEPALIVE_CNT;

@@ -81,8 +81,4 @@ int connector_resolve(const struct socks5_addr *dst, int socktype, struct addr *
 /* Fills ret from an IPv4/IPv6 socks5_addr; returns false for a domain name. */
 bool connector_sockaddr(const struct socks5_addr *a, struct addr *ret);
 
-/* Waits until fd is writable or the timeout passes; returns 0 or -errno
- * (-ETIMEDOUT). The pending error of a non-blocking connect is returned. */
-int connector_wait(int fd, unsigned timeout_ms);
-
 #endif
