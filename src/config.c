@@ -17,7 +17,8 @@
 #include <string.h>
 
 enum opt_type {
-	OPT_ADDRS,	/* listen, proxy_from, proxy_listen, external_address: config_addr.c */
+	OPT_ADDRS,	/* listen, proxy_from, proxy_listen, external_address,
+			 * outgoing_address: config_addr.c */
 	OPT_AUTH,
 	OPT_UINT,
 	OPT_DURATION,
@@ -28,6 +29,7 @@ enum opt_type {
 	OPT_ADDR,	/* one ADDR:PORT in a struct addr, or "off" (len 0) */
 	OPT_NETS,	/* a comma list of networks, added to auth_block_exempt */
 	OPT_SOCKPATH,	/* an absolute AF_UNIX socket path; "none" or empty: off */
+	OPT_FAMILY,	/* ipv6 or ipv4, stored as prefer_ipv4 */
 };
 
 struct option_def {
@@ -76,6 +78,11 @@ static const struct option_def options[] = {
 	{ "auth_block_exempt", OPT_NETS, 0, 0, CONFIG_EXEMPT_MAX },
 	{ "control_socket", OPT_SOCKPATH, OFF(control_socket), 0, CONFIG_SOCKPATH_MAX },
 	{ "control_group", OPT_NAME, OFF(control_group), 1, CONFIG_NAME_MAX },
+	/* the way out */
+	{ "connect_stagger", OPT_DURATION, OFF(connect_stagger_ms), 10, 10000 },
+	{ "prefer_family", OPT_FAMILY, OFF(prefer_ipv4), 0, 0 },
+	{ "tcp_keepalive", OPT_DURATION, OFF(tcp_keepalive_ms), 0, 32767000 },
+	{ "outgoing_address", OPT_ADDRS, 0, 0, 0 },
 };
 
 struct config *config_new(void)
@@ -108,6 +115,8 @@ struct config *config_new(void)
 	c->auth_cache_size = 4096;
 	c->metrics_max_users = 100;
 	snprintf(c->control_socket, sizeof(c->control_socket), "%s", CONFIG_CONTROL_SOCKET_DEFAULT);
+	c->connect_stagger_ms = 250;	/* RFC 8305's recommended Connection Attempt Delay */
+	c->tcp_keepalive_ms = 120000;
 	return c;
 }
 
@@ -312,7 +321,7 @@ static int set_name(char *dst, const struct option_def *o, const char *key, cons
 	return 0;
 }
 
-/* The enumerated keys: auth, log_level, log. */
+/* The enumerated keys: auth, log_level, log, prefer_family. */
 static int set_word(struct config *c, const struct option_def *o, const char *value, char *err,
 		    size_t errlen)
 {
@@ -325,6 +334,13 @@ static int set_word(struct config *c, const struct option_def *o, const char *va
 			return 0;
 		}
 		snprintf(err, errlen, "auth: '%s' is not one of none, pam", value);
+		return -EINVAL;
+	case OPT_FAMILY:
+		if (strcmp(value, "ipv6") == 0 || strcmp(value, "ipv4") == 0) {
+			c->prefer_ipv4 = value[3] == '4';
+			return 0;
+		}
+		snprintf(err, errlen, "prefer_family: '%s' is not one of ipv6, ipv4", value);
 		return -EINVAL;
 	case OPT_LOGLEVEL:
 		if ((r = log_level_parse(value)) >= 0) {
@@ -363,6 +379,7 @@ static int option_set(struct config *c, const char *key, const char *value, char
 	case OPT_AUTH:
 	case OPT_LOGLEVEL:
 	case OPT_LOGTARGET:
+	case OPT_FAMILY:
 		return set_word(c, o, value, err, errlen);
 	case OPT_UINT:
 	case OPT_DURATION:

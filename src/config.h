@@ -78,6 +78,11 @@ struct config {
 	size_t nauth_block_exempt;
 	char control_socket[CONFIG_SOCKPATH_MAX + 1];	/* "": no control socket */
 	char control_group[CONFIG_NAME_MAX + 1];	/* may use it too; "": nobody else */
+	/* The way out (connector): Happy Eyeballs, keepalive, the egress address. */
+	unsigned connect_stagger_ms;	/* the next address is tried this long after the last */
+	bool prefer_ipv4;		/* prefer_family = ipv4; default: IPv6 first */
+	unsigned tcp_keepalive_ms;	/* idle before keepalive probes, both legs; 0: off */
+	struct addr outgoing[2];	/* outgoing_address: [0] IPv4, [1] IPv6; len 0: unset */
 	struct rule *rules;		/* "allow"/"deny" lines in file order */
 	size_t nrules;
 	struct addr_net *self;		/* the gateway's own addresses (config_set_self) */

@@ -64,6 +64,12 @@ void config_dump(const struct config *c, FILE *out)
 	fprintf(out, "queue_length = %u\n", c->queue_length);
 	dump_duration(out, "handshake_timeout", c->handshake_timeout_ms);
 	dump_duration(out, "connect_timeout", c->connect_timeout_ms);
+	dump_duration(out, "connect_stagger", c->connect_stagger_ms);
+	fprintf(out, "prefer_family = %s\n", c->prefer_ipv4 ? "ipv4" : "ipv6");
+	if (c->tcp_keepalive_ms != 0)
+		dump_duration(out, "tcp_keepalive", c->tcp_keepalive_ms);
+	else
+		fprintf(out, "tcp_keepalive = 0\n");
 	dump_duration(out, "idle_timeout", c->idle_timeout_ms);
 	dump_duration(out, "drain_timeout", c->drain_timeout_ms);
 	dump_duration(out, "bind_timeout", c->bind_timeout_ms);

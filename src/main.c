@@ -261,6 +261,13 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 			  rep.nerrors);
 		goto out;
 	}
+	if (policy_check_sources(c, path != NULL ? path : CONFIG_DEFAULT_PATH, report_log,
+				 &rep) > 0) {
+		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR, "reload refused: an address to connect "
+			  "from is not this machine's; keeping the old configuration");
+		config_unref(c);
+		goto out;
+	}
 	struct config *old = config_current();
 	if (!listen_same(old, c) && !listeners_passed) {
 		judged = c;
@@ -582,6 +589,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	runtime_load_self(cfg);
+	if (policy_check_sources(cfg, args.path != NULL ? args.path : CONFIG_DEFAULT_PATH,
+				 report_stderr, &errors) > 0) {
+		fprintf(stderr, "socksgate: configuration has %u error(s)\n", errors);
+		config_unref(cfg);
+		return 1;
+	}
 	if (args.check_only)
 		return check_config(cfg, args.path);
 	runtime_log_setup(cfg);
