@@ -128,30 +128,28 @@ static bool is_armed(void)
 	return atomic_load_explicit(&armed, memory_order_relaxed);
 }
 
-/* Calls that are not the daemon's to survive are never failed: those of a
- * sanitizer runtime for itself (ASan aborts when pthread_getattr_np(), and
- * pthread_attr_setaffinity_np() inside it, cannot allocate as a thread
- * starts; the daemon's own calls of them in pool.c then never fail either),
- * the dynamic loader's, and any made inside a libpam call (in_pam: libpam
- * 1.5 loading a module under ENOMEM later calls dlsym() on a bad handle and
- * crashes inside itself; a failing PAM is the pam_start fault's business). */
+/* Calls that are not the daemon's to survive are never failed: those made
+ * before a thread reaches its start routine (user_thread: a sanitizer runtime
+ * aborts when pthread_getattr_np() cannot allocate as it sets a thread up),
+ * those of a sanitizer runtime or of the dynamic loader, and any made inside
+ * a libpam call (in_pam: libpam 1.5 loading a module under ENOMEM later calls
+ * dlsym() on a bad handle and crashes inside itself; a failing PAM is the
+ * pam_start fault's business). */
+static __thread __attribute__((tls_model("initial-exec"))) int user_thread;
 static __thread __attribute__((tls_model("initial-exec"))) int in_pam;
 
 static bool not_ours(const void *caller)
 {
 	Dl_info info;
 
-	if (in_pam > 0)
+	if (!user_thread || in_pam > 0)
 		return true;
-	if (caller == NULL || dladdr(caller, &info) == 0)
+	if (caller == NULL || dladdr(caller, &info) == 0 || info.dli_fname == NULL)
 		return false;
-	if (info.dli_fname != NULL && (strstr(info.dli_fname, "libasan") != NULL ||
-				       strstr(info.dli_fname, "libubsan") != NULL ||
-				       strstr(info.dli_fname, "libtsan") != NULL ||
-				       strstr(info.dli_fname, "/ld-linux") != NULL))
-		return true;
-	return info.dli_sname != NULL && (strcmp(info.dli_sname, "pthread_getattr_np") == 0 ||
-					  strcmp(info.dli_sname, "pthread_attr_setaffinity_np") == 0);
+	return strstr(info.dli_fname, "libasan") != NULL ||
+	       strstr(info.dli_fname, "libubsan") != NULL ||
+	       strstr(info.dli_fname, "libtsan") != NULL ||
+	       strstr(info.dli_fname, "/ld-linux") != NULL;
 }
 
 /* Should this call of id, made from caller, fail? */
@@ -228,6 +226,7 @@ static void resolve(void)
 __attribute__((constructor)) static void faultinject_init(void)
 {
 	resolve();
+	user_thread = 1;	/* the main thread */
 	const char *v = getenv("SG_FAULT");
 	if (v != NULL)
 		parse_spec(v);
@@ -325,11 +324,34 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	return REAL(accept4)(fd, addr, len, flags);
 }
 
+struct thread_start {
+	void *(*fn)(void *);
+	void *arg;
+};
+
+static void *thread_trampoline(void *p)
+{
+	struct thread_start st = *(struct thread_start *)p;
+
+	real_free(p);
+	user_thread = 1;
+	return st.fn(st.arg);
+}
+
 int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
 	if (fail(F_PTHREAD_CREATE))
 		return EAGAIN;
-	return REAL(pthread_create)(t, attr, fn, arg);
+	/* Not a malloc that may fail: the shim's own. */
+	struct thread_start *st = REAL(malloc) != NULL ? real_malloc(sizeof(*st)) : NULL;
+	if (st == NULL)
+		return EAGAIN;
+	st->fn = fn;
+	st->arg = arg;
+	int r = REAL(pthread_create)(t, attr, thread_trampoline, st);
+	if (r != 0)
+		real_free(st);
+	return r;
 }
 
 int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,

@@ -10,8 +10,11 @@ Daemon.stop()'s."""
 import concurrent.futures
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import tempfile
+import threading
 import time
 
 import sgcmds
@@ -22,7 +25,9 @@ USER, PASSWORD = "fault", "Fault-Pass-7"
 # A client waits this long for any one answer; the daemon's own timeouts are
 # set longer, so a session the daemon forgot shows up as a hang here.
 CLIENT_TIMEOUT = 8
-KINDS = ("connect", "connect_name", "bind", "udp", "login_bad")
+KINDS = ("connect", "connect_name", "bind", "udp", "login_bad", "denied")
+DENIED = "192.0.2.0"
+WANT = {"login_bad": "auth1", "denied": "rep2"}  # others: "ok"
 
 
 class Closed(Exception):
@@ -133,7 +138,9 @@ class Run:
         })
         conf = ["auth = pam", "auth_fail_delay = 0", "auth_fail_limit = 0",
                 "auth_cache_ttl = 0", "workers_min = 2", "handshake_timeout = 60s",
-                "connect_timeout = 60s", "bind_timeout = 60s"] + self.extra
+                "connect_timeout = 60s", "bind_timeout = 60s",
+                # A reload under faults must keep this rule or be refused.
+                "deny to %s/24" % DENIED] + self.extra
         self.d = sgtest.Daemon(conf, env=env).__enter__()
         return self
 
@@ -187,6 +194,10 @@ class Run:
         with s:
             if kind == "login_bad":
                 raise AssertionError("a wrong password logged in")
+            if kind == "denied":
+                rep, _, _ = _request(s, 1, DENIED[:-1] + "1", 9)
+                assert rep != 0, "a CONNECT the rules deny was let through"
+                return "rep%d" % rep
             if kind in ("connect", "connect_name"):
                 host = "127.0.0.1" if kind == "connect" else "localhost"
                 rep, _, _ = _request(s, 1, host, self.echo.port)
@@ -242,13 +253,35 @@ class Run:
             return "udp-lost"
 
     def workload(self, kinds=KINDS, rounds=10, parallel=6):
-        """rounds clients of each kind, parallel at a time; tallies outcomes."""
+        """rounds clients of each kind, parallel at a time, while reloads
+        (SIGHUP) and socksgatectl status run beside them; tallies outcomes."""
         jobs = [k for _ in range(rounds) for k in kinds]
-        with concurrent.futures.ThreadPoolExecutor(parallel) as ex:
-            for kind, out in zip(jobs, ex.map(self.client, jobs)):
-                key = "%s:%s" % (kind, out)
-                self.outcomes[key] = self.outcomes.get(key, 0) + 1
+        done = threading.Event()
+        self.poke_error = None
+        poker = threading.Thread(target=self._poke, args=(done,))
+        poker.start()
+        try:
+            with concurrent.futures.ThreadPoolExecutor(parallel) as ex:
+                for kind, out in zip(jobs, ex.map(self.client, jobs)):
+                    key = "%s:%s" % (kind, out)
+                    self.outcomes[key] = self.outcomes.get(key, 0) + 1
+        finally:
+            done.set()
+            poker.join()
+        assert self.poke_error is None, self.poke_error
         return self.outcomes
+
+    def _poke(self, done):
+        """Reloads and status requests under the faults: each is answered
+        or refused within its timeout (a hang raises in ctl)."""
+        try:
+            while not done.wait(0.3):
+                self.d.signal(signal.SIGHUP)
+                subprocess.run([sgtest.SOCKSGATECTL, "--socket", self.d.control, "status"],
+                               capture_output=True, timeout=CLIENT_TIMEOUT + 2,
+                               stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            self.poke_error = "socksgatectl status hung under %s" % self.spec
 
     # ---- what is left ----
 
@@ -287,8 +320,7 @@ class Run:
         not pool workers."""
         for kind in KINDS:
             out = self.client(kind)
-            want = "auth1" if kind == "login_bad" else "ok"
-            assert out == want, "without faults, %s gave %s" % (kind, out)
+            assert out == WANT.get(kind, "ok"), "without faults, %s gave %s" % (kind, out)
         st = self.quiet()
         self.base_fds = self.fds()
         self.base_other = self.tasks() - st["workers"]["threads"]
@@ -315,8 +347,7 @@ class Run:
     def check_served(self):
         for kind in KINDS:
             out = self.client(kind)
-            want = "auth1" if kind == "login_bad" else "ok"
-            assert out == want, "after the faults, %s gave %s" % (kind, out)
+            assert out == WANT.get(kind, "ok"), "after the faults, %s gave %s" % (kind, out)
 
 
 def scenario(spec, want, kinds=KINDS, rounds=8, seeds=(1, 2), conf=()):
