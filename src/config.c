@@ -661,8 +661,11 @@ static int load(FILE *f, const char *file, const char *where, const struct confi
 	char err[512];
 	struct config *c = config_new();
 
-	if (c == NULL)
+	if (c == NULL) {
+		/* Reported like any problem: a reload must not fail with "0 errors". */
+		report(where, 0, "out of memory", ctx);
 		return -ENOMEM;
+	}
 	if (f != NULL)
 		errors += parse_stream(c, f, file, report, ctx, &origin);
 	/* Overrides replace what the file said: not a repetition. */

@@ -29,9 +29,12 @@
  * dropped whole (answered as out of memory), never sent in part. */
 static _Thread_local unsigned put_failed;
 
+/* key is always a string literal: json-c keeps it without a copy (a copy
+ * that json-c itself leaks when the insertion then fails). */
 static void put(struct json_object *o, const char *key, struct json_object *v)
 {
-	if (o == NULL || v == NULL || json_object_object_add(o, key, v) != 0) {
+	if (o == NULL || v == NULL ||
+	    json_object_object_add_ex(o, key, v, JSON_C_OBJECT_ADD_CONSTANT_KEY) != 0) {
 		json_object_put(v);
 		put_failed++;
 	}
