@@ -1086,8 +1086,9 @@ static void test_nul_byte(void)
 	unlink(path);
 }
 
-/* CONFIG_FILE_MAX bytes load (10 then 1 MiB - 10 newlines); one more, or an endless stream (/dev/zero),
- * is an error after reading at most a little past the limit. */
+/* CONFIG_FILE_MAX bytes load (a key, then newlines to the limit); one byte
+ * more, or an endless stream (/dev/zero), is an error after reading at most a
+ * little past the limit. */
 static void test_file_limit(void)
 {
 	char *buf = malloc(CONFIG_FILE_MAX + 1);
