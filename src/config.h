@@ -16,6 +16,10 @@
 #define CONFIG_PROXY_FROM_MAX 64
 #define CONFIG_NAME_MAX 63
 #define CONFIG_EXEMPT_MAX 64
+/* The file's limits (socksgate.conf(5)): a longer line, a larger file, a NUL
+ * byte or a read error is an error, never a shorter file. */
+#define CONFIG_LINE_MAX 4096
+#define CONFIG_FILE_MAX (1024 * 1024)
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
@@ -105,6 +109,11 @@ typedef void (*config_report_fn)(const char *file, unsigned line, const char *ms
  * reference, or -EINVAL (bad content) / -errno (file unreadable). */
 int config_load(const char *path, const struct config_override *ov, size_t nov,
 		config_report_fn report, void *ctx, struct config **ret);
+
+/* As config_load, reading the open stream f (the caller's, left open) whose
+ * name appears in the reports. */
+int config_load_stream(FILE *f, const char *name, const struct config_override *ov, size_t nov,
+		       config_report_fn report, void *ctx, struct config **ret);
 
 /* A config holding only the built-in defaults; NULL on OOM. */
 struct config *config_new(void);

@@ -62,11 +62,13 @@ bool policy_admit(const struct addr *peer, const struct config *cfg)
 	/* Counted from accept, not from when a worker takes it: connections
 	 * waiting in the queue count too, so one address cannot fill it. */
 	if (!quota_client_acquire(sa, cfg->max_sessions_per_client)) {
+		/* Without a limit only memory for the count can be missing. */
+		unsigned max = cfg->max_sessions_per_client;
 		stats_refusal(STATS_REFUSAL_LIMIT);
-		log_ratelimited(&client_limit_rl, LOG_WARNING,
+		log_ratelimited(&client_limit_rl, LOG_WARNING, max == 0 ?
+				"closing connection from %s: out of memory for its session count" :
 				"closing connection from %s: that address is at "
-				"max_sessions_per_client (%u)",
-				addr_host(sa, host, sizeof(host)), cfg->max_sessions_per_client);
+				"max_sessions_per_client (%u)", addr_host(sa, host, sizeof(host)), max);
 		return false;
 	}
 	return true;
@@ -110,8 +112,12 @@ bool policy_take_limits(struct policy *p, char *why, size_t whylen)
 	if (p->login != NULL) {
 		max = p->cfg->max_sessions_per_user;
 		if (!quota_user_acquire(p->login, max)) {
-			snprintf(why, whylen, "over max_sessions_per_user (%u)", max);
-			log_ratelimited(&user_limit_rl, LOG_WARNING,
+			/* Without a limit only memory for the count can be missing. */
+			snprintf(why, whylen, max == 0 ? "out of memory" :
+				 "over max_sessions_per_user (%u)", max);
+			log_ratelimited(&user_limit_rl, LOG_WARNING, max == 0 ?
+					"refusing a request of %s from %s: out of memory for the "
+					"user's session count" :
 					"refusing a request of %s from %s: that user is at "
 					"max_sessions_per_user (%u)", p->user,
 					addr_host(p->client, host, sizeof(host)), max);
