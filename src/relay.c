@@ -48,7 +48,7 @@ static struct log_ratelimit small_pipe_rl;
 
 void relay_set_pipe_limit(unsigned max_pipes)
 {
-	atomic_store(&pipes_max, max_pipes == 0 ? UINT_MAX : max_pipes);
+	atomic_store(&pipes_max, max_pipes);
 }
 
 unsigned relay_pipes_in_use(void)

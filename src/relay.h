@@ -67,7 +67,7 @@ enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_st
 
 /* At most max_pipes pipes (two descriptors each) held by all relays at once,
  * so streams cannot take the descriptors new sessions need; a direction
- * that finds none free copies instead. 0: no limit (the default). A lower
+ * that finds none free copies instead. No limit until it is called. A lower
  * limit than the pipes in use takes effect as they are given back.
  * Thread-safe. */
 void relay_set_pipe_limit(unsigned max_pipes);
