@@ -51,11 +51,6 @@ void relay_set_pipe_limit(unsigned max_pipes)
 	atomic_store(&pipes_max, max_pipes);
 }
 
-unsigned relay_pipes_in_use(void)
-{
-	return atomic_load(&pipes_used);
-}
-
 bool relay_pipe_fits(long pipe_size)
 {
 	return pipe_size >= RELAY_CHUNK;

@@ -72,9 +72,6 @@ enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_st
  * Thread-safe. */
 void relay_set_pipe_limit(unsigned max_pipes);
 
-/* Pipes held by all relays now. Thread-safe. */
-unsigned relay_pipes_in_use(void);
-
 /* Whether a pipe of pipe_size bytes (F_GETPIPE_SZ; -1 on error) is worth
  * splicing through: it must hold the RELAY_CHUNK a splice() asks for. Past
  * fs.pipe-user-pages-soft an unprivileged user's new pipes get a page or two,
