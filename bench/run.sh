@@ -53,6 +53,16 @@
 #                        rate; and socksgate's session rate without auth,
 #                        with PAM on the cheap account, and with PAM on one
 #                        yescrypt account (cache on when available).
+#   BENCH_SCALE [0]      1: run the scale benchmark instead of the table above
+#                        (root only): BENCH_SCALE_CONNS [9000] idle CONNECT
+#                        sessions through socksgate as root, as user
+#                        BENCH_SCALE_USER [socksgate] (setpriv), and microsocks
+#                        likewise, each server under prlimit --nofile=
+#                        BENCH_SCALE_NOFILE [the hard limit] --nproc=
+#                        BENCH_SCALE_NPROC [16640, the unit's TasksMax=], held
+#                        BENCH_SCALE_HOLD [4] s, then every one checked with a
+#                        1-byte echo; reports RSS, descriptors and threads per
+#                        session. Client and echo target are separate processes.
 #   BENCH_STORM_USERS [20]    accounts the storm logs in as
 #   BENCH_STORM_CLIENTS [400] clients in one storm
 #   BENCH_STORM_TIMEOUT [15]  seconds each client has from its greeting to
@@ -108,6 +118,7 @@ PAM_SERVICE=${BENCH_PAM_SERVICE:-socksgate}
 PASS_GIVEN=${BENCH_PASS+yes}
 ONLY=${BENCH_ONLY:-direct socksgate microsocks danted}
 STORM=${BENCH_STORM:-0}
+SCALE=${BENCH_SCALE:-0}
 STORM_USERS=${BENCH_STORM_USERS:-20}
 STORM_CLIENTS=${BENCH_STORM_CLIENTS:-400}
 STORM_TIMEOUT=${BENCH_STORM_TIMEOUT:-15}
@@ -511,6 +522,8 @@ done
 
 # shellcheck source=storm.sh
 [ "$STORM" = 1 ] && . "$here/storm.sh"	# runs the storm benchmark and exits
+# shellcheck source=scale.sh
+[ "$SCALE" = 1 ] && . "$here/scale.sh"	# runs the scale benchmark and exits
 
 modes=(rate bulk idle)
 [ "$LATENCY" = 1 ] && modes=()	# latency.sh, below, measures instead

@@ -19,7 +19,12 @@
  *         without traffic, checks each still works (1-byte echo), closes.
  *         With --server-pid reads VmRSS/Pss/Threads of that process and all
  *         its descendants (multi-process servers such as danted) before and
- *         after, and prints KiB per connection.
+ *         after, and prints KiB and descriptors (/proc/PID/fd) per connection.
+ *         --echo-port P: the target is an echo server on 127.0.0.1:P in
+ *         another process (--mode echo), so that each process needs only one
+ *         descriptor per connection: 9,000 sessions under a limit of 20,000.
+ *   echo  serves as that echo target on 127.0.0.1:--echo-port (0: any; the
+ *         port is printed as "port=N") until SIGTERM/SIGINT or --duration.
  *   storm --conns N clients log in at once (a login storm): every connection
  *         is opened first, then all greetings go out together; client i logs
  *         in over RFC 1929 as line i % M of --accounts FILE (user:password),
@@ -69,7 +74,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum mode { MODE_RATE, MODE_BULK, MODE_IDLE, MODE_STORM };
+enum mode { MODE_RATE, MODE_BULK, MODE_IDLE, MODE_STORM, MODE_ECHO };
 enum dir { DIR_DOWN, DIR_UP, DIR_ECHO };
 enum tmode { TM_RATE, TM_SINK, TM_STREAM, TM_ECHO };
 enum errkind { EK_OK = 0, EK_CONNECT, EK_SOCKS, EK_IO };
@@ -102,6 +107,7 @@ static struct {
 	bool client_close;
 	bool serial_storm;
 	const char *accounts;
+	long echo_port;		/* idle: the target is this external echo server; echo: its port */
 } o;
 
 /* ---------- small helpers ---------- */
@@ -405,6 +411,8 @@ static void *target_main(void *arg)
 static void target_start(void)
 {
 	int nt = o.target_threads;
+	if (nt == 0)
+		return;	/* an external target (--echo-port) */
 	struct tthread *ts = calloc((size_t)nt, sizeof *ts);
 	if (!ts)
 		die("out of memory");
@@ -419,6 +427,8 @@ static void target_start(void)
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&g_target;
 		s4->sin_family = AF_INET;
 		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (o.mode == MODE_ECHO)
+			s4->sin_port = htons((uint16_t)o.echo_port);
 		g_target_len = sizeof *s4;
 	}
 	for (int i = 0; i < nt; i++) {
@@ -1069,8 +1079,24 @@ static int run_bulk(void)
 
 struct mem {
 	bool ok;
-	long rss_kib, pss_kib, hwm_kib, threads, procs;
+	long rss_kib, pss_kib, hwm_kib, threads, procs, fds;
 };
+
+/* Open descriptors of pid (entries of /proc/PID/fd), 0 when unreadable. */
+static long count_fds(long pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%ld/fd", pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	long n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
 
 static long status_field(const char *path, const char *key)
 {
@@ -1184,7 +1210,7 @@ static size_t tree_pids(long root, long **ret_pids)
  * the given processes; those that exited meanwhile are skipped. */
 static struct mem sum_mem(const long *pids, size_t n, bool with_pss)
 {
-	struct mem m = { false, 0, 0, 0, 0, 0 };
+	struct mem m = { false, 0, 0, 0, 0, 0, 0 };
 	for (size_t i = 0; i < n; i++) {
 		char path[64];
 		snprintf(path, sizeof path, "/proc/%ld/status", pids[i]);
@@ -1201,6 +1227,7 @@ static struct mem sum_mem(const long *pids, size_t n, bool with_pss)
 		m.pss_kib += pss > 0 ? pss : rss;
 		m.hwm_kib += hwm > 0 ? hwm : rss;
 		m.threads += thr;
+		m.fds += count_fds(pids[i]);
 		m.procs++;
 	}
 	m.ok = m.procs > 0;
@@ -1290,22 +1317,53 @@ static int run_idle(void)
 	close_all();
 	uint64_t errors = errs_total(&g_setup_errs) + (uint64_t)(opened - alive);
 
-	char memtxt[512] = "rss_before_kib=na rss_after_kib=na kib_per_conn_rss=na kib_per_conn_pss=na"
-			   " threads_before=na threads_after=na procs_before=na procs_after=na";
+	char memtxt[640] = "rss_before_kib=na rss_after_kib=na kib_per_conn_rss=na kib_per_conn_pss=na"
+			   " threads_before=na threads_after=na procs_before=na procs_after=na"
+			   " fds_before=na fds_after=na fds_per_conn=na";
 	if (o.server_pid > 0 && after.ok)
 		snprintf(memtxt, sizeof memtxt,
 			 "rss_before_kib=%ld rss_after_kib=%ld kib_per_conn_rss=%.1f kib_per_conn_pss=%.1f"
-			 " threads_before=%ld threads_after=%ld procs_before=%ld procs_after=%ld",
+			 " threads_before=%ld threads_after=%ld procs_before=%ld procs_after=%ld"
+			 " fds_before=%ld fds_after=%ld fds_per_conn=%.2f",
 			 before.rss_kib, after.rss_kib,
 			 (double)(after.rss_kib - before.rss_kib) / (double)opened,
 			 (double)(after.pss_kib - before.pss_kib) / (double)opened,
-			 before.threads, after.threads, before.procs, after.procs);
+			 before.threads, after.threads, before.procs, after.procs,
+			 before.fds, after.fds, (double)(after.fds - before.fds) / (double)opened);
 	printf("mode=idle server=%s conns=%ld opened=%ld alive=%ld setup_s=%.2f hold_s=%.1f %s errors=%" PRIu64 "\n",
 	       o.direct ? "direct" : o.proxy_str, o.conns, opened, alive, setup_s, hold, memtxt, errors);
 	fflush(stdout);
 	if (o.server_pid > 0 && !after.ok)
 		die("server process %ld vanished during the idle hold", o.server_pid);
 	return alive > 0 ? 0 : 1;
+}
+
+/* ---------- echo mode ---------- */
+
+static volatile sig_atomic_t g_echo_stop;
+
+static void on_echo_stop(int sig)
+{
+	(void)sig;
+	g_echo_stop = 1;
+}
+
+/* The echo target of another process's idle run, until a signal or --duration. */
+static int run_echo(void)
+{
+	char a[INET6_ADDRSTRLEN];
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&g_target;
+	inet_ntop(AF_INET, &s4->sin_addr, a, sizeof a);
+	printf("port=%u\n", ntohs(s4->sin_port));
+	fflush(stdout);
+	signal(SIGTERM, on_echo_stop);
+	signal(SIGINT, on_echo_stop);
+	double end = now_s() + o.duration;
+	while (!g_echo_stop && now_s() < end)
+		sleep_s(0.1);
+	note("echo on %s:%u: %" PRIu64 " connections", a, ntohs(s4->sin_port),
+	     atomic_load(&g_target_conns));
+	return 0;
 }
 
 /* ---------- storm mode ---------- */
@@ -1947,7 +2005,7 @@ static int run_storm(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: socksbench [--proxy HOST:PORT] [--mode rate|bulk|idle|storm] [options]\n"
+"usage: socksbench [--proxy HOST:PORT] [--mode rate|bulk|idle|storm|echo] [options]\n"
 "  --proxy HOST:PORT   SOCKS5 server (loopback only; [::1]:PORT for IPv6).\n"
 "                      Omitted: direct to the target, a baseline.\n"
 "  --mode M            rate (default), bulk, idle or storm\n"
@@ -1967,6 +2025,8 @@ static void usage(FILE *f)
 "  --accounts FILE     storm: user:password lines; client i logs in as line i %% M\n"
 "  --serial            storm: one client at a time instead of all at once\n"
 "  --hold S            idle: seconds to hold the connections (default 2)\n"
+"  --echo-port P       idle: the target is the echo server (--mode echo) on\n"
+"                      127.0.0.1:P; echo: the port to serve on (0: any, printed)\n"
 "  --timeout MS        per socket operation (default 5000); storm: per client,\n"
 "                      from its greeting to the end of its session (default 15000)\n"
 "  --setup-timeout S   bulk/idle/storm: cap on opening all connections (default 30)\n"
@@ -2066,6 +2126,7 @@ int main(int argc, char **argv)
 		{ "close", required_argument, NULL, 'C' },
 		{ "serial", no_argument, NULL, 'L' },
 		{ "accounts", required_argument, NULL, 'A' },
+		{ "echo-port", required_argument, NULL, 'E' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -2093,6 +2154,7 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "bulk")) o.mode = MODE_BULK;
 			else if (!strcmp(optarg, "idle")) o.mode = MODE_IDLE;
 			else if (!strcmp(optarg, "storm")) o.mode = MODE_STORM;
+			else if (!strcmp(optarg, "echo")) o.mode = MODE_ECHO;
 			else { fprintf(stderr, "socksbench: bad --mode %s\n", optarg); return 2; }
 			break;
 		case 'D':
@@ -2123,6 +2185,7 @@ int main(int argc, char **argv)
 			break;
 		case 'L': o.serial_storm = true; break;
 		case 'A': o.accounts = optarg; break;
+		case 'E': o.echo_port = num(optarg, "--echo-port", 0, 65535); break;
 		case 'q': o.quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -2171,6 +2234,15 @@ int main(int argc, char **argv)
 		}
 	}
 
+	bool ext_target = o.mode == MODE_IDLE && o.echo_port > 0;
+	if (o.echo_port > 0 && o.mode != MODE_IDLE && o.mode != MODE_ECHO) {
+		fprintf(stderr, "socksbench: --echo-port goes with --mode idle or echo\n");
+		return 2;
+	}
+	if (o.mode == MODE_ECHO && (o.direct == false || o.target6)) {
+		fprintf(stderr, "socksbench: --mode echo serves on 127.0.0.1: no --proxy, --target6\n");
+		return 2;
+	}
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -2178,9 +2250,10 @@ int main(int argc, char **argv)
 			note("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    (rlim_t)(2 * o.conns + 64) > rl.rlim_cur)
-		die("--conns %ld needs about %ld descriptors, RLIMIT_NOFILE is %lu", o.conns,
-		    2 * o.conns + 64, (unsigned long)rl.rlim_cur);
+	    (rlim_t)((ext_target ? 1 : 2) * o.conns + 64) > rl.rlim_cur)
+		die("--conns %ld needs about %ld descriptors, RLIMIT_NOFILE is %lu%s", o.conns,
+		    (ext_target ? 1 : 2) * o.conns + 64, (unsigned long)rl.rlim_cur,
+		    ext_target ? "" : " (--echo-port halves that)");
 
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < sizeof g_pattern; i++)
@@ -2207,6 +2280,18 @@ int main(int argc, char **argv)
 		/* + the bounded VmHWM read at the end */
 		arm_watchdog((o.serial_storm ? (double)o.conns : 1.0) * (o.setup_s + tmo) + 40);
 		break;
+	case MODE_ECHO:
+		g_tmode = TM_ECHO;
+		break;
+	}
+	if (ext_target) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&g_target;
+		memset(&g_target, 0, sizeof g_target);
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		s4->sin_port = htons((uint16_t)o.echo_port);
+		g_target_len = sizeof *s4;
+		o.target_threads = 0;	/* nothing to start or stop */
 	}
 	target_start();
 
@@ -2215,6 +2300,7 @@ int main(int argc, char **argv)
 	case MODE_RATE: rc = run_rate(); break;
 	case MODE_BULK: rc = run_bulk(); break;
 	case MODE_STORM: rc = run_storm(); break;
+	case MODE_ECHO: rc = run_echo(); break;
 	default: rc = run_idle(); break;
 	}
 	target_stop();

@@ -18,6 +18,7 @@
 #include "notify.h"
 #include "policy.h"
 #include "pool.h"
+#include "relay.h"
 #include "runtime.h"
 #include "session.h"
 #include "timeutil.h"
@@ -324,7 +325,9 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	if (auth_configure(c->auth_max_parallel, c->auth_cache_ttl_ms, c->auth_cache_size) < 0)
 		log_msg(LOG_WARNING, "cannot change the login bounds: %s", strerror(errno));
 	runtime_log_setup(c);
-	pool_set_limits(pool, c->workers_min, runtime_workers_max_for(c, nofile, queue_len));
+	unsigned wmax = runtime_workers_max_for(c, nofile, queue_len);
+	pool_set_limits(pool, c->workers_min, wmax);
+	relay_set_pipe_limit(runtime_pipes_for(nofile, queue_len, wmax));
 	if (c->auth == CONFIG_AUTH_PAM) {
 		char why[256];
 		if (!auth_pam_pin(c->pam_service, why, sizeof(why)))
@@ -475,6 +478,10 @@ static int start(struct daemon *d, struct config *cfg)
 			"of the descriptor limit (%llu); raise LimitNOFILE (ulimit -n) for more",
 			cfg->queue_length, queue_len, (unsigned long long)d->nofile);
 	unsigned wmax = runtime_workers_max_for(cfg, d->nofile, queue_len);
+	relay_set_pipe_limit(runtime_pipes_for(d->nofile, queue_len, wmax));
+	log_msg(LOG_INFO, "up to %u sessions at once (descriptor limit %llu, queue %u, "
+		"pipes for %u streams)", wmax, (unsigned long long)d->nofile, queue_len,
+		runtime_pipes_for(d->nofile, queue_len, wmax));
 	d->pool = pool_new(cfg->workers_min, wmax, queue_len, WORKER_STACK, WORKER_IDLE_EXIT_MS,
 			   session_run, session_discard, NULL);
 	if (d->pool == NULL) {

@@ -1,5 +1,6 @@
 /* TCP relay: moves bytes both ways between two connected sockets with poll()
- * until both directions have ended, with splice() through pipes when it can. */
+ * until both directions have ended, with splice() through pipes while a
+ * direction streams. An idle relay holds no descriptor but the two sockets. */
 #ifndef SOCKSGATE_RELAY_H
 #define SOCKSGATE_RELAY_H
 
@@ -11,10 +12,18 @@
 
 #include "timeutil.h"
 
-/* Written by the relay's thread only; other threads (the control socket's
- * session listing) may read them at any time with relaxed loads. */
 /* See relay_stats.on_quiet. */
 #define RELAY_QUIET_MS 1000
+/* A direction reads at most this much while it has no pipe; a read that
+ * fills it takes a pipe (or a copy buffer) for the stream behind it. */
+#define RELAY_SMALL 2048
+/* A direction's pipe or copy buffer goes back after it held nothing this long. */
+#define RELAY_RELEASE_MS 1000
+/* The most a direction holds: one splice() or one copy buffer. */
+#define RELAY_CHUNK (64 * 1024)
+
+/* Written by the relay's thread only; other threads (the control socket's
+ * session listing) may read them at any time with relaxed loads. */
 
 struct relay_stats {
 	atomic_uint_fast64_t up;	/* a -> b (client -> destination) */
@@ -84,5 +93,18 @@ int relay_hang_up(short rev, bool other_done, bool *hung, bool *ret_eof);
  * (relay_count()). */
 enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_stats *stats,
 			 int *ret_err);
+
+/* At most max_pipes pipes (two descriptors each) held by all relays at once,
+ * so streams cannot take the descriptors new sessions need; a direction
+ * that finds none free copies instead. No limit until it is called. A lower
+ * limit than the pipes in use takes effect as they are given back.
+ * Thread-safe. */
+void relay_set_pipe_limit(unsigned max_pipes);
+
+/* Whether a pipe of pipe_size bytes (F_GETPIPE_SZ; -1 on error) is worth
+ * splicing through: it must hold the RELAY_CHUNK a splice() asks for. Past
+ * fs.pipe-user-pages-soft an unprivileged user's new pipes get a page or two,
+ * and splice() would then move that much per call: copy mode is faster. */
+bool relay_pipe_fits(long pipe_size);
 
 #endif

@@ -13,16 +13,25 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <ifaddrs.h>
+#include <limits.h>
+#include <stdio.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Descriptors a session can hold: client, destination, two splice pipes. */
-#define FDS_PER_SESSION 6
+/* Descriptors an idle relayed session holds: client and destination. A
+ * direction that streams takes a pipe (two more) while it does; one session
+ * in PIPE_SHARE is counted as streaming both ways (four more). */
+#define FDS_PER_SESSION 2
+#define FDS_PER_STREAMING 4
+#define PIPE_SHARE 40
 #define FDS_RESERVED 64
 #define WORKERS_AUTO_CAP 16384
+/* Threads of the daemon besides its workers (main, acceptor, control,
+ * metrics, watchdog...) and the PAM helpers it forks. */
+#define TASKS_RESERVED 64
 /* Gives c the gateway's own addresses, which the default policy protects.
  * Read at start and at each reload, so a new address counts after SIGHUP. */
 int runtime_load_self(struct config *c)
@@ -84,19 +93,104 @@ unsigned runtime_queue_for(const struct config *c, rlim_t nofile)
 	return c->queue_length < share ? c->queue_length : (unsigned)share;
 }
 
-unsigned runtime_workers_max_for(const struct config *c, rlim_t nofile, unsigned queue)
+unsigned runtime_workers_auto(rlim_t nofile, unsigned queue, unsigned long threads_cap)
 {
-	if (c->workers_max != 0)
-		return c->workers_max;
-	rlim_t n = nofile > FDS_RESERVED + queue ? (nofile - FDS_RESERVED - queue) / FDS_PER_SESSION
-						 : 0;
-	if (n == 0)
-		n = 1;
+	rlim_t avail = nofile > FDS_RESERVED + queue ? nofile - FDS_RESERVED - queue : 0;
+	/* n sessions need FDS_PER_SESSION n + FDS_PER_STREAMING n / PIPE_SHARE. */
+	rlim_t n = avail * PIPE_SHARE / (FDS_PER_SESSION * PIPE_SHARE + FDS_PER_STREAMING);
 	if (n > WORKERS_AUTO_CAP)
 		n = WORKERS_AUTO_CAP;
-	if (n < c->workers_min)
-		n = c->workers_min;
-	return (unsigned)n;
+	if (n > threads_cap)
+		n = threads_cap;
+	return n > 0 ? (unsigned)n : 1;
+}
+
+unsigned runtime_pipes_for(rlim_t nofile, unsigned queue, unsigned workers)
+{
+	rlim_t avail = nofile > FDS_RESERVED + queue ? nofile - FDS_RESERVED - queue : 0;
+	rlim_t need = (rlim_t)workers * FDS_PER_SESSION;
+	rlim_t pipes = avail > need ? (avail - need) / 2 : 0;
+	return pipes > UINT_MAX ? UINT_MAX : (unsigned)pipes;
+}
+
+/* A number from a /proc or /sys file ("max" reads as ULONG_MAX), or
+ * ULONG_MAX when it cannot be read. */
+static unsigned long read_ulong(const char *path)
+{
+	char buf[64];
+	unsigned long v = ULONG_MAX;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return v;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		char *end;
+		errno = 0;
+		unsigned long x = strtoul(buf, &end, 10);
+		if (errno == 0 && end != buf)
+			v = x;
+	}
+	return v;
+}
+
+/* The cgroup's pids.max (systemd's TasksMax=), cgroup v2 only. */
+static unsigned long cgroup_pids_max(void)
+{
+	char line[512], path[600];
+	unsigned long v = ULONG_MAX;
+	int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return v;
+	ssize_t n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n > 3 && strncmp(line, "0::", 3) == 0) {
+		line[n] = '\0';
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(path, sizeof(path), "/sys/fs/cgroup%s/pids.max", line + 3);
+		v = read_ulong(path);
+	}
+	return v;
+}
+
+static unsigned long min_ul(unsigned long a, unsigned long b)
+{
+	return a < b ? a : b;
+}
+
+unsigned long runtime_threads_cap(void)
+{
+	struct rlimit rl;
+	unsigned long cap = ULONG_MAX, v;
+
+	/* The rest of the host needs threads and process ids too. */
+	if ((v = read_ulong("/proc/sys/kernel/threads-max")) != ULONG_MAX)
+		cap = min_ul(cap, v / 2);
+	if ((v = read_ulong("/proc/sys/kernel/pid_max")) != ULONG_MAX)
+		cap = min_ul(cap, v / 2);
+	/* A worker's stack and its guard page are two mappings. */
+	if ((v = read_ulong("/proc/sys/vm/max_map_count")) != ULONG_MAX)
+		cap = min_ul(cap, v > 1024 ? (v - 1024) / 2 : 1);
+	if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		cap = min_ul(cap, rl.rlim_cur > TASKS_RESERVED ? rl.rlim_cur - TASKS_RESERVED : 1);
+	if ((v = cgroup_pids_max()) != ULONG_MAX)
+		cap = min_ul(cap, v > TASKS_RESERVED ? v - TASKS_RESERVED : 1);
+	return cap;
+}
+
+unsigned runtime_workers_max_for(const struct config *c, rlim_t nofile, unsigned queue)
+{
+	static unsigned long threads_cap;	/* main thread only */
+
+	if (c->workers_max != 0)
+		return c->workers_max;
+	if (threads_cap == 0)
+		threads_cap = runtime_threads_cap();
+	unsigned n = runtime_workers_auto(nofile, queue, threads_cap);
+	return n < c->workers_min ? c->workers_min : n;
 }
 
 /* Started as root with "user": switch to that user and its groups for good.

@@ -21,9 +21,27 @@ rlim_t runtime_raise_nofile(void);
  * descriptors that sessions need. */
 unsigned runtime_queue_for(const struct config *c, rlim_t nofile);
 
-/* c's workers_max, or when it is 0 (auto) what fits in nofile beside a queue
- * of queue connections. */
+/* c's workers_max, or when it is 0 (auto) runtime_workers_auto() under the
+ * kernel's limits on threads (read once), at least workers_min. */
 unsigned runtime_workers_max_for(const struct config *c, rlim_t nofile, unsigned queue);
+
+/* The automatic workers_max: the sessions that fit in nofile descriptors
+ * beside a queue of queue connections and a reserve, at two descriptors per
+ * idle relayed session plus pipes for one session in 40 streaming both ways
+ * (about 2.1 each: 9,005 at 20,000); at most 16384 and threads_cap; at
+ * least 1. Pure. */
+unsigned runtime_workers_auto(rlim_t nofile, unsigned queue, unsigned long threads_cap);
+
+/* The pipes the relays may hold (relay_set_pipe_limit()) beside workers
+ * sessions of two descriptors each and the queue: what is left, in pairs;
+ * 0 when nothing is. Pure. */
+unsigned runtime_pipes_for(rlim_t nofile, unsigned queue, unsigned workers);
+
+/* How many workers the kernel lets the daemon run: half of kernel.threads-max
+ * and of kernel.pid_max, (vm.max_map_count - 1024) / 2 (a stack and its guard
+ * page each), and RLIMIT_NPROC and the cgroup's pids.max (TasksMax=) less a
+ * reserve for the daemon's other threads. ULONG_MAX when none is known. */
+unsigned long runtime_threads_cap(void);
 
 /* Started as root with a user: switches to it and its groups for good. Not
  * root: user may only name the user already running. "" keeps the uid.

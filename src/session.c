@@ -290,8 +290,10 @@ static int bind_accept(struct session *s, int lfd, struct addr *ret_peer)
 
 /* BIND: a listener on the address facing the destination, the first reply
  * with it, one inbound connection from the expected peer, the second reply
- * with the peer's address, then the relay as for CONNECT. */
-static void handle_bind(struct session *s)
+ * with the peer's address, then the relay as for CONNECT. Not inlined: its
+ * address array would otherwise sit in session_run()'s frame, above every
+ * CONNECT relay, and cost each idle session a stack page. */
+static __attribute__((noinline)) void handle_bind(struct session *s)
 {
 	struct connector_result res;
 	struct addr want[BIND_ADDRS], bnd, peer;
