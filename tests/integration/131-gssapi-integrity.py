@@ -7,6 +7,5 @@ only after the client's EOF."""
 import sggss
 import sgtest
 
-import gssbulk
 
-sgtest.main(lambda: gssbulk.run(sggss.INTEGRITY))
+sgtest.main(lambda: sggss.bulk(sggss.INTEGRITY))

@@ -6,6 +6,5 @@ half-close."""
 import sggss
 import sgtest
 
-import gssbulk
 
-sgtest.main(lambda: gssbulk.run(sggss.CONFIDENTIALITY))
+sgtest.main(lambda: sggss.bulk(sggss.CONFIDENTIALITY))
