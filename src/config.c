@@ -100,9 +100,10 @@ struct config *config_new(void)
 	c->methods[0] = SOCKS5_METHOD_USERPASS;
 	c->nmethods = 1;
 	snprintf(c->gssapi_service, sizeof(c->gssapi_service), "rcmd");
-	c->gssapi_protection = CONFIG_PROTECTION(GSSPROTO_LEVEL_NONE) |
-			       CONFIG_PROTECTION(GSSPROTO_LEVEL_INTEGRITY) |
-			       CONFIG_PROTECTION(GSSPROTO_LEVEL_CONFIDENTIALITY);
+	/* What every client that completes the method can live with: curl asks
+	 * for confidentiality when the context offers it but aborts unless the
+	 * answer is none (socksgate.conf(5)). */
+	c->gssapi_protection = CONFIG_PROTECTION(GSSPROTO_LEVEL_NONE);
 	c->workers_min = 4;
 	c->workers_max = 0;
 	c->queue_length = 1024;

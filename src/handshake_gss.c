@@ -129,14 +129,12 @@ static int send_frame(struct handshake *h, uint8_t type, const uint8_t *tok, siz
 }
 
 /* A refusal after the method was chosen: the record's reason, the failure
- * warning (when a name is known), the metrics and the abort message. */
+ * warning (for a refusal of the client's), the metrics and the abort. */
 static void refuse(struct handshake *h, enum auth_status st, const char *why)
 {
 	handshake_reason(h, "%s", why);
 	handshake_count_login(h, st);
-	if (st == AUTH_ERROR)
-		handshake_pam_error(h);
-	else if (st == AUTH_DENIED)
+	if (st == AUTH_DENIED)
 		handshake_log_auth_failure(h->user[0] != '\0' ? h->user : h->principal,
 					   (const struct sockaddr *)&h->peer.ss);
 	if (st != AUTH_ABANDONED)
@@ -204,6 +202,8 @@ static bool identify(struct handshake *h)
 		stats_observe(STATS_HIST_LOGIN, stats_now_us() - t0);
 	if (st != AUTH_OK) {
 		refuse(h, st, why);
+		if (st == AUTH_ERROR)
+			handshake_pam_error(h);
 		return false;
 	}
 	snprintf(h->login, sizeof(h->login), "%s", user);

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""RFC 1961 section 4 as gssapi_protection configures it: the gateway
+"""RFC 1961 section 4 as gssapi_protection configures it (default: none
+alone, so a request for confidentiality is answered with none): the gateway
 answers with the level asked for when it accepts it, else with none when
 it accepts none, else it aborts (and the record says so). The selective
 level 3 is not offered. On a protected session UDP ASSOCIATE is refused
@@ -9,28 +10,36 @@ import sggss
 import sgtest
 
 
-def ask(d, level):
-    """The level the gateway answers, or None when it aborted."""
+def ask_record(d, level):
+    """The level the gateway answers (None when it aborted), and the
+    session's record."""
+    n = len(d.sessions())
     with sggss.Client(d) as c:
         sgtest.check(c.greet() == 1, "the server did not choose GSSAPI")
         c.establish()
         try:
-            return c.protection(level)
+            answer = c.protection(level)
         except sggss.Refused:
-            return None
+            answer = None
+    d.wait_log(r"session \d+ ", count=n + 1)
+    return answer, d.last_session()
+
+
+def ask(d, level):
+    return ask_record(d, level)[0]
 
 
 def test():
     with sggss.realm_and_daemon(extra=["gssapi_protection = confidentiality"]) as (realm, d):
         sgtest.check(ask(d, sggss.CONFIDENTIALITY) == sggss.CONFIDENTIALITY, "conf refused")
         for level in (sggss.NONE, sggss.INTEGRITY, 3):
-            n = len(d.sessions())
-            sgtest.check(ask(d, level) is None, "level %d was accepted" % level)
-            d.wait_log(r"session \d+ ", count=n + 1)
-            rec = d.last_session()
+            answer, rec = ask_record(d, level)
+            sgtest.check(answer is None, "level %d was accepted" % level)
             sgtest.check("gssapi_protection does not offer" in (rec["reason"] or ""),
                          "record: %r" % rec)
 
+    with sggss.realm_and_daemon() as (realm, d):  # the default: none alone
+        sgtest.check(ask(d, sggss.CONFIDENTIALITY) == sggss.NONE, "default: not none")
     with sggss.realm_and_daemon(extra=["gssapi_protection = none integrity"]) as (realm, d):
         sgtest.check(ask(d, sggss.CONFIDENTIALITY) == sggss.NONE, "not answered with none")
         sgtest.check(ask(d, 3) == sggss.NONE, "selective not answered with none")

@@ -283,7 +283,8 @@ def expected_down():
 def bulk(level):
     name = {INTEGRITY: "integrity", CONFIDENTIALITY: "confidentiality"}[level]
     data = os.urandom(BULK_SIZE)
-    with realm_and_daemon() as (realm, d), sgtest.Server(sink_handler) as sink, \
+    with realm_and_daemon(extra=["gssapi_protection = " + name]) as (realm, d), \
+            sgtest.Server(sink_handler) as sink, \
             sgtest.Server(source_handler) as source:
         with Client(d, timeout=60) as c:
             sgtest.check(c.login(level) == level, "server did not agree to %s" % name)

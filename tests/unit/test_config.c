@@ -276,7 +276,7 @@ static void test_methods(void)
 		CHECK_STR(c->gssapi_service, "rcmd");
 		CHECK_STR(c->gssapi_keytab, "");
 		CHECK_STR(c->gssapi_hostname, "");
-		CHECK_INT(c->gssapi_protection, 7);
+		CHECK_INT(c->gssapi_protection, CONFIG_PROTECTION(GSSPROTO_LEVEL_NONE));
 		config_unref(c);
 	}
 	CHECK_INT(load_text("gssapi_protection = confidentiality integrity\n"
