@@ -118,7 +118,7 @@ def main():
     if len(sys.argv) < 2:
         sys.stderr.write(__doc__)
         return 2
-    os.environ["SOCKSGATE"] = sys.argv[1]
+    os.environ["SOCKSGATE"] = os.path.abspath(sys.argv[1])
     secs = float(sys.argv[2]) if len(sys.argv) > 2 else 8
     rate_conns = int(sys.argv[3]) if len(sys.argv) > 3 else 8
     bulk_conns = int(sys.argv[4]) if len(sys.argv) > 4 else 2

@@ -9,6 +9,7 @@
 #include "config_auth.h"
 #include "log.h"
 #include "rules.h"
+#include "socks5.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -64,6 +65,12 @@ static void dump_methods(const struct config *c, FILE *out)
 	for (size_t i = 0; i < c->nmethods; i++)
 		fprintf(out, " %s", config_method_name(c->methods[i]));
 	fputc('\n', out);
+	/* The older key, for scripts that read it: the same list when it can
+	 * say it (loading both gives the same: the later line wins). */
+	if (c->nmethods == 1 && c->methods[0] != SOCKS5_METHOD_GSSAPI)
+		fprintf(out, "auth = %s\n", c->methods[0] == SOCKS5_METHOD_NONE ? "none" : "pam");
+	else
+		fprintf(out, "# auth: not used (it can say only none or pam alone)\n");
 	if (c->gssapi_keytab[0] != '\0')
 		fprintf(out, "gssapi_keytab = %s\n", c->gssapi_keytab);
 	else
@@ -77,7 +84,8 @@ static void dump_methods(const struct config *c, FILE *out)
 	if (c->gssapi_realm[0] != '\0')
 		fprintf(out, "gssapi_realm = %s\n", c->gssapi_realm);
 	else
-		fprintf(out, "# gssapi_realm: not set (principals mapped by krb5_aname_to_localname)\n");
+		fprintf(out, "# gssapi_realm: not set (principals mapped by "
+			     "krb5_aname_to_localname)\n");
 	fprintf(out, "gssapi_protection = %s\n",
 		config_auth_protection_str(c->gssapi_protection, levels, sizeof(levels)));
 }

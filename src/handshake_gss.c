@@ -171,7 +171,8 @@ static bool establish(struct handshake *h, uint8_t *f)
 			return false;
 		}
 		if (outlen > GSSPROTO_TOKEN_MAX) {
-			refuse(h, AUTH_ERROR, "gss_accept_sec_context: a reply token over 65535 bytes");
+			refuse(h, AUTH_ERROR,
+			       "gss_accept_sec_context: a reply token over 65535 bytes");
 			return false;
 		}
 		int r = outlen > 0 ? send_frame(h, GSSPROTO_AUTH, out, outlen) : 0;
@@ -256,8 +257,8 @@ static bool negotiate_level(struct handshake *h, uint8_t *f)
 	} else if (!gssauth_unwrap(h->gss, m.token, m.token_len, tok, sizeof(tok), &n, &conf, why,
 				   sizeof(why)) || n != 1) {
 		if (n > 1)
-			snprintf(why, sizeof(why), "the protection level unwrapped to %zu bytes, not 1",
-				 n);
+			snprintf(why, sizeof(why),
+				 "the protection level unwrapped to %zu bytes, not 1", n);
 		handshake_reason(h, "%s: %s", what, why);
 		handshake_outcome(h, STATS_ERROR);
 		send_abort(h);
@@ -268,8 +269,8 @@ static bool negotiate_level(struct handshake *h, uint8_t *f)
 	int use = choose_level(h, level);
 	if (use < 0) {
 		handshake_reason(h, "client asked for GSSAPI protection '%s' (0x%02x), which "
-				 "gssapi_protection does not offer, and 'none' is not offered either",
-				 level_name(level), level);
+				 "gssapi_protection does not offer, and 'none' is not offered "
+				 "either", level_name(level), level);
 		handshake_outcome(h, STATS_REFUSED_AUTH);
 		send_abort(h);
 		return false;
@@ -278,7 +279,8 @@ static bool negotiate_level(struct handshake *h, uint8_t *f)
 	const uint8_t *out = &answer;
 	n = 1;
 	if (!h->gss_nec) {
-		if (!gssauth_wrap(h->gss, false, &answer, 1, tok, sizeof(tok), &n, why, sizeof(why))) {
+		if (!gssauth_wrap(h->gss, false, &answer, 1, tok, sizeof(tok), &n, why,
+				  sizeof(why))) {
 			handshake_reason(h, "answering the protection level: %s", why);
 			send_abort(h);
 			return false;

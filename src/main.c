@@ -292,7 +292,8 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	runtime_load_self(c);
 	runtime_log_setup(c);
 	pool_set_limits(pool, c->workers_min, runtime_workers_max_for(c, nofile, queue_len));
-	if (config_has_method(c, SOCKS5_METHOD_USERPASS) || config_has_method(c, SOCKS5_METHOD_GSSAPI)) {
+	if (config_has_method(c, SOCKS5_METHOD_USERPASS) ||
+	    config_has_method(c, SOCKS5_METHOD_GSSAPI)) {
 		char why[256];
 		if (!auth_pam_pin(c->pam_service, why, sizeof(why)))
 			log_msg(LOG_WARNING, "%s", why);

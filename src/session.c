@@ -394,7 +394,8 @@ static void serve_request(struct session *s)
 		return;
 	case SOCKS5_CMD_BIND:
 	case SOCKS5_CMD_UDP_ASSOCIATE:
-		if (s->req.cmd == SOCKS5_CMD_UDP_ASSOCIATE && s->h.gss_level != GSSPROTO_LEVEL_NONE) {
+		if (s->req.cmd == SOCKS5_CMD_UDP_ASSOCIATE &&
+		    s->h.gss_level != GSSPROTO_LEVEL_NONE) {
 			/* RFC 1961's wrapped datagrams are not implemented. */
 			handshake_reason(&s->h, "UDP ASSOCIATE is not offered on a GSSAPI session "
 						"with per-message protection");

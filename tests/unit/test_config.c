@@ -206,18 +206,21 @@ static void test_auth_values(void)
 
 	CHECK_INT(load_text("auth = none\n", NULL, 0, &rs, &c, NULL), 0);
 	if (c != POISON) {
-		CHECK(only_method(c, SOCKS5_METHOD_NONE), "auth = none loaded as %zu methods", c->nmethods);
+		CHECK(only_method(c, SOCKS5_METHOD_NONE), "auth = none: %zu methods",
+		      c->nmethods);
 		config_unref(c);
 	}
 	CHECK_INT(load_text("auth = pam\n", NULL, 0, &rs, &c, NULL), 0);
 	if (c != POISON) {
-		CHECK(only_method(c, SOCKS5_METHOD_USERPASS), "auth = pam loaded as %zu methods", c->nmethods);
+		CHECK(only_method(c, SOCKS5_METHOD_USERPASS), "auth = pam: %zu methods",
+		      c->nmethods);
 		config_unref(c);
 	}
 	/* The later line wins. */
 	CHECK_INT(load_text("auth = pam\nauth = none\n", NULL, 0, &rs, &c, NULL), 0);
 	if (c != POISON) {
-		CHECK(only_method(c, SOCKS5_METHOD_NONE), "auth pam then none loaded as %zu methods", c->nmethods);
+		CHECK(only_method(c, SOCKS5_METHOD_NONE), "auth pam then none: %zu methods",
+		      c->nmethods);
 		config_unref(c);
 	}
 }
@@ -659,7 +662,8 @@ static void test_overrides(void)
 	static const struct config_override auth_none[] = { { "auth", "none" } };
 	CHECK_INT(load_text("auth = pam\n", auth_none, 1, &rs, &c, NULL), 0);
 	if (c != POISON) {
-		CHECK(only_method(c, SOCKS5_METHOD_NONE), "auth override none gave %zu methods", c->nmethods);
+		CHECK(only_method(c, SOCKS5_METHOD_NONE), "auth override none: %zu methods",
+		      c->nmethods);
 		config_unref(c);
 	}
 
