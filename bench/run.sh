@@ -77,6 +77,14 @@
 #                        confidentiality, each as a ratio to no-auth.
 #                        BENCH_GSSAPI_CONNS [8] session loops,
 #                        BENCH_GSSAPI_STREAMS [2] bulk streams, BENCH_SECS.
+#   BENCH_LATENCY [0]    1: run the latency benchmark instead of the table
+#                        above: the time from the CONNECT reply to the first
+#                        byte of a server that speaks first (a banner sent
+#                        on accept; bench/latency.py), BENCH_LATENCY_COUNT
+#                        [300] sessions one at a time, for a direct
+#                        connection, socksgate and microsocks, then the
+#                        session rate of each; ratios to direct and
+#                        microsocks. Needs python3.
 #   BENCH_ONLY           space-separated subset of: direct socksgate microsocks danted
 #   BENCH_HAPROXY        space-separated subset of: 1 2. Also measures the
 #                        session rate and bulk modes through HAProxy (mode
@@ -114,6 +122,7 @@ STORM_CLIENTS=${BENCH_STORM_CLIENTS:-400}
 STORM_TIMEOUT=${BENCH_STORM_TIMEOUT:-15}
 STORM_SERIAL=${BENCH_STORM_SERIAL:-$STORM_USERS}
 METRICS=${BENCH_METRICS:-0}
+LATENCY=${BENCH_LATENCY:-0}
 METRICS_ROUNDS=${BENCH_METRICS_ROUNDS:-2}
 HAPROXY_N=${BENCH_HAPROXY:-}
 GSSAPI=${BENCH_GSSAPI:-0}
@@ -514,6 +523,7 @@ done
 [ "$STORM" = 1 ] && . "$here/storm.sh"	# runs the storm benchmark and exits
 
 modes=(rate bulk idle)
+[ "$LATENCY" = 1 ] && modes=()	# latency.sh, below, measures instead
 [ "$AUTH" = 1 ] && modes+=(auth)
 t_start=$SECONDS
 for s in "${servers[@]}"; do
@@ -570,6 +580,9 @@ label() {
 	*) echo "$1" ;;
 	esac
 }
+
+# shellcheck source=latency.sh
+[ "$LATENCY" = 1 ] && . "$here/latency.sh"	# runs the latency benchmark and exits
 
 hdr="| server | sessions/s | p50 ms | p99 ms | bulk MB/s ($BULK_DIR) | idle KiB/conn RSS | idle KiB/conn PSS | tasks @ $IDLE_CONNS idle |"
 sep="|---|---:|---:|---:|---:|---:|---:|---:|"

@@ -1,6 +1,7 @@
 /* Address helpers shared by the config parser, the listener and the session
  * log, and the address/network type (struct addr_net) with its parser,
- * matcher and formatter, used by the rules, the quotas and the limiter. */
+ * matcher and formatter, used by the rules, the quotas and the limiter; and
+ * the IPv4 addresses that IPv6 forms (NAT64, 6to4, ...) carry inside them. */
 #include "autoconf.h"
 
 #include "addr.h"
@@ -72,6 +73,27 @@ int addr_parse(const char *s, struct addr *ret)
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons(port);
 		a.len = sizeof(*s6);
+	} else {
+		return -EINVAL;
+	}
+	*ret = a;
+	return 0;
+}
+
+int addr_parse_host(const char *s, struct addr *ret)
+{
+	struct addr a;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&a.ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a.ss;
+
+	memset(&a, 0, sizeof(a));
+	if (inet_pton(AF_INET, s, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		a.len = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, s, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		a.len = sizeof(*s6);
+		addr_unmap(&a);
 	} else {
 		return -EINVAL;
 	}
@@ -358,4 +380,94 @@ char *addr_net_format(const struct addr_net *n, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s/%u", a, n->prefix);
 	return buf;
+}
+
+/* ---- IPv4 inside IPv6 ---- */
+
+/* The IPv6 bit that holds bit k (0 = most significant) of e's IPv4 address. */
+static unsigned embedded_pos(const struct addr_embedded *e, unsigned k)
+{
+	unsigned pos = e->start + k;
+	return e->skip_u && pos >= 64 ? pos + 8 : pos;
+}
+
+static void embedded_read(const uint8_t *a6, struct addr_embedded *e)
+{
+	memset(e->v4, 0, sizeof(e->v4));
+	for (unsigned k = 0; k < 32; k++) {
+		unsigned pos = embedded_pos(e, k);
+		if (a6[pos / 8] & (0x80u >> (pos % 8)))
+			e->v4[k / 8] |= (uint8_t)(0x80u >> (k % 8));
+	}
+}
+
+size_t addr_embedded_ipv4(const struct sockaddr *sa, struct addr_embedded *ret, size_t max)
+{
+	static const uint8_t zero[12], nat64[12] = { 0, 0x64, 0xff, 0x9b },
+			     local[6] = { 0, 0x64, 0xff, 0x9b, 0, 1 }, teredo[4] = { 0x20, 0x01 };
+	static const struct {
+		unsigned prefix, start;
+		bool skip_u;
+		const char *form;
+	} local_forms[] = {
+		{ 48, 48, true, "NAT64 64:ff9b:1::/48 (at /48)" },
+		{ 48, 56, true, "NAT64 64:ff9b:1::/48 (at /56)" },
+		{ 48, 64, true, "NAT64 64:ff9b:1::/48 (at /64)" },
+		{ 48, 96, false, "NAT64 64:ff9b:1::/48 (at /96)" },
+	};
+	struct addr_embedded e[ADDR_EMBEDDED_MAX];
+	size_t n = 0;
+
+	if (sa->sa_family != AF_INET6)
+		return 0;
+	const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	if (memcmp(a, zero, 12) == 0 && memcmp(a + 12, "\0\0\0", 3) == 0 && a[15] <= 1)
+		return 0;	/* :: and ::1 are themselves */
+	if (memcmp(a, zero, 12) == 0)
+		e[n++] = (struct addr_embedded){ .prefix = 96, .start = 96,
+						 .form = "IPv4-compatible ::/96" };
+	else if (memcmp(a, nat64, 12) == 0)
+		e[n++] = (struct addr_embedded){ .prefix = 96, .start = 96,
+						 .form = "NAT64 64:ff9b::/96" };
+	else if (memcmp(a, local, 6) == 0)
+		for (size_t i = 0; i < sizeof(local_forms) / sizeof(local_forms[0]); i++)
+			e[n++] = (struct addr_embedded){ .prefix = local_forms[i].prefix,
+							 .start = local_forms[i].start,
+							 .skip_u = local_forms[i].skip_u,
+							 .one_of_several = true,
+							 .form = local_forms[i].form };
+	else if (a[0] == 0x20 && a[1] == 0x02)
+		e[n++] = (struct addr_embedded){ .prefix = 16, .start = 16,
+						 .form = "6to4 2002::/16" };
+	else if (memcmp(a, teredo, 4) == 0)
+		e[n++] = (struct addr_embedded){ .prefix = 32, .start = 32,
+						 .form = "Teredo 2001::/32 (server)" };
+	if (n > max)
+		n = max;
+	for (size_t i = 0; i < n; i++) {
+		embedded_read(a, &e[i]);
+		ret[i] = e[i];
+	}
+	return n;
+}
+
+unsigned addr_embedded_bits(const struct addr_embedded *e, unsigned v4bits)
+{
+	if (v4bits == 0)
+		return e->prefix;
+	if (v4bits > 32)
+		v4bits = 32;
+	unsigned need = embedded_pos(e, v4bits - 1) + 1;
+	return need > e->prefix ? need : e->prefix;
+}
+
+void addr_embedded_sockaddr(const struct addr_embedded *e, uint16_t port, struct addr *ret)
+{
+	struct sockaddr_in s4;
+
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	s4.sin_port = htons(port);
+	memcpy(&s4.sin_addr, e->v4, 4);
+	addr_set(ret, (const struct sockaddr *)&s4, sizeof(s4));
 }

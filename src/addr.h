@@ -21,6 +21,10 @@ struct addr {
 /* Parses "a.b.c.d:PORT" or "[v6]:PORT" (numeric only, port 0..65535).
  * Returns 0 and fills *ret, or -EINVAL. */
 int addr_parse(const char *s, struct addr *ret);
+/* Parses an IPv4 or IPv6 address without a port ("192.0.2.1", "2001:db8::1";
+ * IPv4-mapped IPv6 becomes IPv4), port 0. Returns 0 and fills *ret, or
+ * -EINVAL. */
+int addr_parse_host(const char *s, struct addr *ret);
 /* Parses a decimal port, 0..65535: digits only (leading zeros allowed), no
  * sign or space. Returns 0 and fills *ret, or -EINVAL. */
 int addr_parse_port(const char *s, uint16_t *ret);
@@ -90,5 +94,37 @@ bool addr_net_equal(const struct addr_net *a, const struct addr_net *b);
 /* Writes "a.b.c.d/p", or the bare address for a single host; returns buf.
  * INET6_ADDRSTRLEN + 4 bytes always suffice. */
 char *addr_net_format(const struct addr_net *n, char *buf, size_t len);
+
+/* An IPv4 address that an IPv6 address carries inside it, and where. */
+struct addr_embedded {
+	uint8_t v4[4];		/* network byte order */
+	unsigned prefix;	/* length of the IPv6 prefix that marks the form */
+	unsigned start;		/* the IPv6 bit where the IPv4 address begins */
+	bool skip_u;		/* RFC 6052: bits 64-71 (the "u" octet) lie between */
+	bool one_of_several;	/* the form has several readings (64:ff9b:1::/48): the
+				 * other readings' bits are this one's zero padding */
+	const char *form;	/* "IPv4-compatible ::/96", "NAT64 64:ff9b::/96", ... */
+};
+/* Enough for every reading of one address (64:ff9b:1::/48 has four). */
+#define ADDR_EMBEDDED_MAX 4
+
+/* The IPv4 addresses an IPv6 address sa may stand for on a network that
+ * routes the form: IPv4-compatible ::a.b.c.d (::/96 but :: and ::1), NAT64
+ * 64:ff9b::/96 (the last 32 bits) and the local-use 64:ff9b:1::/48 (each
+ * RFC 6052 position a subprefix of it may use: /48, /56, /64, /96), 6to4
+ * 2002:AABB:CCDD::/48 and the Teredo server address (2001:0:AABB:CCDD::/64).
+ * IPv4-mapped addresses are IPv4 already and are not listed. Writes up to
+ * max readings to ret and returns how many (0 for IPv4, other IPv6 and other
+ * families). Pure. */
+size_t addr_embedded_ipv4(const struct sockaddr *sa, struct addr_embedded *ret, size_t max);
+
+/* How long an IPv6 prefix must be to fix the first v4bits (0..32) bits of
+ * e's IPv4 address: a network that contains the address and has at least
+ * that prefix embeds only IPv4 addresses sharing those bits. v4bits 0 gives
+ * the form's own prefix. */
+unsigned addr_embedded_bits(const struct addr_embedded *e, unsigned v4bits);
+
+/* e's IPv4 address as a socket address with port; ret is filled. */
+void addr_embedded_sockaddr(const struct addr_embedded *e, uint16_t port, struct addr *ret);
 
 #endif

@@ -20,7 +20,8 @@
 #include <string.h>
 
 enum opt_type {
-	OPT_ADDRS,	/* listen, proxy_from, proxy_listen, external_address: config_addr.c */
+	OPT_ADDRS,	/* listen, proxy_from, proxy_listen, external_address,
+			 * outgoing_address: config_addr.c */
 	OPT_AUTH,	/* methods, auth, gssapi_protection: config_auth.c */
 	OPT_UINT,
 	OPT_DURATION,
@@ -32,6 +33,7 @@ enum opt_type {
 	OPT_NETS,	/* a comma list of networks, added to auth_block_exempt */
 	OPT_SOCKPATH,	/* an absolute path of up to max bytes (an AF_UNIX socket, a
 			 * keytab); "none" or empty: off */
+	OPT_FAMILY,	/* ipv6 or ipv4, stored as prefer_ipv4 */
 };
 
 struct option_def {
@@ -80,6 +82,11 @@ static const struct option_def options[] = {
 	{ "auth_block_exempt", OPT_NETS, 0, 0, CONFIG_EXEMPT_MAX },
 	{ "control_socket", OPT_SOCKPATH, OFF(control_socket), 0, CONFIG_SOCKPATH_MAX },
 	{ "control_group", OPT_NAME, OFF(control_group), 1, CONFIG_NAME_MAX },
+	/* the way out */
+	{ "connect_stagger", OPT_DURATION, OFF(connect_stagger_ms), 10, 10000 },
+	{ "prefer_family", OPT_FAMILY, OFF(prefer_ipv4), 0, 0 },
+	{ "tcp_keepalive", OPT_DURATION, OFF(tcp_keepalive_ms), 0, 32767000 },
+	{ "outgoing_address", OPT_ADDRS, 0, 0, 0 },
 	/* Authentication methods and GSSAPI (RFC 1961). */
 	{ "methods", OPT_AUTH, 0, 0, 0 },
 	{ "gssapi_keytab", OPT_SOCKPATH, OFF(gssapi_keytab), 0, CONFIG_PATH_MAX },
@@ -125,6 +132,8 @@ struct config *config_new(void)
 	c->auth_cache_size = 4096;
 	c->metrics_max_users = 100;
 	snprintf(c->control_socket, sizeof(c->control_socket), "%s", CONFIG_CONTROL_SOCKET_DEFAULT);
+	c->connect_stagger_ms = 250;	/* RFC 8305's recommended Connection Attempt Delay */
+	c->tcp_keepalive_ms = 120000;
 	return c;
 }
 
@@ -329,13 +338,20 @@ static int set_name(char *dst, const struct option_def *o, const char *key, cons
 	return 0;
 }
 
-/* The enumerated keys: log_level, log. */
+/* The enumerated keys: log_level, log, prefer_family. */
 static int set_word(struct config *c, const struct option_def *o, const char *value, char *err,
 		    size_t errlen)
 {
 	int r;
 
 	switch (o->type) {
+	case OPT_FAMILY:
+		if (strcmp(value, "ipv6") == 0 || strcmp(value, "ipv4") == 0) {
+			c->prefer_ipv4 = value[3] == '4';
+			return 0;
+		}
+		snprintf(err, errlen, "prefer_family: '%s' is not one of ipv6, ipv4", value);
+		return -EINVAL;
 	case OPT_LOGLEVEL:
 		if ((r = log_level_parse(value)) >= 0) {
 			c->log_level = r;
@@ -374,6 +390,7 @@ static int option_set(struct config *c, const char *key, const char *value, char
 		return config_auth_set(c, key, value, err, errlen);
 	case OPT_LOGLEVEL:
 	case OPT_LOGTARGET:
+	case OPT_FAMILY:
 		return set_word(c, o, value, err, errlen);
 	case OPT_UINT:
 	case OPT_DURATION:
@@ -419,58 +436,180 @@ static void note_proxy_origin(const struct config *c, const char *key, unsigned 
 		o->proxy_listen_line = lineno;
 }
 
+/* One line of the file, read with the file's limits: a line never grows past
+ * CONFIG_LINE_MAX bytes in memory and the whole read stops at CONFIG_FILE_MAX,
+ * so a hostile file (/dev/zero) costs a bounded buffer and a bounded time. */
+enum line_status {
+	LINE_OK,
+	LINE_EOF,
+	LINE_TOO_LONG,	/* read to its end, reported */
+	LINE_NUL,	/* holds a NUL byte, reported */
+	LINE_TOO_BIG,	/* the file passed CONFIG_FILE_MAX: stop */
+	LINE_ERROR,	/* a read error (errno in err_no): stop */
+};
+
+struct line_reader {
+	FILE *f;
+	size_t total;			/* bytes read so far */
+	int err_no;
+	char buf[CONFIG_LINE_MAX + 1];	/* the line without its '\n', NUL-terminated */
+};
+
+static enum line_status read_line(struct line_reader *lr)
+{
+	size_t n = 0;
+	bool nul = false;
+	int ch;
+
+	errno = 0;
+	while ((ch = getc(lr->f)) != EOF) {
+		if (++lr->total > CONFIG_FILE_MAX)
+			return LINE_TOO_BIG;
+		if (ch == '\n')
+			break;
+		nul = nul || ch == '\0';
+		if (n < CONFIG_LINE_MAX)
+			lr->buf[n] = (char)ch;
+		n++;
+	}
+	/* EOF is only the end of the file when the stream says so: anything
+	 * else (EIO, ENOMEM...) must not pass for a shorter file. */
+	if (ch == EOF && !feof(lr->f)) {
+		lr->err_no = errno != 0 ? errno : EIO;
+		return LINE_ERROR;
+	}
+	if (ch == EOF && n == 0)
+		return LINE_EOF;
+	if (n > CONFIG_LINE_MAX)
+		return LINE_TOO_LONG;
+	lr->buf[n] = '\0';
+	return nul ? LINE_NUL : LINE_OK;
+}
+
+/* Keys that add to a list may come back; any other key is given once. */
+static bool option_repeatable(const struct option_def *o)
+{
+	return (o->type == OPT_ADDRS && strcmp(o->name, "external_address") != 0) ||
+	       o->type == OPT_NETS;
+}
+
+#define OPTIONS_N (sizeof(options) / sizeof(options[0]))
+
+/* A second line for a single-valued key: reports it and returns true.
+ * first[] holds, per option, the line that set it (0: not yet). */
+static bool repeated_key(const char *key, unsigned first[OPTIONS_N], const char *path,
+			 unsigned lineno, config_report_fn report, void *ctx)
+{
+	/* auth is the older spelling of methods: one setting, one line. */
+	bool methods = strcmp(key, "auth") == 0 || strcmp(key, "methods") == 0;
+	const struct option_def *o = option_find(methods ? "methods" : key);
+	char err[200];
+
+	if (o == NULL || option_repeatable(o))
+		return false;
+	unsigned *line = &first[o - options];
+	if (*line == 0) {
+		*line = lineno;
+		return false;
+	}
+	if (methods)
+		snprintf(err, sizeof(err), "'%s' is already set on line %u (auth and methods are "
+			 "one setting)", key, *line);
+	else
+		snprintf(err, sizeof(err), "'%s' is already set on line %u (only list keys repeat)",
+			 key, *line);
+	report(path, lineno, err, ctx);
+	return true;
+}
+
+/* A line that is neither blank nor a rule: "key = value". */
+static unsigned parse_setting(struct config *c, char *s, const char *path, unsigned lineno,
+			      unsigned first[OPTIONS_N], bool *listen_seen,
+			      config_report_fn report, void *ctx, struct proxy_origin *origin)
+{
+	char err[512];
+	char *eq = strchr(s, '=');
+
+	if (eq == NULL) {
+		snprintf(err, sizeof(err), "expected 'key = value', got '%s'", s);
+		report(path, lineno, err, ctx);
+		return 1;
+	}
+	*eq = '\0';
+	char *key = trim(s), *value = trim(eq + 1);
+	if (repeated_key(key, first, path, lineno, report, ctx))
+		return 1;
+	/* The file's first listen replaces the built-in default. */
+	if (strcmp(key, "listen") == 0 && !*listen_seen) {
+		*listen_seen = true;
+		c->nlisten = 0;
+	}
+	if (option_set(c, key, value, err, sizeof(err)) < 0) {
+		report(path, lineno, err, ctx);
+		return 1;
+	}
+	note_proxy_origin(c, key, lineno, origin);
+	return 0;
+}
+
+/* Reports what read_line found wrong with line lineno; returns true when
+ * reading must stop. */
+static bool line_problem(enum line_status st, const struct line_reader *lr, const char *path,
+			 unsigned lineno, config_report_fn report, void *ctx)
+{
+	char err[200];
+
+	if (st == LINE_TOO_LONG)
+		snprintf(err, sizeof(err), "line longer than %d bytes", CONFIG_LINE_MAX);
+	else if (st == LINE_NUL)
+		snprintf(err, sizeof(err), "NUL byte in the line");
+	else if (st == LINE_TOO_BIG)
+		snprintf(err, sizeof(err), "file larger than %d bytes", CONFIG_FILE_MAX);
+	else
+		snprintf(err, sizeof(err), "cannot read: %s", strerror(lr->err_no));
+	report(path, lineno, err, ctx);
+	return st == LINE_TOO_BIG || st == LINE_ERROR;
+}
+
 /* Parses the open file; returns the number of errors found. */
 static unsigned parse_stream(struct config *c, FILE *f, const char *path, config_report_fn report,
 			     void *ctx, struct proxy_origin *origin)
 {
-	char *line = NULL;
-	size_t cap = 0;
+	unsigned first[OPTIONS_N] = { 0 };
 	unsigned lineno = 0, errors = 0;
 	bool listen_seen = false;
 	char err[512];
+	enum line_status st;
+	struct line_reader *lr = calloc(1, sizeof(*lr));
 
-	while (getline(&line, &cap, f) >= 0) {
+	if (lr == NULL) {
+		report(path, 0, "cannot read: out of memory", ctx);
+		return 1;
+	}
+	lr->f = f;
+	while ((st = read_line(lr)) != LINE_EOF) {
 		lineno++;
-		char *hash = strchr(line, '#');
+		if (st != LINE_OK) {
+			errors++;
+			if (line_problem(st, lr, path, lineno, report, ctx))
+				break;
+			continue;
+		}
+		char *hash = strchr(lr->buf, '#');
 		if (hash != NULL)
 			*hash = '\0';
-		char *s = trim(line);
+		char *s = trim(lr->buf);
 		if (*s == '\0')
 			continue;
-		if (is_rule(s)) {
-			if (add_rule(c, s, path, lineno, err, sizeof(err)) < 0) {
-				report(path, lineno, err, ctx);
-				errors++;
-			}
-			continue;
-		}
-		char *eq = strchr(s, '=');
-		if (eq == NULL) {
-			snprintf(err, sizeof(err), "expected 'key = value', got '%s'", s);
+		if (!is_rule(s)) {
+			errors += parse_setting(c, s, path, lineno, first, &listen_seen, report, ctx,
+						origin);
+		} else if (add_rule(c, s, path, lineno, err, sizeof(err)) < 0) {
 			report(path, lineno, err, ctx);
 			errors++;
-			continue;
-		}
-		*eq = '\0';
-		char *key = trim(s), *value = trim(eq + 1);
-		/* The file's first listen replaces the built-in default. */
-		if (strcmp(key, "listen") == 0 && !listen_seen) {
-			listen_seen = true;
-			c->nlisten = 0;
-		}
-		if (option_set(c, key, value, err, sizeof(err)) < 0) {
-			report(path, lineno, err, ctx);
-			errors++;
-		} else {
-			note_proxy_origin(c, key, lineno, origin);
 		}
 	}
-	if (ferror(f)) {
-		snprintf(err, sizeof(err), "cannot read: %s", strerror(errno));
-		report(path, lineno, err, ctx);
-		errors++;
-	}
-	free(line);
+	free(lr);
 	return errors;
 }
 
@@ -546,38 +685,24 @@ bool config_unauth_exposed(const struct config *c, const struct addr *a, size_t 
 	return false;
 }
 
-int config_load(const char *path, const struct config_override *ov, size_t nov,
-		config_report_fn report, void *ctx, struct config **ret)
+/* Parses f (when not NULL) into a new config, then applies the overrides;
+ * where names the source of settings spanning several lines. */
+static int load(FILE *f, const char *file, const char *where, const struct config_override *ov,
+		size_t nov, config_report_fn report, void *ctx, struct config **ret)
 {
-	const char *file = path != NULL ? path : CONFIG_DEFAULT_PATH;
+	struct proxy_origin origin = { 0, 0, false };
 	unsigned errors = 0;
 	char err[512];
-	int r = 0;
-	struct proxy_origin origin = { 0, 0, false };
-
 	struct config *c = config_new();
-	if (c == NULL)
+
+	if (c == NULL) {
+		/* Reported like any problem: a reload must not fail with "0 errors". */
+		report(where, 0, "out of memory", ctx);
 		return -ENOMEM;
-
-	/* Where settings that span several lines are blamed: the file, or the
-	 * command line when no file was read. */
-	const char *where = file;
-	FILE *f = fopen(file, "re");
-	if (f == NULL) {
-		r = -errno;
-		/* Only an absent default file means "use the built-in defaults". */
-		if (path != NULL || r != -ENOENT) {
-			snprintf(err, sizeof(err), "cannot open: %s", strerror(-r));
-			report(file, 0, err, ctx);
-			goto out;
-		}
-		r = 0;
-		where = "command line";
-	} else {
-		errors += parse_stream(c, f, file, report, ctx, &origin);
-		fclose(f);
 	}
-
+	if (f != NULL)
+		errors += parse_stream(c, f, file, report, ctx, &origin);
+	/* Overrides replace what the file said: not a repetition. */
 	bool listen_reset = false;
 	for (size_t i = 0; i < nov; i++) {
 		if (strcmp(ov[i].key, "listen") == 0 && !listen_reset) {
@@ -592,13 +717,40 @@ int config_load(const char *path, const struct config_override *ov, size_t nov,
 	origin.listen_cmdline = listen_reset;
 	errors += check_consistency(c, where, report, ctx);
 	errors += check_proxy_from(c, where, &origin, report, ctx);
-	if (errors > 0)
-		r = -EINVAL;
-out:
-	if (r < 0) {
+	if (errors > 0) {
 		config_unref(c);
-		return r;
+		return -EINVAL;
 	}
 	*ret = c;
 	return 0;
+}
+
+int config_load_stream(FILE *f, const char *name, const struct config_override *ov, size_t nov,
+		       config_report_fn report, void *ctx, struct config **ret)
+{
+	return load(f, name, name, ov, nov, report, ctx, ret);
+}
+
+int config_load(const char *path, const struct config_override *ov, size_t nov,
+		config_report_fn report, void *ctx, struct config **ret)
+{
+	const char *file = path != NULL ? path : CONFIG_DEFAULT_PATH;
+	char err[512];
+	int r;
+
+	FILE *f = fopen(file, "re");
+	if (f == NULL) {
+		r = -errno;
+		/* Only an absent default file means "use the built-in defaults";
+		 * settings spanning several lines are then the command line's. */
+		if (path != NULL || r != -ENOENT) {
+			snprintf(err, sizeof(err), "cannot open: %s", strerror(-r));
+			report(file, 0, err, ctx);
+			return r;
+		}
+		return load(NULL, file, "command line", ov, nov, report, ctx, ret);
+	}
+	r = load(f, file, file, ov, nov, report, ctx, ret);
+	fclose(f);
+	return r;
 }

@@ -17,6 +17,10 @@
 #define CONFIG_PROXY_FROM_MAX 64
 #define CONFIG_NAME_MAX 63
 #define CONFIG_EXEMPT_MAX 64
+/* The file's limits (socksgate.conf(5)): a longer line, a larger file, a NUL
+ * byte or a read error is an error, never a shorter file. */
+#define CONFIG_LINE_MAX 4096
+#define CONFIG_FILE_MAX (1024 * 1024)
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
@@ -96,6 +100,11 @@ struct config {
 	size_t nauth_block_exempt;
 	char control_socket[CONFIG_SOCKPATH_MAX + 1];	/* "": no control socket */
 	char control_group[CONFIG_NAME_MAX + 1];	/* may use it too; "": nobody else */
+	/* The way out (connector): Happy Eyeballs, keepalive, the egress address. */
+	unsigned connect_stagger_ms;	/* the next address is tried this long after the last */
+	bool prefer_ipv4;		/* prefer_family = ipv4; default: IPv6 first */
+	unsigned tcp_keepalive_ms;	/* idle before keepalive probes, both legs; 0: off */
+	struct addr outgoing[2];	/* outgoing_address: [0] IPv4, [1] IPv6; len 0: unset */
 	struct rule *rules;		/* "allow"/"deny" lines in file order */
 	size_t nrules;
 	struct addr_net *self;		/* the gateway's own addresses (config_set_self) */
@@ -118,6 +127,11 @@ typedef void (*config_report_fn)(const char *file, unsigned line, const char *ms
  * reference, or -EINVAL (bad content) / -errno (file unreadable). */
 int config_load(const char *path, const struct config_override *ov, size_t nov,
 		config_report_fn report, void *ctx, struct config **ret);
+
+/* As config_load, reading the open stream f (the caller's, left open) whose
+ * name appears in the reports. */
+int config_load_stream(FILE *f, const char *name, const struct config_override *ov, size_t nov,
+		       config_report_fn report, void *ctx, struct config **ret);
 
 /* A config holding only the built-in defaults; NULL on OOM. */
 struct config *config_new(void);

@@ -127,38 +127,40 @@ static int proxy_listen_item(struct config *c, const char *item, char *err, size
 	return 0;
 }
 
-/* One IPv4 or IPv6 address, without a port; at most one of each family. */
-static int external_item(struct config *c, const char *item, char *err, size_t errlen)
+/* One IPv4 or IPv6 address, without a port, into slots[family]: at most one
+ * of each family. */
+static int host_item(struct addr *slots, const char *key, const char *item, char *err,
+		     size_t errlen)
 {
 	struct addr a;
-	struct sockaddr_in *v4 = (struct sockaddr_in *)&a.ss;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a.ss;
 
-	memset(&a, 0, sizeof(a));
-	if (inet_pton(AF_INET, item, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		a.len = sizeof(*v4);
-	} else if (inet_pton(AF_INET6, item, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		a.len = sizeof(*v6);
-		addr_unmap(&a);
-	} else {
-		snprintf(err, errlen, "external_address: '%s' is not an IPv4 or IPv6 address "
-			 "(without a port)", item);
+	if (addr_parse_host(item, &a) < 0) {
+		snprintf(err, errlen, "%s: '%s' is not an IPv4 or IPv6 address (without a port)",
+			 key, item);
 		return -EINVAL;
 	}
 	if (addr_is_any((const struct sockaddr *)&a.ss)) {
-		snprintf(err, errlen, "external_address: '%s' is the any address", item);
+		snprintf(err, errlen, "%s: '%s' is the any address", key, item);
 		return -EINVAL;
 	}
-	struct addr *slot = &c->external[a.ss.ss_family == AF_INET6];
+	struct addr *slot = &slots[a.ss.ss_family == AF_INET6];
 	if (slot->len != 0) {
-		snprintf(err, errlen, "external_address: more than one %s address",
+		snprintf(err, errlen, "%s: more than one %s address", key,
 			 a.ss.ss_family == AF_INET6 ? "IPv6" : "IPv4");
 		return -EINVAL;
 	}
 	*slot = a;
 	return 0;
+}
+
+static int external_item(struct config *c, const char *item, char *err, size_t errlen)
+{
+	return host_item(c->external, "external_address", item, err, errlen);
+}
+
+static int outgoing_item(struct config *c, const char *item, char *err, size_t errlen)
+{
+	return host_item(c->outgoing, "outgoing_address", item, err, errlen);
 }
 
 bool config_addr_proxy_listener(const struct config *c)
@@ -189,6 +191,10 @@ int config_addr_set(struct config *c, const char *key, const char *value, char *
 	if (strcmp(key, "external_address") == 0) {
 		c->external[0].len = c->external[1].len = 0;
 		return for_each_item(c, key, value, external_item, err, errlen);
+	}
+	if (strcmp(key, "outgoing_address") == 0) {
+		c->outgoing[0].len = c->outgoing[1].len = 0;
+		return for_each_item(c, key, value, outgoing_item, err, errlen);
 	}
 	snprintf(err, errlen, "unknown key '%s'", key);
 	return -EINVAL;
@@ -245,5 +251,13 @@ void config_addr_dump(const struct config *c, FILE *out)
 			fprintf(out, "%s%s", n++ == 0 ? "external_address = " : ", ",
 				addr_host((const struct sockaddr *)&c->external[i].ss, a, sizeof(a)));
 	if (c->external[0].len != 0 || c->external[1].len != 0)
+		fprintf(out, "\n");
+	if (c->outgoing[0].len == 0 && c->outgoing[1].len == 0)
+		fprintf(out, "# outgoing_address: not set (the kernel picks the source address)\n");
+	for (size_t i = 0, n = 0; i < 2; i++)
+		if (c->outgoing[i].len != 0)
+			fprintf(out, "%s%s", n++ == 0 ? "outgoing_address = " : ", ",
+				addr_host((const struct sockaddr *)&c->outgoing[i].ss, a, sizeof(a)));
+	if (c->outgoing[0].len != 0 || c->outgoing[1].len != 0)
 		fprintf(out, "\n");
 }

@@ -1,6 +1,7 @@
 /* The address settings of the configuration, beside config.c's option
  * table: listen (each address optionally followed by "proxy"), proxy_from,
- * proxy_listen and external_address, all comma-separated lists; what the
+ * proxy_listen, external_address and outgoing_address (the source of outgoing
+ * connections), all comma-separated lists; what the
  * daemon asks of them at accept time and in replies; and their -t lines.
  * Parsing runs on a config being built; the questions on a shared one. */
 #ifndef SOCKSGATE_CONFIG_ADDR_H
@@ -16,7 +17,7 @@
 /* Applies "key = value" for one of those keys to c, which is not yet shared:
  * listen and proxy_from and proxy_listen add to their lists (config.c resets
  * the listen list where a new one replaces the default or the file's),
- * external_address replaces what an earlier line set. Returns 0, or -EINVAL
+ * external_address and outgoing_address replace what an earlier line set. Returns 0, or -EINVAL
  * with the problem in err (items before the bad one may have been added). */
 int config_addr_set(struct config *c, const char *key, const char *value, char *err,
 		    size_t errlen);

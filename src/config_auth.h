@@ -9,9 +9,10 @@
 #include "config.h"
 
 /* Applies "key = value" for methods, auth or gssapi_protection to c, which
- * is not yet shared; each replaces what an earlier line set (so of auth and
- * methods, the later line wins). Returns 0, or -EINVAL with the problem in
- * err (c unchanged). */
+ * is not yet shared, replacing what was set before (config.c refuses a
+ * second line in a file, counting auth and methods as one setting; the
+ * command line replaces). Returns 0, or -EINVAL with the problem in err
+ * (c unchanged). */
 int config_auth_set(struct config *c, const char *key, const char *value, char *err,
 		    size_t errlen);
 

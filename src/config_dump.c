@@ -65,12 +65,14 @@ static void dump_methods(const struct config *c, FILE *out)
 	for (size_t i = 0; i < c->nmethods; i++)
 		fprintf(out, " %s", config_method_name(c->methods[i]));
 	fputc('\n', out);
-	/* The older key, for scripts that read it: the same list when it can
-	 * say it (loading both gives the same: the later line wins). */
+	/* The older key is the same setting, so only a comment: a file may
+	 * give one of the two. */
 	if (c->nmethods == 1 && c->methods[0] != SOCKS5_METHOD_GSSAPI)
-		fprintf(out, "auth = %s\n", c->methods[0] == SOCKS5_METHOD_NONE ? "none" : "pam");
+		fprintf(out, "# auth: the older spelling of methods (here: auth = %s)\n",
+			c->methods[0] == SOCKS5_METHOD_NONE ? "none" : "pam");
 	else
-		fprintf(out, "# auth: not used (it can say only none or pam alone)\n");
+		fprintf(out, "# auth: the older spelling of methods (it can say only none or "
+			     "pam alone)\n");
 	if (c->gssapi_keytab[0] != '\0')
 		fprintf(out, "gssapi_keytab = %s\n", c->gssapi_keytab);
 	else
@@ -102,6 +104,12 @@ void config_dump(const struct config *c, FILE *out)
 	fprintf(out, "queue_length = %u\n", c->queue_length);
 	dump_duration(out, "handshake_timeout", c->handshake_timeout_ms);
 	dump_duration(out, "connect_timeout", c->connect_timeout_ms);
+	dump_duration(out, "connect_stagger", c->connect_stagger_ms);
+	fprintf(out, "prefer_family = %s\n", c->prefer_ipv4 ? "ipv4" : "ipv6");
+	if (c->tcp_keepalive_ms != 0)
+		dump_duration(out, "tcp_keepalive", c->tcp_keepalive_ms);
+	else
+		fprintf(out, "tcp_keepalive = 0\n");
 	dump_duration(out, "idle_timeout", c->idle_timeout_ms);
 	dump_duration(out, "drain_timeout", c->drain_timeout_ms);
 	dump_duration(out, "bind_timeout", c->bind_timeout_ms);

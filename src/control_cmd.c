@@ -23,26 +23,62 @@
 /* At most this many sessions are listed in one answer ("truncated" says so). */
 #define LIST_MAX 100000
 
+/* json-c asserts on a NULL object, and a NULL value would answer null:
+ * every add goes through put() or push(), which drop v and count the failure
+ * when o or v is NULL (out of memory). An answer built with a failure is
+ * dropped whole (answered as out of memory), never sent in part. */
+static _Thread_local unsigned put_failed;
+
+/* key is always a string literal: json-c keeps it without a copy (a copy
+ * that json-c itself leaks when the insertion then fails). */
+static void put(struct json_object *o, const char *key, struct json_object *v)
+{
+	if (o == NULL || v == NULL ||
+	    json_object_object_add_ex(o, key, v, JSON_C_OBJECT_ADD_CONSTANT_KEY) != 0) {
+		json_object_put(v);
+		put_failed++;
+	}
+}
+
+static void push(struct json_object *a, struct json_object *v)
+{
+	if (a == NULL || v == NULL || json_object_array_add(a, v) != 0) {
+		json_object_put(v);
+		put_failed++;
+	}
+}
+
+/* o, or NULL (o freed) when an add failed since put_failed was zeroed. */
+static struct json_object *whole(struct json_object *o)
+{
+	if (put_failed > 0) {
+		json_object_put(o);
+		o = NULL;
+	}
+	put_failed = 0;
+	return o;
+}
+
 static void add_u64(struct json_object *o, const char *key, uint64_t v)
 {
-	json_object_object_add(o, key, json_object_new_uint64(v));
+	put(o, key, json_object_new_uint64(v));
 }
 
 static void add_i64(struct json_object *o, const char *key, int64_t v)
 {
-	json_object_object_add(o, key, json_object_new_int64(v));
+	put(o, key, json_object_new_int64(v));
 }
 
 static void add_str(struct json_object *o, const char *key, const char *s)
 {
-	json_object_object_add(o, key, json_object_new_string(s));
+	put(o, key, json_object_new_string(s));
 }
 
 static struct json_object *answer_ok(void)
 {
 	struct json_object *o = json_object_new_object();
 	if (o != NULL)
-		json_object_object_add(o, "ok", json_object_new_boolean(1));
+		put(o, "ok", json_object_new_boolean(1));
 	return o;
 }
 
@@ -52,10 +88,11 @@ struct json_object *control_cmd_error(const char *code, const char *msg)
 
 	if (o == NULL)
 		return NULL;
-	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	put_failed = 0;
+	put(o, "ok", json_object_new_boolean(0));
 	add_str(o, "code", code);
 	add_str(o, "error", msg);
-	return o;
+	return whole(o);
 }
 
 static struct json_object *errors_array(const struct control_reload *r)
@@ -64,20 +101,21 @@ static struct json_object *errors_array(const struct control_reload *r)
 	unsigned kept = r->nerrors < CONTROL_RELOAD_ERRORS ? r->nerrors : CONTROL_RELOAD_ERRORS;
 
 	for (unsigned i = 0; a != NULL && i < kept; i++)
-		json_object_array_add(a, json_object_new_string(r->errors[i]));
+		push(a, json_object_new_string(r->errors[i]));
 	return a;
 }
 
 struct json_object *control_cmd_reload(const struct control_reload *r)
 {
+	put_failed = 0;
 	struct json_object *o = answer_ok();
 
 	if (o == NULL)
 		return NULL;
-	json_object_object_add(o, "applied", json_object_new_boolean(r->applied));
+	put(o, "applied", json_object_new_boolean(r->applied));
 	add_u64(o, "error_count", r->nerrors);
-	json_object_object_add(o, "errors", errors_array(r));
-	return o;
+	put(o, "errors", errors_array(r));
+	return whole(o);
 }
 
 /* The limiter's bounds of the configuration in force. */
@@ -100,14 +138,14 @@ static void status_daemon(struct json_object *o, const struct control_view *v)
 	add_i64(o, "uptime_ms", monotonic_ms() - v->started_ms);
 	add_str(cfg, "file", v->p->config_path);
 	add_i64(cfg, "loaded", v->loaded_real);
-	json_object_object_add(o, "config", cfg);
+	put(o, "config", cfg);
 	if (v->last != NULL) {
 		struct json_object *r = json_object_new_object();
 		add_i64(r, "time", v->last_real);
-		json_object_object_add(r, "applied", json_object_new_boolean(v->last->applied));
+		put(r, "applied", json_object_new_boolean(v->last->applied));
 		add_u64(r, "error_count", v->last->nerrors);
-		json_object_object_add(r, "errors", errors_array(v->last));
-		json_object_object_add(o, "last_reload", r);
+		put(r, "errors", errors_array(v->last));
+		put(o, "last_reload", r);
 	}
 }
 
@@ -129,20 +167,20 @@ static struct json_object *cmd_status(const struct control_view *v)
 	sub = json_object_new_object();
 	add_u64(sub, "active", ss.active);
 	add_u64(sub, "total", ss.total);
-	json_object_object_add(o, "sessions", sub);
+	put(o, "sessions", sub);
 	sub = json_object_new_object();
 	add_u64(sub, "up", ss.bytes_up);
 	add_u64(sub, "down", ss.bytes_down);
-	json_object_object_add(o, "bytes", sub);
+	put(o, "bytes", sub);
 	sub = json_object_new_object();
 	add_u64(sub, "threads", ps.threads);
 	add_u64(sub, "busy", ps.threads - ps.idle);
 	add_u64(sub, "idle", ps.idle);
-	json_object_object_add(o, "workers", sub);
+	put(o, "workers", sub);
 	sub = json_object_new_object();
 	add_u64(sub, "waiting", ps.queued);
 	add_u64(sub, "length", v->p->queue_len);
-	json_object_object_add(o, "queue", sub);
+	put(o, "queue", sub);
 	sub = json_object_new_object();
 	add_u64(sub, "failures", ss.auth_failures);
 	add_u64(sub, "cache_hits", ss.auth_cache_hits);
@@ -150,7 +188,7 @@ static struct json_object *cmd_status(const struct control_view *v)
 	add_u64(sub, "pam_running", as.pam_running);
 	add_u64(sub, "pam_waiting", as.pam_waiting);
 	add_u64(sub, "pam_parallel", as.parallel);
-	json_object_object_add(o, "auth", sub);
+	put(o, "auth", sub);
 	add_u64(o, "blocked", limiter_list(NULL, 0, monotonic_ms(), limit, block_ms));
 	return o;
 }
@@ -221,9 +259,9 @@ static struct json_object *cmd_sessions(const struct ctlproto_request *rq)
 	}
 	for (size_t i = 0; i < n; i++)
 		if (matches(rq, &a[i]))
-			json_object_array_add(list, session_json(&a[i], now));
-	json_object_object_add(o, "sessions", list);
-	json_object_object_add(o, "truncated", json_object_new_boolean(n < total));
+			push(list, session_json(&a[i], now));
+	put(o, "sessions", list);
+	put(o, "truncated", json_object_new_boolean(n < total));
 	free(a);
 	return o;
 }
@@ -255,9 +293,9 @@ static struct json_object *cmd_kill(const struct ctlproto_request *rq, uid_t uid
 	unsigned killed = session_kill(ids, nids, by);
 	struct json_object *list = json_object_new_array();
 	for (size_t i = 0; list != NULL && i < nids; i++)
-		json_object_array_add(list, json_object_new_uint64(ids[i]));
+		push(list, json_object_new_uint64(ids[i]));
 	add_u64(o, "killed", killed);
-	json_object_object_add(o, "ids", list);
+	put(o, "ids", list);
 	free(ids);
 	free(a);
 	return o;
@@ -284,9 +322,9 @@ static struct json_object *cmd_blocked(const struct control_view *v)
 		add_str(e, "address", addr_net_format(&b[i].addr, a, sizeof(a)));
 		add_i64(e, "age_ms", now - b[i].since_ms);
 		add_i64(e, "remaining_ms", b[i].until_ms - now);
-		json_object_array_add(list, e);
+		push(list, e);
 	}
-	json_object_object_add(o, "blocked", list);
+	put(o, "blocked", list);
 	free(b);
 	return o;
 }
@@ -321,19 +359,20 @@ static struct json_object *cmd_cache_flush(void)
 struct json_object *control_cmd_run(const struct ctlproto_request *rq,
 				    const struct control_view *v)
 {
+	put_failed = 0;
 	switch (rq->cmd) {
 	case CTLPROTO_CMD_STATUS:
-		return cmd_status(v);
+		return whole(cmd_status(v));
 	case CTLPROTO_CMD_SESSIONS:
-		return cmd_sessions(rq);
+		return whole(cmd_sessions(rq));
 	case CTLPROTO_CMD_KILL:
-		return cmd_kill(rq, v->uid);
+		return whole(cmd_kill(rq, v->uid));
 	case CTLPROTO_CMD_BLOCKED:
-		return cmd_blocked(v);
+		return whole(cmd_blocked(v));
 	case CTLPROTO_CMD_UNBLOCK:
-		return cmd_unblock(rq, v);
+		return whole(cmd_unblock(rq, v));
 	case CTLPROTO_CMD_CACHE_FLUSH:
-		return cmd_cache_flush();
+		return whole(cmd_cache_flush());
 	case CTLPROTO_CMD_RELOAD:
 		break;	/* the control thread's own business */
 	}

@@ -2,7 +2,7 @@
  * one input buffer and at most one message held for output: up reads frames
  * from the client and holds the gss_unwrap of one, down reads plaintext from
  * the destination and holds its gss_wrap as one frame. Neither reads while it
- * holds a message, so memory stays two frame buffers whatever the peers do. */
+ * holds a message, so memory stays bounded whatever the peers do. */
 #include "autoconf.h"
 
 #include "gssrelay.h"
@@ -247,7 +247,7 @@ static int gsess_init(struct gsess *s, struct gdir dirs[2], int client, int dest
 	return 0;
 }
 
-/* Runs both directions on fd i's events; the hang-up rules are relay.c's. */
+/* Runs the direction out of fd i on its events, then relay_hang_up's rule. */
 static int gsess_step(struct gsess *s, struct gdir dirs[2], int i, short rev, bool hung[2])
 {
 	struct gdir *d = &dirs[i];
@@ -264,18 +264,12 @@ static int gsess_step(struct gsess *s, struct gdir dirs[2], int i, short rev, bo
 	}
 	if (r >= 0)
 		r = gdir_write(s, d);
-	/* Hung up or reset while not asked for POLLIN: poll() would report it
-	 * on every call, so the fd leaves the set. If the other direction still
-	 * has to write to it, that can never land; a reset holds nothing more
-	 * to read, so what this direction holds is still delivered. */
-	if (r == 0 && (rev & (POLLHUP | POLLERR)) && !(rev & POLLIN)) {
-		hung[i] = true;
-		if (!dirs[1 - i].done)
-			r = (rev & POLLERR) ? -ECONNRESET : -EPIPE;
-		else if (rev & POLLERR) {
-			d->eof = true;
-			r = gdir_write(s, d);
-		}
+	bool eof = false;
+	if (r == 0)
+		r = relay_hang_up(rev, dirs[1 - i].done, &hung[i], &eof);
+	if (r == 0 && eof) {
+		d->eof = true;
+		r = gdir_write(s, d);
 	}
 	return r;
 }
@@ -288,9 +282,10 @@ enum relay_end gssrelay_run(int client, int dest, gss_ctx_id_t ctx, bool conf,
 	struct gdir dirs[2];
 	enum relay_end end = RELAY_END_CLOSED;
 	bool hung[2] = { false, false };	/* fd i hung up: no longer polled */
-	bool quiet_done = stats->on_quiet == NULL;
-	unsigned waited = 0;	/* of the idle timeout, spent before on_quiet ran */
+	struct relay_wait w;
 	int r = gsess_init(&s, dirs, client, dest);
+
+	relay_wait_init(&w, idle_timeout_ms, stats);
 
 	while (r == 0 && !(dirs[0].done && dirs[1].done)) {
 		struct pollfd p[2] = {
@@ -300,26 +295,12 @@ enum relay_end gssrelay_run(int client, int dest, gss_ctx_id_t ctx, bool conf,
 			  .events = want_in(&dirs[1]) | want_out(&dirs[0]) },
 		};
 		bool unpolled = (hung[0] && want_in(&dirs[0])) || (hung[1] && want_in(&dirs[1]));
-		int wait = unpolled ? 0 : idle_timeout_ms > 0 ? (int)(idle_timeout_ms - waited) : -1;
-		bool to_quiet = !unpolled && !quiet_done && (wait < 0 || wait > RELAY_QUIET_MS);
-		if (to_quiet)
-			wait = RELAY_QUIET_MS;
-		int n = poll(p, 2, wait);
-		if (n < 0) {
-			r = errno == EINTR ? 0 : -errno;
-			continue;
-		}
-		if (n == 0 && to_quiet) {
-			stats->on_quiet();
-			quiet_done = true;
-			waited = RELAY_QUIET_MS;	/* the idle timeout keeps counting */
-			continue;
-		}
-		waited = 0;
-		if (n == 0 && !unpolled) {
+		int n = relay_wait_poll(&w, p, 2, unpolled, stats);
+		if (n == -ETIMEDOUT) {
 			end = RELAY_END_IDLE;
 			break;
 		}
+		r = n < 0 ? n : 0;
 		for (int i = 0; i < 2 && r == 0; i++)
 			r = gsess_step(&s, dirs, i, p[i].revents, hung);
 	}

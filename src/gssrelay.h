@@ -51,8 +51,9 @@ struct gssrelay_why {
  *
  * Half-close: client EOF between two messages becomes shutdown(dest, SHUT_WR);
  * dest EOF, once what was read is wrapped and sent, shutdown(client, SHUT_WR).
- * Memory: one frame buffer each way (about 64 KiB), nothing more however the
- * peers behave; a direction does not read while its output is held.
+ * Memory: each direction has an input buffer of one frame at most and holds
+ * at most one message for output (each under 64 KiB), however the peers
+ * behave: a direction does not read while it holds a message.
  *
  * Returns RELAY_END_CLOSED, RELAY_END_IDLE, or RELAY_END_ERROR with *ret_err
  * set to: EPROTO when the client's bytes break the framing (bad version or

@@ -237,6 +237,30 @@ static void announce_proxy(const struct config *c, const struct listener *lst)
 	}
 }
 
+/* The host's addresses for a reloaded config c: read again, or when that
+ * fails (out of memory) the ones old knew, so the default policy never stops
+ * protecting them; false (reported) when even that copy fails. */
+static bool reload_self(struct config *c, const struct config *old, struct control_reload *rep)
+{
+	int r = runtime_load_self(c);
+
+	if (r == 0)
+		return true;
+	struct addr_net *v = old->nself > 0 ? malloc(old->nself * sizeof(*v)) : NULL;
+	if (old->nself > 0 && v == NULL) {
+		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR, "reload refused: cannot list this host's "
+			  "addresses (%s); keeping the old configuration", strerror(-r));
+		control_reload_error(rep, "cannot list this host's addresses: %s", strerror(-r));
+		return false;
+	}
+	if (v != NULL)
+		memcpy(v, old->self, old->nself * sizeof(*v));
+	config_set_self(c, v, old->nself);
+	log_msg(LOG_WARNING, "cannot list this host's addresses (%s): the default policy keeps "
+		"protecting the ones known before", strerror(-r));
+	return true;
+}
+
 /* SIGHUP: a valid new config serves new sessions, live ones keep theirs; an
  * invalid one is reported line by line and changes nothing. A changed listen
  * list is applied (unless systemd passed the sockets); the user and the
@@ -263,7 +287,19 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 			  rep.nerrors);
 		goto out;
 	}
+	if (policy_check_sources(c, path != NULL ? path : CONFIG_DEFAULT_PATH, report_log,
+				 &rep) > 0) {
+		log_event(LOG_ID_RELOAD_FAILED, LOG_ERR, "reload refused: an address to connect "
+			  "from is not this machine's; keeping the old configuration");
+		config_unref(c);
+		goto out;
+	}
 	struct config *old = config_current();
+	if (!reload_self(c, old, &rep)) {
+		config_unref(old);
+		config_unref(c);
+		goto out;
+	}
 	if (!listen_same(old, c) && !listeners_passed) {
 		judged = c;
 		if (listener_reconfigure(lst, c->listen, c->nlisten, check_listen, msg,
@@ -289,7 +325,6 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	config_unref(old);
 	if (auth_configure(c->auth_max_parallel, c->auth_cache_ttl_ms, c->auth_cache_size) < 0)
 		log_msg(LOG_WARNING, "cannot change the login bounds: %s", strerror(errno));
-	runtime_load_self(c);
 	runtime_log_setup(c);
 	pool_set_limits(pool, c->workers_min, runtime_workers_max_for(c, nofile, queue_len));
 	if (config_has_method(c, SOCKS5_METHOD_USERPASS) ||
@@ -597,7 +632,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "socksgate: configuration has %u error(s)\n", errors);
 		return 1;
 	}
-	runtime_load_self(cfg);
+	if ((r = runtime_load_self(cfg)) < 0)
+		log_msg(LOG_WARNING, "cannot list this host's addresses (%s): the default policy "
+			"protects only loopback and the fixed ranges", strerror(-r));
+	if (policy_check_sources(cfg, args.path != NULL ? args.path : CONFIG_DEFAULT_PATH,
+				 report_stderr, &errors) > 0) {
+		fprintf(stderr, "socksgate: configuration has %u error(s)\n", errors);
+		config_unref(cfg);
+		return 1;
+	}
 	if (args.check_only)
 		return check_config(cfg, args.path);
 	runtime_log_setup(cfg);

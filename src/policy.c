@@ -8,6 +8,7 @@
 #include "addr.h"
 #include "config.h"
 #include "config_addr.h"
+#include "connector.h"
 #include "groups.h"
 #include "log.h"
 #include "quota.h"
@@ -61,11 +62,13 @@ bool policy_admit(const struct addr *peer, const struct config *cfg)
 	/* Counted from accept, not from when a worker takes it: connections
 	 * waiting in the queue count too, so one address cannot fill it. */
 	if (!quota_client_acquire(sa, cfg->max_sessions_per_client)) {
+		/* Without a limit only memory for the count can be missing. */
+		unsigned max = cfg->max_sessions_per_client;
 		stats_refusal(STATS_REFUSAL_LIMIT);
-		log_ratelimited(&client_limit_rl, LOG_WARNING,
+		log_ratelimited(&client_limit_rl, LOG_WARNING, max == 0 ?
+				"closing connection from %s: out of memory for its session count" :
 				"closing connection from %s: that address is at "
-				"max_sessions_per_client (%u)",
-				addr_host(sa, host, sizeof(host)), cfg->max_sessions_per_client);
+				"max_sessions_per_client (%u)", addr_host(sa, host, sizeof(host)), max);
 		return false;
 	}
 	return true;
@@ -109,8 +112,12 @@ bool policy_take_limits(struct policy *p, char *why, size_t whylen)
 	if (p->login != NULL) {
 		max = p->cfg->max_sessions_per_user;
 		if (!quota_user_acquire(p->login, max)) {
-			snprintf(why, whylen, "over max_sessions_per_user (%u)", max);
-			log_ratelimited(&user_limit_rl, LOG_WARNING,
+			/* Without a limit only memory for the count can be missing. */
+			snprintf(why, whylen, max == 0 ? "out of memory" :
+				 "over max_sessions_per_user (%u)", max);
+			log_ratelimited(&user_limit_rl, LOG_WARNING, max == 0 ?
+					"refusing a request of %s from %s: out of memory for the "
+					"user's session count" :
 					"refusing a request of %s from %s: that user is at "
 					"max_sessions_per_user (%u)", p->user,
 					addr_host(p->client, host, sizeof(host)), max);
@@ -162,6 +169,10 @@ static void note_refusal(struct policy *p, const struct rules_verdict *v)
 	if (v->rule != NULL)
 		snprintf(p->refusal, sizeof(p->refusal), "refused by rule %s:%u", v->rule->file,
 			 v->rule->line);
+	else if (v->embedded != NULL)
+		snprintf(p->refusal, sizeof(p->refusal),
+			 "refused by the built-in default policy (%s, inside the %s address)",
+			 v->why, v->embedded);
 	else
 		snprintf(p->refusal, sizeof(p->refusal),
 			 "refused by the built-in default policy (%s)", v->why);
@@ -172,17 +183,34 @@ int policy_refusal_outcome(const struct policy *p)
 	return p->refused_by_default ? STATS_REFUSED_POLICY : STATS_REFUSED_RULE;
 }
 
-bool policy_dest_allowed(const struct sockaddr *sa, void *ctx)
+/* The verdict for sa; notes a refusal. */
+static bool dest_verdict(struct policy *p, const struct sockaddr *sa, struct rules_verdict *v)
 {
-	struct policy *p = ctx;
 	struct rules_query q;
-	struct rules_verdict v;
 
 	query_for(p, sa, addr_port(sa), &q);
-	rules_check(p->cfg->rules, p->cfg->nrules, &q, &v);
-	if (!v.allow)
-		note_refusal(p, &v);
-	return v.allow;
+	rules_check(p->cfg->rules, p->cfg->nrules, &q, v);
+	if (!v->allow)
+		note_refusal(p, v);
+	return v->allow;
+}
+
+bool policy_dest_allowed(const struct sockaddr *sa, void *ctx)
+{
+	struct rules_verdict v;
+
+	return dest_verdict(ctx, sa, &v);
+}
+
+bool policy_connect_allowed(const struct sockaddr *sa, void *ctx, struct addr *ret_source)
+{
+	struct rules_verdict v;
+
+	if (!dest_verdict(ctx, sa, &v))
+		return false;
+	if (v.rule != NULL && v.rule->via[sa->sa_family == AF_INET6].len != 0)
+		*ret_source = v.rule->via[sa->sa_family == AF_INET6];
+	return true;
 }
 
 bool policy_udp_allowed(const struct sockaddr *sa, const char *name, void *ctx)
@@ -251,4 +279,38 @@ unsigned policy_check_rule_names(const struct config *c,
 		unknown += check_names(r, r->groups, r->ngroups, true, report, ctx);
 	}
 	return unknown;
+}
+
+/* Reports a when the machine cannot send from it; returns 1 then, else 0. */
+static unsigned check_source(const struct addr *a, const char *what, const char *file,
+			     unsigned line, void (*report)(const char *, unsigned, const char *, void *),
+			     void *ctx)
+{
+	char host[ADDR_HOSTLEN], msg[200];
+
+	if (a->len == 0)
+		return 0;
+	int r = connector_source_check(a);
+	if (r == 0)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s: %s is not an address of this machine (%s)", what,
+		 addr_host((const struct sockaddr *)&a->ss, host, sizeof(host)), strerror(-r));
+	report(file, line, msg, ctx);
+	return 1;
+}
+
+unsigned policy_check_sources(const struct config *c, const char *path,
+			      void (*report)(const char *file, unsigned line, const char *msg,
+					     void *ctx),
+			      void *ctx)
+{
+	unsigned bad = 0;
+
+	for (size_t f = 0; f < 2; f++)
+		bad += check_source(&c->outgoing[f], "outgoing_address", path, 0, report, ctx);
+	for (size_t i = 0; i < c->nrules; i++)
+		for (size_t f = 0; f < 2; f++)
+			bad += check_source(&c->rules[i].via[f], "via", c->rules[i].file,
+					    c->rules[i].line, report, ctx);
+	return bad;
 }

@@ -30,6 +30,14 @@ unsigned policy_check_rule_names(const struct config *c,
 				 void (*report)(const char *file, unsigned line, const char *msg,
 						void *ctx),
 				 void *ctx);
+/* At start, for -t and at a reload: calls report for outgoing_address (as
+ * path's, line 0) and each rule's "via" address that the machine does not
+ * have (a connection could not leave from it). Returns how many. Makes a
+ * socket per address and closes it. */
+unsigned policy_check_sources(const struct config *c, const char *path,
+			      void (*report)(const char *file, unsigned line, const char *msg,
+					     void *ctx),
+			      void *ctx);
 /* At accept time on a socket that expects a PROXY protocol header: is peer
  * one of the trusted load balancers (proxy_from)? Such a connection is
  * admitted with policy_admit() only once its header names the client. False:
@@ -68,6 +76,11 @@ void policy_release(struct policy *p);
  * p->refusal names the rule (or the default).
  * Cheap (group answers are cached); called on the session's own thread. */
 bool policy_dest_allowed(const struct sockaddr *sa, void *ctx);
+
+/* The same for an address a CONNECT is about to try (a connector_check_fn):
+ * when the allow rule that decided names a source address of sa's family
+ * ("via"), *ret_source is set to it. */
+bool policy_connect_allowed(const struct sockaddr *sa, void *ctx, struct addr *ret_source);
 
 /* The same for one UDP datagram, whose destination name (NULL for an
  * address) the name rules see too (a udprelay_check_fn). */

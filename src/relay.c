@@ -146,18 +146,73 @@ static short want_out(const struct dir *d)
 	return d->pending > 0 ? POLLOUT : 0;
 }
 
+void relay_wait_init(struct relay_wait *w, unsigned idle_timeout_ms,
+		     const struct relay_stats *stats)
+{
+	*w = (struct relay_wait){ .idle_timeout_ms = idle_timeout_ms,
+				  .quiet_done = stats->on_quiet == NULL };
+}
+
+int relay_wait_poll(struct relay_wait *w, struct pollfd *p, nfds_t n, bool now,
+		    struct relay_stats *stats)
+{
+	for (;;) {
+		int wait = now ? 0 : w->idle_timeout_ms > 0 ?
+			   (int)(w->idle_timeout_ms - w->waited) : -1;
+		/* The first quiet spell of RELAY_QUIET_MS runs on_quiet once. */
+		bool to_quiet = !now && !w->quiet_done && (wait < 0 || wait > RELAY_QUIET_MS);
+		if (to_quiet)
+			wait = RELAY_QUIET_MS;
+		int k = poll(p, n, wait);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (k == 0 && to_quiet) {
+			stats->on_quiet();
+			w->quiet_done = true;
+			w->waited = RELAY_QUIET_MS;	/* the idle timeout keeps counting */
+			continue;
+		}
+		w->waited = 0;
+		return k == 0 && !now ? -ETIMEDOUT : k;
+	}
+}
+
+int relay_hang_up(short rev, bool other_done, bool *hung, bool *ret_eof)
+{
+	/* Hung up or reset while the direction out of it did not ask for
+	 * POLLIN (it is full, or EOF was read). poll() reports that on every
+	 * call whatever the events asked, so the fd must leave the set: the loop
+	 * would spin and the idle timeout never fire. When the other direction
+	 * still has to write to it, that write can never land: the session
+	 * ends. A hang-up (both halves shut, after our own shutdown) can still
+	 * hold unread bytes: they are read as room frees up, EOF after them. A
+	 * reset holds nothing more: EOF now, and what this direction holds may
+	 * still be delivered, under the idle timeout. */
+	if (!(rev & (POLLHUP | POLLERR)) || (rev & POLLIN))
+		return 0;
+	*hung = true;
+	if (!other_done)
+		return (rev & POLLERR) ? -ECONNRESET : -EPIPE;
+	if (rev & POLLERR)
+		*ret_eof = true;
+	return 0;
+}
+
 enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_stats *stats,
 			 int *ret_err)
 {
 	struct dir dirs[2];
 	enum relay_end end = RELAY_END_CLOSED;
 	bool hung[2] = { false, false };	/* fd i hung up: no longer polled */
-	bool quiet_done = stats->on_quiet == NULL;
-	unsigned waited = 0;	/* of the idle timeout, spent before on_quiet ran */
+	struct relay_wait w;
 	int r = 0;
 
 	dir_init(&dirs[0], a, b, stats, true);
 	dir_init(&dirs[1], b, a, stats, false);
+	relay_wait_init(&w, idle_timeout_ms, stats);
 
 	while (!(dirs[0].done && dirs[1].done)) {
 		struct pollfd p[2] = {
@@ -167,27 +222,13 @@ enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_st
 		/* A hung-up fd is read without poll(): once its peer's FIN is in,
 		 * a read never blocks, it returns data or EOF. */
 		bool unpolled = (hung[0] && want_in(&dirs[0])) || (hung[1] && want_in(&dirs[1]));
-		int wait = unpolled ? 0 : idle_timeout_ms > 0 ? (int)(idle_timeout_ms - waited) : -1;
-		/* The first quiet spell of RELAY_QUIET_MS runs on_quiet once. */
-		bool to_quiet = !unpolled && !quiet_done && (wait < 0 || wait > RELAY_QUIET_MS);
-		if (to_quiet)
-			wait = RELAY_QUIET_MS;
-		int n = poll(p, 2, wait);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
+		int n = relay_wait_poll(&w, p, 2, unpolled, stats);
+		if (n == -ETIMEDOUT) {
+			end = RELAY_END_IDLE;
 			break;
 		}
-		if (n == 0 && to_quiet) {
-			stats->on_quiet();
-			quiet_done = true;
-			waited = RELAY_QUIET_MS;	/* the idle timeout keeps counting */
-			continue;
-		}
-		waited = 0;
-		if (n == 0 && !unpolled) {
-			end = RELAY_END_IDLE;
+		if (n < 0) {
+			r = n;
 			break;
 		}
 		for (int i = 0; i < 2 && r == 0; i++) {
@@ -205,25 +246,12 @@ enum relay_end relay_run(int a, int b, unsigned idle_timeout_ms, struct relay_st
 			}
 			if (r == 0)
 				r = dir_write(d);
-			/* Hung up or reset while the direction out of it did not ask
-			 * for POLLIN (it is full, or EOF was read). poll() reports
-			 * that on every call whatever the events asked, so the fd must
-			 * leave the set: the loop would spin and the idle timeout
-			 * never fire. When the other direction still has to write to
-			 * it, that write can never land: the session ends. A hang-up
-			 * (both halves shut, after our own shutdown) can still hold
-			 * unread bytes: they are read as room frees up, EOF after
-			 * them. A reset holds nothing more: EOF now, and what this
-			 * direction holds may still be delivered, under the idle
-			 * timeout. */
-			if (r == 0 && (rev & (POLLHUP | POLLERR)) && !(rev & POLLIN)) {
-				hung[i] = true;
-				if (!dirs[1 - i].done)
-					r = (rev & POLLERR) ? -ECONNRESET : -EPIPE;
-				else if (rev & POLLERR) {
-					d->eof = true;
-					r = dir_write(d);	/* passes EOF on if drained */
-				}
+			bool eof = false;
+			if (r == 0)
+				r = relay_hang_up(rev, dirs[1 - i].done, &hung[i], &eof);
+			if (r == 0 && eof) {
+				d->eof = true;
+				r = dir_write(d);	/* passes EOF on if drained */
 			}
 		}
 		if (r < 0)

@@ -3,6 +3,7 @@
 #ifndef SOCKSGATE_RELAY_H
 #define SOCKSGATE_RELAY_H
 
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -46,6 +47,34 @@ enum relay_end {
 	RELAY_END_IDLE,		/* nothing moved for idle_timeout_ms */
 	RELAY_END_ERROR,	/* a read or write failed (reset, broken pipe...) */
 };
+
+/* The waiting part of a relay loop, shared by relay_run and the protected
+ * relay (gssrelay): poll() under the idle timeout, with stats->on_quiet run
+ * once in the first quiet spell of RELAY_QUIET_MS. One per loop, on its own
+ * thread. */
+struct relay_wait {
+	unsigned idle_timeout_ms;	/* 0: no idle limit */
+	unsigned waited;		/* of the timeout, spent before on_quiet ran */
+	bool quiet_done;
+};
+
+void relay_wait_init(struct relay_wait *w, unsigned idle_timeout_ms,
+		     const struct relay_stats *stats);
+
+/* poll()s the n fds; now: do not block (the caller has work without
+ * poll()). Returns the number of fds with events (0 only when now),
+ * -ETIMEDOUT when nothing happened for the idle timeout, or -errno. EINTR and
+ * the on_quiet call are handled inside. */
+int relay_wait_poll(struct relay_wait *w, struct pollfd *p, nfds_t n, bool now,
+		    struct relay_stats *stats);
+
+/* The hang-up rule of a relay loop, after fd i's input and output ran with
+ * its revents rev. When rev says hung up or reset though POLLIN was not
+ * asked, sets *hung (the fd must leave the poll set) and returns -ECONNRESET
+ * or -EPIPE when the other direction (other_done false) still has to write
+ * to it, else 0 with *ret_eof set when the input's EOF is now (a reset:
+ * the caller marks EOF and writes out what it holds). Otherwise 0. */
+int relay_hang_up(short rev, bool other_done, bool *hung, bool *ret_eof);
 
 /* Relays until both sides are done. The sockets must be non-blocking; they stay
  * owned by the caller. idle_timeout_ms 0 means no idle limit. stats is updated

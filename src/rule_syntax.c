@@ -76,8 +76,9 @@ static bool valid_account_name(const char *s)
 	return true;
 }
 
-enum keyword { KW_FROM, KW_USER, KW_GROUP, KW_COMMAND, KW_TO, KW_PORT, KW_MAX };
-static const char *const keywords[KW_MAX] = { "from", "user", "group", "command", "to", "port" };
+enum keyword { KW_FROM, KW_USER, KW_GROUP, KW_COMMAND, KW_TO, KW_PORT, KW_VIA, KW_MAX };
+static const char *const keywords[KW_MAX] = { "from", "user", "group", "command", "to", "port",
+					      "via" };
 
 /* "to NAME" / "to .SUFFIX": kept lower-case without a trailing dot. */
 static int add_to_host(struct rule *r, const char *v, char *err, size_t errlen)
@@ -189,6 +190,31 @@ bad:
 	return -EINVAL;
 }
 
+/* "via ADDR": the source address of the connections the rule allows, at most
+ * one per family. */
+static int add_via(struct rule *r, const char *v, char *err, size_t errlen)
+{
+	struct addr a;
+
+	if (r->action != RULE_ALLOW) {
+		set_err(err, errlen, "via: only an allow rule says where its connections leave from");
+		return -EINVAL;
+	}
+	if (addr_parse_host(v, &a) < 0 || addr_is_any((const struct sockaddr *)&a.ss)) {
+		set_err(err, errlen, "via: '%s' is not an IPv4 or IPv6 address of this machine "
+				     "(without a port)", v);
+		return -EINVAL;
+	}
+	struct addr *slot = &r->via[a.ss.ss_family == AF_INET6];
+	if (slot->len != 0) {
+		set_err(err, errlen, "via: more than one %s address",
+			a.ss.ss_family == AF_INET6 ? "IPv6" : "IPv4");
+		return -EINVAL;
+	}
+	*slot = a;
+	return 0;
+}
+
 /* Adds one entry of a comma list to the rule. */
 static int add_entry(struct rule *r, enum keyword kw, const char *v, char *err, size_t errlen)
 {
@@ -212,6 +238,8 @@ static int add_entry(struct rule *r, enum keyword kw, const char *v, char *err, 
 		return add_to_host(r, v, err, errlen);
 	case KW_PORT:
 		return add_port(r, v, err, errlen);
+	case KW_VIA:
+		return add_via(r, v, err, errlen);
 	case KW_MAX:
 		break;
 	}
@@ -288,7 +316,7 @@ int rule_parse(const char *text, const char *file, unsigned line, struct rule *r
 				kw = (enum keyword)i;
 		if (kw == KW_MAX) {
 			set_err(err, errlen, "unexpected '%s'; expected from, user, group, command, "
-					     "to or port", tok);
+					     "to, port or via", tok);
 			goto out;
 		}
 		if (seen[kw]) {
@@ -347,7 +375,7 @@ void rule_free(struct rule *r)
 bool rule_is_client_rule(const struct rule *r)
 {
 	return r->has_from && r->nusers == 0 && r->ngroups == 0 && r->cmds == 0 && !r->has_to &&
-	       r->nports == 0;
+	       r->nports == 0 && r->via[0].len == 0 && r->via[1].len == 0;
 }
 
 /* ---- formatting ---- */
@@ -418,6 +446,10 @@ char *rule_format(const struct rule *r, char *buf, size_t len)
 		else
 			put(&o, "%s%u-%u", i ? "," : " port ", r->ports[i].lo, r->ports[i].hi);
 	}
+	for (size_t i = 0, n = 0; i < 2; i++)
+		if (r->via[i].len != 0)
+			put(&o, "%s%s", n++ ? "," : " via ",
+			    addr_host((const struct sockaddr *)&r->via[i].ss, a, sizeof(a)));
 	return buf;
 }
 

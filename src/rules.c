@@ -1,7 +1,8 @@
 /* The rules matcher: decides a request, a name before resolution, a command
  * before its destinations are known, and a client at accept time, from the
  * parsed rules (rule_syntax.c reads and writes their text) and the built-in
- * default that protects loopback, link-local and the gateway's own addresses.
+ * default that protects loopback, link-local and the gateway's own addresses,
+ * also inside the IPv6 forms that carry an IPv4 address (NAT64, 6to4, ...).
  * Names and addresses are matched separately (see rules_check()) so a name can
  * never open an address the operator did not name. */
 #include "autoconf.h"
@@ -37,19 +38,85 @@ static const struct {
 
 /* ---- matching ---- */
 
-const char *rules_protected(const struct sockaddr *sa, const struct addr_net *self, size_t nself)
+/* Is the plain address a in a protected range? Returns the range (the
+ * gateway's own address: its entry in self) with its why, or NULL. */
+static const struct addr_net *plain_protected(const struct addr_net *a, const struct addr_net *self,
+					      size_t nself, const char **ret_why)
+{
+	for (size_t i = 0; i < NPROTECTED; i++) {
+		if (addr_net_within(a, &protected_ranges[i].net)) {
+			*ret_why = protected_ranges[i].why;
+			return &protected_ranges[i].net;
+		}
+	}
+	for (size_t i = 0; i < nself; i++) {
+		if (addr_net_within(a, &self[i])) {
+			*ret_why = SELF_WHY;
+			return &self[i];
+		}
+	}
+	return NULL;
+}
+
+/* What the built-in default says of one destination: protected or not, and
+ * for an IPv6 form that carries a protected IPv4 address, which form. */
+struct protection {
+	const char *why;		/* NULL: not protected */
+	const char *form;		/* set when an embedded IPv4 address is why */
+	struct addr_embedded emb[ADDR_EMBEDDED_MAX];
+	size_t nemb;
+};
+
+/* The protected range that the IPv4 address of reading e lies in, or NULL.
+ * 0.0.0.0/8 does not count for a reading of 64:ff9b:1::/48: some reading of
+ * every address there is zero padding. */
+static const struct addr_net *embedded_protected(const struct addr_embedded *e,
+						 const struct addr_net *self, size_t nself,
+						 const char **ret_why)
+{
+	struct addr v4;
+	struct addr_net a;
+	const char *why;
+
+	addr_embedded_sockaddr(e, 0, &v4);
+	if (!addr_net_from_sockaddr((const struct sockaddr *)&v4.ss, &a))
+		return NULL;
+	const struct addr_net *r = plain_protected(&a, self, nself, &why);
+	if (r == NULL || (e->one_of_several && r->family == AF_INET && r->prefix == 8 &&
+			  r->addr[0] == 0))
+		return NULL;
+	*ret_why = why;
+	return r;
+}
+
+static void protection_of(const struct sockaddr *sa, const struct addr_net *self, size_t nself,
+			  struct protection *ret)
 {
 	struct addr_net a;
+	const char *why;
 
+	memset(ret, 0, sizeof(*ret));
 	if (!addr_net_from_sockaddr(sa, &a))
-		return NULL;
-	for (size_t i = 0; i < NPROTECTED; i++)
-		if (addr_net_within(&a, &protected_ranges[i].net))
-			return protected_ranges[i].why;
-	for (size_t i = 0; i < nself; i++)
-		if (addr_net_within(&a, &self[i]))
-			return SELF_WHY;
-	return NULL;
+		return;
+	if (plain_protected(&a, self, nself, &ret->why) != NULL)
+		return;
+	/* NAT64, 6to4, Teredo...: on a network that routes the form, the IPv4
+	 * address inside is where the connection ends up. */
+	ret->nemb = addr_embedded_ipv4(sa, ret->emb, ADDR_EMBEDDED_MAX);
+	for (size_t i = 0; i < ret->nemb && ret->why == NULL; i++) {
+		if (embedded_protected(&ret->emb[i], self, nself, &why) != NULL) {
+			ret->why = why;
+			ret->form = ret->emb[i].form;
+		}
+	}
+}
+
+const char *rules_protected(const struct sockaddr *sa, const struct addr_net *self, size_t nself)
+{
+	struct protection p;
+
+	protection_of(sa, self, nself, &p);
+	return p.why;
 }
 
 const struct addr_net *rules_default_range(size_t i, const char **ret_why)
@@ -60,15 +127,34 @@ const struct addr_net *rules_default_range(size_t i, const char **ret_why)
 	return &protected_ranges[i].net;
 }
 
+/* Does an IPv6 "to" network n (which contains the destination) open every
+ * protected IPv4 address the destination embeds? Only when n is long enough
+ * to fix that address inside a protected range in each reading: "to
+ * 64:ff9b::7f00:0/104" opens NAT64 loopback, "to 64:ff9b::/96" does not. */
+static bool opens_embedded(const struct addr_net *n, const struct protection *p,
+			   const struct addr_net *self, size_t nself)
+{
+	const char *why;
+
+	for (size_t i = 0; i < p->nemb; i++) {
+		const struct addr_net *r = embedded_protected(&p->emb[i], self, nself, &why);
+		if (r != NULL && n->prefix < addr_embedded_bits(&p->emb[i], r->prefix))
+			return false;
+	}
+	return true;
+}
+
 /* Does the rule's "to" network n open the protected address a? Only when n lies
  * inside a protected range that contains a: "to 127.0.0.0/8" opens loopback,
  * "to 0.0.0.0/0" does not. */
 static bool opens_protected(const struct addr_net *n, const struct addr_net *a,
-			    const struct addr_net *self, size_t nself)
+			    const struct protection *p, const struct addr_net *self, size_t nself)
 {
+	if (p->form != NULL)
+		return opens_embedded(n, p, self, nself);
 	for (size_t i = 0; i < NPROTECTED; i++) {
-		const struct addr_net *p = &protected_ranges[i].net;
-		if (addr_net_within(a, p) && addr_net_within(n, p))
+		const struct addr_net *r = &protected_ranges[i].net;
+		if (addr_net_within(a, r) && addr_net_within(n, r))
 			return true;
 	}
 	for (size_t i = 0; i < nself; i++)
@@ -143,8 +229,11 @@ void rules_check(const struct rule *rules, size_t n, const struct rules_query *q
 		 struct rules_verdict *ret)
 {
 	struct addr_net a;
-	const char *prot = rules_protected(q->dest, q->self, q->nself);
+	struct protection p;
 	bool have_a = addr_net_from_sockaddr(q->dest, &a);
+
+	protection_of(q->dest, q->self, q->nself, &p);
+	const char *prot = p.why;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = &rules[i];
@@ -160,14 +249,14 @@ void rules_check(const struct rule *rules, size_t n, const struct rules_query *q
 			/* Allowing a protected address takes a network that names it. */
 			for (size_t j = 0; j < r->nto_nets && !hit && have_a; j++)
 				hit = addr_net_within(&a, &r->to_nets[j]) &&
-				      opens_protected(&r->to_nets[j], &a, q->self, q->nself);
+				      opens_protected(&r->to_nets[j], &a, &p, q->self, q->nself);
 		}
 		if (hit) {
-			*ret = (struct rules_verdict){ r->action == RULE_ALLOW, r, NULL };
+			*ret = (struct rules_verdict){ r->action == RULE_ALLOW, r, NULL, NULL };
 			return;
 		}
 	}
-	*ret = (struct rules_verdict){ prot == NULL, NULL, prot };
+	*ret = (struct rules_verdict){ prot == NULL, NULL, prot, p.form };
 }
 
 bool rules_refuse_name(const struct rule *rules, size_t n, const struct rules_query *q,
@@ -184,7 +273,7 @@ bool rules_refuse_name(const struct rule *rules, size_t n, const struct rules_qu
 		 * allow may still not cover a protected address: only a deny that is
 		 * sure decides here. */
 		if (sure && r->action == RULE_DENY) {
-			*ret = (struct rules_verdict){ false, r, NULL };
+			*ret = (struct rules_verdict){ false, r, NULL, NULL };
 			return true;
 		}
 		return false;
@@ -208,7 +297,7 @@ bool rules_refuse_command(const struct rule *rules, size_t n, const struct rules
 		if (!every_dest)
 			return false;	/* allows or refuses some destinations only */
 		if (r->action == RULE_DENY) {
-			*ret = (struct rules_verdict){ false, r, NULL };
+			*ret = (struct rules_verdict){ false, r, NULL, NULL };
 			return true;
 		}
 		return false;
@@ -230,9 +319,9 @@ void rules_check_client(const struct rule *rules, size_t n, const struct sockadd
 		for (size_t j = 0; j < r->nfrom && !hit && have_c; j++)
 			hit = addr_net_within(&c, &r->from[j]);
 		if (hit) {
-			*ret = (struct rules_verdict){ r->action == RULE_ALLOW, r, NULL };
+			*ret = (struct rules_verdict){ r->action == RULE_ALLOW, r, NULL, NULL };
 			return;
 		}
 	}
-	*ret = (struct rules_verdict){ true, NULL, NULL };
+	*ret = (struct rules_verdict){ true, NULL, NULL, NULL };
 }

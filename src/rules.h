@@ -1,5 +1,5 @@
 /* Access rules: parses "allow|deny [from ...] [user ...] [group ...] [command ...]
- * [to ...] [port ...]" lines and decides requests against an ordered list of
+ * [to ...] [port ...]" lines (an allow may end "via ADDR[,ADDR]") and decides requests against an ordered list of
  * them, first match wins, with a built-in default behind the last rule.
  * Pure: no I/O, no logging, no global state; group membership is asked through
  * a callback, and the gateway's own addresses are passed in. Every function is
@@ -56,6 +56,8 @@ struct rule {
 	size_t nto_hosts;
 	struct rule_ports *ports;	/* nports == 0: any port */
 	size_t nports;
+	struct addr via[2];	/* allow ... via: the source address of a CONNECT it
+				 * allows, [0] IPv4, [1] IPv6; len 0: not given */
 };
 
 /* Parses one rule line (comments already stripped). Returns 0 and fills *ret
@@ -93,14 +95,19 @@ struct rules_verdict {
 	bool allow;
 	const struct rule *rule;	/* the rule that decided; NULL: the built-in default */
 	const char *why;		/* for the default: "loopback destination", ... or NULL */
+	const char *embedded;		/* the default refused the IPv4 address inside this
+					 * IPv6 form ("NAT64 64:ff9b::/96", ...), or NULL */
 };
 
 /* Decides a request for the address q->dest (which must be set), together with
  * q->name when the client asked for a name: first matching request rule wins;
  * when none matches, protected destinations (loopback, link-local, multicast,
- * unspecified, broadcast, the gateway's own addresses) are refused and
+ * unspecified, broadcast, the gateway's own addresses; and the IPv6 forms
+ * that embed such an IPv4 address, see addr_embedded_ipv4()) are refused and
  * everything else is allowed. An allow rule reaches a protected address only
- * through a "to" network that lies inside a protected range containing it. */
+ * through a "to" network that lies inside a protected range containing it
+ * (for an embedded address: an IPv6 network long enough to fix the IPv4
+ * address inside the protected range, as addr_embedded_bits() says). */
 void rules_check(const struct rule *rules, size_t n, const struct rules_query *q,
 		 struct rules_verdict *ret);
 
@@ -123,7 +130,8 @@ bool rules_refuse_command(const struct rule *rules, size_t n, const struct rules
 void rules_check_client(const struct rule *rules, size_t n, const struct sockaddr *client,
 			struct rules_verdict *ret);
 
-/* Which protected range sa falls in ("loopback destination", ...), or NULL. */
+/* Which protected range sa, or the IPv4 address its IPv6 form carries, falls
+ * in ("loopback destination", ...), or NULL. */
 const char *rules_protected(const struct sockaddr *sa, const struct addr_net *self,
 			    size_t nself);
 

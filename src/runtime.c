@@ -25,17 +25,15 @@
 #define WORKERS_AUTO_CAP 16384
 /* Gives c the gateway's own addresses, which the default policy protects.
  * Read at start and at each reload, so a new address counts after SIGHUP. */
-void runtime_load_self(struct config *c)
+int runtime_load_self(struct config *c)
 {
 	struct ifaddrs *ifa = NULL;
 	struct addr_net *v = NULL;
 	size_t n = 0, cap = 0;
+	int r = 0;
 
-	if (getifaddrs(&ifa) < 0) {
-		log_msg(LOG_WARNING, "cannot list this host's addresses (%s): the default policy "
-				     "protects only loopback and the fixed ranges", strerror(errno));
-		return;
-	}
+	if (getifaddrs(&ifa) < 0)
+		return -errno;
 	for (struct ifaddrs *i = ifa; i != NULL; i = i->ifa_next) {
 		struct addr_net net;
 		if (i->ifa_addr == NULL || !addr_net_from_sockaddr(i->ifa_addr, &net))
@@ -43,14 +41,21 @@ void runtime_load_self(struct config *c)
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
 			struct addr_net *nv = realloc(v, cap * sizeof(*nv));
-			if (nv == NULL)
-				break;
+			if (nv == NULL) {
+				/* Never a part of the list: the rest would lose protection. */
+				r = -ENOMEM;
+				goto out;
+			}
 			v = nv;
 		}
 		v[n++] = net;
 	}
-	freeifaddrs(ifa);
 	config_set_self(c, v, n);
+	v = NULL;
+out:
+	free(v);
+	freeifaddrs(ifa);
+	return r;
 }
 
 /* Raises the descriptor limit to its hard maximum and returns it. */

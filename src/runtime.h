@@ -36,7 +36,8 @@ int runtime_drop_privileges(const char *user);
 void runtime_log_setup(const struct config *c);
 
 /* Gives c the host's current addresses (protected by the default policy).
- * Read at start and at each reload, so a new address counts after SIGHUP. */
-void runtime_load_self(struct config *c);
+ * Read at start and at each reload, so a new address counts after SIGHUP.
+ * Returns 0, or -errno with c's list unchanged (never a part of the list). */
+int runtime_load_self(struct config *c);
 
 #endif

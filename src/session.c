@@ -159,6 +159,12 @@ static void relay_gss_reason(struct session *s, const struct gssrelay_why *why)
  * runs until both sides are done. */
 static void relay_tail(struct session *s, int fd)
 {
+	/* A peer that went away silently (a laptop asleep) must not hold the
+	 * worker until idle_timeout: keepalive on the client's leg, and on
+	 * BIND's inbound one (a CONNECT's has it from the connector). */
+	(void)connector_keepalive(s->h.fd, s->cfg->tcp_keepalive_ms);
+	if (s->req.cmd == SOCKS5_CMD_BIND)
+		(void)connector_keepalive(fd, s->cfg->tcp_keepalive_ms);
 	if (s->h.inlen > 0) {
 		int r = handshake_send(&s->h, fd, s->h.in, s->h.inlen);
 		if (r < 0) {
@@ -212,6 +218,31 @@ static bool reply_bound(struct session *s, int fd, const struct addr *bnd, const
 	return true;
 }
 
+/* A CONNECT that did not connect: the reason and the reply (none when the
+ * client has gone). */
+static void connect_failed(struct session *s, const struct connector_result *res)
+{
+	note_dest(s, &res->peer);
+	if (res->refused) {
+		refuse_by_rule(s);
+		return;
+	}
+	if (res->client_closed || res->client_reset) {
+		handshake_reason(&s->h, "client %s while connecting (%u address%s tried)",
+				 res->client_reset ? "reset the connection" : "closed",
+				 res->tried, res->tried == 1 ? "" : "es");
+		return;
+	}
+	if (res->gai_failed)
+		handshake_reason(&s->h, "resolving: %s", gai_strerror(res->err));
+	else if (res->tried > 1)
+		handshake_reason(&s->h, "connect: %s (%u addresses tried)", strerror(res->err),
+				 res->tried);
+	else
+		handshake_reason(&s->h, "connect: %s", strerror(res->err));
+	(void)handshake_reply(&s->h, res->rep, NULL);
+}
+
 static void handle_connect(struct session *s)
 {
 	struct connector_result res;
@@ -224,20 +255,20 @@ static void handle_connect(struct session *s)
 			return;
 		}
 	}
+	struct connector_params p = {
+		.timeout_ms = s->cfg->connect_timeout_ms,
+		.stagger_ms = s->cfg->connect_stagger_ms,
+		.prefer_ipv4 = s->cfg->prefer_ipv4,
+		.keepalive_ms = s->cfg->tcp_keepalive_ms,
+		.source = { s->cfg->outgoing[0], s->cfg->outgoing[1] },
+		.client_fd = s->h.fd,
+		.check = policy_connect_allowed,
+		.ctx = &s->pol,
+	};
 	int64_t t0 = stats_now_us();
-	int fd = connector_connect(&s->req.dst, s->cfg->connect_timeout_ms, policy_dest_allowed,
-				   &s->pol, &res);
+	int fd = connector_connect(&s->req.dst, &p, &res);
 	if (fd < 0) {
-		note_dest(s, &res.peer);
-		if (res.refused) {
-			refuse_by_rule(s);
-			return;
-		}
-		if (res.gai_failed)
-			handshake_reason(&s->h, "resolving: %s", gai_strerror(res.err));
-		else
-			handshake_reason(&s->h, "connect: %s", strerror(res.err));
-		(void)handshake_reply(&s->h, res.rep, NULL);
+		connect_failed(s, &res);
 		return;
 	}
 	stats_observe(STATS_HIST_CONNECT, stats_now_us() - t0);
@@ -367,6 +398,7 @@ static void handle_udp(struct session *s)
 		.client = (struct sockaddr *)&s->h.peer.ss,
 		.client_port = s->req.dst.port,
 		.idle_timeout_ms = s->cfg->udp_idle_timeout_ms,
+		.source = s->cfg->outgoing,
 		.check = policy_udp_allowed,
 		.ctx = &s->pol,
 	};

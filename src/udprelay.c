@@ -82,6 +82,14 @@ static int out_socket(struct udprelay *r, int family)
 		int fd = addr_socket(family, SOCK_DGRAM, true);
 		if (fd < 0)
 			return -1;
+		/* outgoing_address: datagrams leave from it. The port is taken now
+		 * (an unconnected socket needs one before its first sendto()). */
+		const struct addr *src = r->p->source != NULL ? &r->p->source[i] : NULL;
+		if (src != NULL && src->len > 0 && bind(fd, (const struct sockaddr *)&src->ss,
+							src->len) < 0) {
+			close(fd);
+			return -1;
+		}
 		r->out[i] = fd;
 	}
 	return r->out[i];

@@ -27,6 +27,8 @@ struct udprelay_params {
 	const struct sockaddr *client;	/* the control connection's peer; only its IP counts */
 	uint16_t client_port;		/* from the request; 0: the first datagram fixes it */
 	unsigned idle_timeout_ms;	/* no datagram relayed either way; 0: never */
+	const struct addr *source;	/* outgoing_address, [0] IPv4 [1] IPv6 (port 0; len 0:
+					 * the kernel picks); NULL: none */
 	udprelay_check_fn check;	/* the rules: asked for every destination; may be NULL */
 	void *ctx;			/* for check */
 };

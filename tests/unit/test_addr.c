@@ -1,6 +1,7 @@
 /* Unit tests for the address helpers: parsing ADDR:PORT settings, printing
  * them back, telling loopback addresses apart, and the address/network type
- * (parsing, CIDR matching, lookup keys). Pure: no sockets. */
+ * (parsing, CIDR matching, lookup keys), and the IPv4 addresses inside IPv6
+ * forms. Pure: no sockets. */
 #include "autoconf.h"
 
 #include "addr.h"
@@ -540,6 +541,106 @@ static void test_net_key(void)
 	CHECK(memcmp(&a, &poison, sizeof(a)) == 0, "*ret written for AF_UNIX");
 }
 
+/* The single reading of an IPv6 address as dotted IPv4, or "" when none. */
+static const char *embedded_one(const char *v6, char *buf, size_t len)
+{
+	struct sockaddr_in6 s = sin6(v6, 0);
+	struct addr_embedded e[ADDR_EMBEDDED_MAX];
+
+	buf[0] = '\0';
+	size_t n = addr_embedded_ipv4((const struct sockaddr *)&s, e, ADDR_EMBEDDED_MAX);
+	CHECK(n <= 1, "%s: %zu readings", v6, n);
+	if (n == 1)
+		inet_ntop(AF_INET, e[0].v4, buf, (socklen_t)len);
+	return buf;
+}
+
+static void test_embedded_forms(void)
+{
+	static const struct {
+		const char *v6, *v4;
+	} cases[] = {
+		{ "::127.0.0.1", "127.0.0.1" },
+		{ "::a9fe:a9fe", "169.254.169.254" },
+		{ "::2", "0.0.0.2" },
+		{ "::", "" },
+		{ "::1", "" },
+		{ "64:ff9b::7f00:1", "127.0.0.1" },
+		{ "64:ff9b::169.254.169.254", "169.254.169.254" },
+		{ "64:ff9b:0:0:1::7f00:1", "" },	/* not the well-known /96 */
+		{ "2002:7f00:1::", "127.0.0.1" },
+		{ "2002:a9fe:a9fe:1234::5", "169.254.169.254" },
+		{ "2001:0:7f00:1::", "127.0.0.1" },
+		{ "2001:0:c000:201:0:f227:3fff:fffe", "192.0.2.1" },
+		{ "2001:db8::7f00:1", "" },
+		{ "::ffff:127.0.0.1", "" },	/* mapped: IPv4 already */
+		{ "fe80::7f00:1", "" },
+	};
+	char buf[INET_ADDRSTRLEN];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK(strcmp(embedded_one(cases[i].v6, buf, sizeof(buf)), cases[i].v4) == 0,
+		      "%s reads as '%s', expected '%s'", cases[i].v6, buf, cases[i].v4);
+
+	struct sockaddr_in s4 = sin4("127.0.0.1", 80);
+	struct addr_embedded e[ADDR_EMBEDDED_MAX];
+	CHECK_INT(addr_embedded_ipv4((const struct sockaddr *)&s4, e, ADDR_EMBEDDED_MAX), 0);
+}
+
+static void test_embedded_local_use(void)
+{
+	/* 64:ff9b:1::/48: every RFC 6052 position of a subprefix, the u octet
+	 * (bits 64-71) skipped. 127.0.0.1 at /48: bytes 6-7 = 7f00, 9-10 = 0001. */
+	struct sockaddr_in6 s = sin6("64:ff9b:1:7f00:0:100::", 0);
+	struct addr_embedded e[ADDR_EMBEDDED_MAX];
+	char buf[INET_ADDRSTRLEN];
+
+	CHECK_INT(addr_embedded_ipv4((const struct sockaddr *)&s, e, ADDR_EMBEDDED_MAX), 4);
+	CHECK_STR(inet_ntop(AF_INET, e[0].v4, buf, sizeof(buf)), "127.0.0.1");
+	CHECK_INT(e[0].prefix, 48);
+	s = sin6("64:ff9b:1:7f:0:1::", 0);	/* at /56: byte 7, then 9-11 */
+	CHECK_INT(addr_embedded_ipv4((const struct sockaddr *)&s, e, ADDR_EMBEDDED_MAX), 4);
+	CHECK_STR(inet_ntop(AF_INET, e[1].v4, buf, sizeof(buf)), "127.0.0.1");
+	s = sin6("64:ff9b:1::7f:0:100:0", 0);	/* at /64: bytes 9-12 */
+	CHECK_INT(addr_embedded_ipv4((const struct sockaddr *)&s, e, ADDR_EMBEDDED_MAX), 4);
+	CHECK_STR(inet_ntop(AF_INET, e[2].v4, buf, sizeof(buf)), "127.0.0.1");
+	s = sin6("64:ff9b:1::7f00:1", 0);	/* at /96: the last 32 bits */
+	CHECK_INT(addr_embedded_ipv4((const struct sockaddr *)&s, e, ADDR_EMBEDDED_MAX), 4);
+	CHECK_STR(inet_ntop(AF_INET, e[3].v4, buf, sizeof(buf)), "127.0.0.1");
+	/* max cuts the list; nothing is written past it */
+	struct addr_embedded one[2];
+	memset(one, 0xa5, sizeof(one));
+	CHECK_INT(addr_embedded_ipv4((const struct sockaddr *)&s, one, 1), 1);
+	CHECK(unit_all_bytes(&one[1], 0xa5, sizeof(one[1])), "wrote past max");
+}
+
+static void test_embedded_bits(void)
+{
+	struct addr_embedded e[ADDR_EMBEDDED_MAX];
+	struct sockaddr_in6 s = sin6("64:ff9b::7f00:1", 0);
+	struct addr a;
+
+	CHECK_INT(addr_embedded_ipv4((const struct sockaddr *)&s, e, ADDR_EMBEDDED_MAX), 1);
+	CHECK_INT(addr_embedded_bits(&e[0], 0), 96);
+	CHECK_INT(addr_embedded_bits(&e[0], 8), 104);	/* 127.0.0.0/8 */
+	CHECK_INT(addr_embedded_bits(&e[0], 32), 128);
+	s = sin6("2002:7f00:1::", 0);
+	CHECK_INT(addr_embedded_ipv4((const struct sockaddr *)&s, e, ADDR_EMBEDDED_MAX), 1);
+	CHECK_INT(addr_embedded_bits(&e[0], 8), 24);
+	CHECK_INT(addr_embedded_bits(&e[0], 16), 32);
+	s = sin6("2001:0:a9fe:a9fe::", 0);
+	CHECK_INT(addr_embedded_ipv4((const struct sockaddr *)&s, e, ADDR_EMBEDDED_MAX), 1);
+	CHECK_INT(addr_embedded_bits(&e[0], 16), 48);
+	s = sin6("64:ff9b:1:7f00::", 0);
+	CHECK_INT(addr_embedded_ipv4((const struct sockaddr *)&s, e, ADDR_EMBEDDED_MAX), 4);
+	CHECK_INT(addr_embedded_bits(&e[0], 16), 64);	/* bytes 6-7 */
+	CHECK_INT(addr_embedded_bits(&e[0], 17), 73);	/* past the u octet */
+	CHECK_INT(addr_embedded_bits(&e[2], 1), 73);	/* /64: starts after it */
+	addr_embedded_sockaddr(&e[0], 443, &a);
+	char buf[ADDR_STRLEN];
+	CHECK_STR(addr_str(sa_of(&a), buf, sizeof(buf)), "127.0.0.0:443");
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -555,6 +656,9 @@ int main(void)
 		{ "CIDR matching, IPv4 and IPv6", test_cidr_match },
 		{ "addr_net_within", test_net_within },
 		{ "addresses as lookup keys", test_net_key },
+		{ "IPv4 inside IPv6: each form", test_embedded_forms },
+		{ "IPv4 inside IPv6: 64:ff9b:1::/48 positions", test_embedded_local_use },
+		{ "IPv4 inside IPv6: prefix that fixes the bits", test_embedded_bits },
 	};
 	return UNIT_RUN("addr", tests);
 }

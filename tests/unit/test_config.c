@@ -216,17 +216,15 @@ static void test_auth_values(void)
 		      c->nmethods);
 		config_unref(c);
 	}
-	/* The later line wins. */
-	CHECK_INT(load_text("auth = pam\nauth = none\n", NULL, 0, &rs, &c, NULL), 0);
-	if (c != POISON) {
-		CHECK(only_method(c, SOCKS5_METHOD_NONE), "auth pam then none: %zu methods",
-		      c->nmethods);
-		config_unref(c);
-	}
+	/* A second line is an error on that line, not "the later line wins". */
+	CHECK_INT(load_text("auth = pam\nauth = none\n", NULL, 0, &rs, &c, NULL), -EINVAL);
+	CHECK(rs.n == 1 && rs.r[0].line == 2, "auth twice: %u reports, line %u", rs.n,
+	      rs.r[0].line);
 }
 
-/* methods: order kept, the later of auth and methods wins, bad lists refused
- * with the word that is wrong; gssapi_protection likewise. */
+/* methods: order kept, auth and methods one setting (a second line is an
+ * error, the command line replaces), bad lists refused with the word that
+ * is wrong; gssapi_protection likewise. */
 static void test_methods(void)
 {
 	static const struct {
@@ -239,9 +237,8 @@ static void test_methods(void)
 		{ "methods = gssapi\n", 1, { 1 } },
 		{ "methods = none\n", 1, { 0 } },
 		{ "methods =  none ,gssapi\tuserpass \n", 3, { 0, 1, 2 } },
-		{ "auth = none\nmethods = gssapi userpass\n", 2, { 1, 2 } },
-		{ "methods = gssapi userpass\nauth = pam\n", 1, { 2 } },
-		{ "methods = gssapi\nauth = none\n", 1, { 0 } },
+		{ "auth = none\n", 1, { 0 } },
+		{ "auth = pam\n", 1, { 2 } },
 	};
 	static const struct {
 		const char *text, *word;
@@ -255,6 +252,12 @@ static void test_methods(void)
 		{ "gssapi_protection = ,\n", "no level" },
 		{ "gssapi_service = rc/md\n", "gssapi_service" },
 		{ "gssapi_keytab = krb5.keytab\n", "gssapi_keytab" },
+	};
+	/* auth and methods are one setting: the second line is the error. */
+	static const char *const both[] = {
+		"auth = none\nmethods = gssapi userpass\n",
+		"methods = gssapi userpass\nauth = pam\n",
+		"methods = gssapi\nmethods = none\n",
 	};
 	struct reports rs;
 	struct config *c;
@@ -271,6 +274,19 @@ static void test_methods(void)
 		CHECK_INT(load_text(bad[i].text, NULL, 0, &rs, &c, NULL), -EINVAL);
 		CHECK(rs.n == 1 && rs.r[0].line == 1 && strstr(rs.r[0].msg, bad[i].word) != NULL,
 		      "%s: %u reports, first '%s'", bad[i].text, rs.n, rs.r[0].msg);
+	}
+	for (size_t i = 0; i < sizeof(both) / sizeof(both[0]); i++) {
+		CHECK_INT(load_text(both[i], NULL, 0, &rs, &c, NULL), -EINVAL);
+		CHECK(rs.n == 1 && rs.r[0].line == 2 && strstr(rs.r[0].msg, "line 1") != NULL,
+		      "%s: %u reports, first line %u '%s'", both[i], rs.n, rs.r[0].line,
+		      rs.r[0].msg);
+	}
+	/* The command line's auth (-a) replaces the file's methods. */
+	static const struct config_override none[] = { { "auth", "none" } };
+	CHECK_INT(load_text("methods = gssapi userpass\n", none, 1, &rs, &c, NULL), 0);
+	if (c != POISON) {
+		CHECK(only_method(c, SOCKS5_METHOD_NONE), "-a none: %zu methods", c->nmethods);
+		config_unref(c);
 	}
 	/* The defaults: userpass alone; GSSAPI as RFC 1961 and curl expect. */
 	CHECK_INT(load_text("workers_min = 1\n", NULL, 0, &rs, &c, NULL), 0);
@@ -438,7 +454,7 @@ static void test_each_error(void)
 		{ "listen = 127.0.0.1:65536\n", 1, "listen" },
 		{ "auth = kerberos\n", 1, "kerberos" },
 		{ "auth =\n", 1, "auth" },
-		{ "# comment\n\n   \nlog_level = info\nlog_level = verbose\n", 5, "verbose" },
+		{ "# comment\n\n   \nlog = auto\nlog_level = verbose\n", 5, "verbose" },
 		{ "= 5\n", 1, "" },
 		{ "listen = 127.0.0.1:1 proxi\n", 1, "proxi" },
 		{ "proxy_from =\n", 1, "proxy_from" },
@@ -952,7 +968,7 @@ static void test_instance_name(void)
 	} ok[] = { { "", "" },
 		   { "instance_name = a\n", "a" },
 		   { "instance_name = gw-2.site_A\n", "gw-2.site_A" },
-		   { "instance_name = a\ninstance_name = b\n", "b" } };
+		   { "instance_name = gw-b\n", "gw-b" } };
 	static const char *const bad[] = {
 		"instance_name =\n", "instance_name = a b\n", "instance_name = ../x\n", "instance_name = .a\n",
 		"instance_name = a=b\n", "instance_name = \xc3\xa9\n",
@@ -1021,8 +1037,9 @@ static void test_ops_keys(void)
 			  "2001:db8::/32");
 		config_unref(c);
 	}
-	/* "off" and "none" take back what an earlier line set. */
-	CHECK_INT(load_text("metrics_listen = 127.0.0.1:9108\nmetrics_listen = off\n"
+	/* "off" turns the endpoint off; "none" takes back what an earlier
+	 * auth_block_exempt line (a list key, repeatable) set. */
+	CHECK_INT(load_text("metrics_listen = off\n"
 			    "auth_block_exempt = 10.0.0.0/8\nauth_block_exempt = none\n", NULL, 0,
 			    &rs, &c, NULL), 0);
 	if (c != POISON) {
@@ -1047,6 +1064,232 @@ static void test_ops_keys(void)
 			      "auth_block_exempt = 10.0.0.0/8, ::1\n");
 }
 
+/* ---- files that cannot lie: read errors, limits, NUL bytes, repeated keys ---- */
+
+/* A stream that serves text, then fails every read with err_no (0: EOF
+ * after the text); endless serves NUL bytes forever after the text. */
+struct cookie_src {
+	const char *text;
+	size_t len, pos;
+	int err_no;
+	bool endless;
+	size_t served;		/* bytes handed out in all */
+};
+
+static ssize_t cookie_read(void *p, char *buf, size_t size)
+{
+	struct cookie_src *src = p;
+	size_t n = src->len - src->pos;
+
+	if (n == 0 && src->endless) {
+		memset(buf, 0, size);
+		src->served += size;
+		return (ssize_t)size;
+	}
+	if (n == 0 && src->err_no != 0) {
+		errno = src->err_no;
+		return -1;
+	}
+	/* Small pieces, so a failure can land in the middle of a line. */
+	n = n < size ? n : size;
+	n = n < 7 ? n : 7;
+	memcpy(buf, src->text + src->pos, n);
+	src->pos += n;
+	src->served += n;
+	return (ssize_t)n;
+}
+
+static int load_cookie(struct cookie_src *src, const struct config_override *ov, size_t nov,
+		       struct reports *rs, struct config **ret)
+{
+	static const cookie_io_functions_t io = { .read = cookie_read };
+	FILE *f = fopencookie(src, "r", io);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	memset(rs, 0, sizeof(*rs));
+	*ret = POISON;
+	int r = config_load_stream(f, "cookie.conf", ov, nov, collect, rs, ret);
+	fclose(f);
+	if (r != 0)
+		CHECK(*ret == POISON, "*ret written on failure (%d)", r);
+	return r;
+}
+
+static int load_bytes(const char *text, size_t len, struct reports *rs, struct config **ret)
+{
+	struct cookie_src src = { text, len, 0, 0, false, 0 };
+	return load_cookie(&src, NULL, 0, rs, ret);
+}
+
+/* ENOMEM or EIO from a read, even mid-line and after good lines holding rules,
+ * is a FILE:LINE error on the line being read, never the end of the file. */
+static void test_read_error(void)
+{
+	static const char text[] = "auth = none\nallow to 10.0.0.0/8\ndeny to 192.16";
+	static const int errs[] = { ENOMEM, EIO };
+	struct reports rs;
+	struct config *c;
+
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		struct cookie_src src = { text, strlen(text), 0, errs[i], false, 0 };
+		CHECK_INT(load_cookie(&src, NULL, 0, &rs, &c), -EINVAL);
+		CHECK_INT(rs.n, 1);
+		CHECK_STR(rs.r[0].file, "cookie.conf");
+		CHECK_INT(rs.r[0].line, 3);
+		CHECK(strstr(rs.r[0].msg, "cannot read") != NULL &&
+		      strstr(rs.r[0].msg, strerror(errs[i])) != NULL, "message: %s", rs.r[0].msg);
+		/* The same at a line boundary. */
+		struct cookie_src at_end = { text, 32, 0, errs[i], false, 0 };
+		CHECK_INT(load_cookie(&at_end, NULL, 0, &rs, &c), -EINVAL);
+		CHECK(rs.n == 1 && rs.r[0].line == 3, "%u reports, line %u", rs.n, rs.r[0].line);
+	}
+	/* The control: the same stream ending cleanly loads. */
+	struct cookie_src ok = { text, 32, 0, 0, false, 0 };
+	CHECK_INT(load_cookie(&ok, NULL, 0, &rs, &c), 0);
+	if (c != POISON) {
+		CHECK_INT(c->nrules, 1);
+		config_unref(c);
+	}
+}
+
+/* A line of CONFIG_LINE_MAX bytes loads, one byte more is an error on that
+ * line, and the lines after it are still checked. */
+static void test_line_limit(void)
+{
+	size_t cap = 2 * CONFIG_LINE_MAX + 100;
+	char *buf = malloc(cap);
+	struct reports rs;
+	struct config *c;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	for (int extra = 0; extra <= 1; extra++) {
+		size_t n = 0;
+		n += (size_t)snprintf(buf, cap, "auth = pam\n#");
+		memset(buf + n, 'x', CONFIG_LINE_MAX - 1 + extra);
+		n += CONFIG_LINE_MAX - 1 + extra;
+		n += (size_t)snprintf(buf + n, cap - n, "\nworkers_min = x\nworkers_max = 9\n");
+		CHECK_INT(load_bytes(buf, n, &rs, &c), -EINVAL);
+		CHECK_INT(rs.n, 1 + extra);
+		CHECK(strstr(rs.r[rs.n - 1].msg, "workers_min") != NULL && rs.r[rs.n - 1].line == 3,
+		      "last report line %u: %s", rs.r[rs.n - 1].line, rs.r[rs.n - 1].msg);
+		if (extra)
+			CHECK(rs.r[0].line == 2 && strstr(rs.r[0].msg, "longer than 4096") != NULL,
+			      "line %u: %s", rs.r[0].line, rs.r[0].msg);
+	}
+	free(buf);
+}
+
+/* A NUL byte is an error, not the end of the line: the deny rule must not
+ * silently lose its second network. */
+static void test_nul_byte(void)
+{
+	static const char text[] = "auth = pam\ndeny to 10.0.0.0/8\0,192.168.0.0/16\n";
+	static const char end[] = "auth = pam\n\0\n";
+	struct reports rs;
+	struct config *c;
+
+	CHECK_INT(load_bytes(text, sizeof(text) - 1, &rs, &c), -EINVAL);
+	CHECK(rs.n == 1 && rs.r[0].line == 2 && strstr(rs.r[0].msg, "NUL") != NULL,
+	      "%u reports, line %u: %s", rs.n, rs.r[0].line, rs.r[0].msg);
+	CHECK_INT(load_bytes(end, sizeof(end) - 1, &rs, &c), -EINVAL);
+	CHECK(rs.n == 1 && rs.r[0].line == 2, "%u reports, line %u", rs.n, rs.r[0].line);
+	/* Also through a file on disk. */
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/socksgate-test-config.XXXXXX");
+	int fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(write(fd, text, sizeof(text) - 1) == (ssize_t)sizeof(text) - 1);
+	close(fd);
+	memset(&rs, 0, sizeof(rs));
+	c = POISON;
+	CHECK_INT(config_load(path, NULL, 0, collect, &rs, &c), -EINVAL);
+	CHECK(rs.n == 1 && rs.r[0].line == 2, "%u reports, line %u", rs.n, rs.r[0].line);
+	unlink(path);
+}
+
+/* CONFIG_FILE_MAX bytes load (a key, then newlines to the limit); one byte
+ * more, or an endless stream (/dev/zero), is an error after reading at most a
+ * little past the limit. */
+static void test_file_limit(void)
+{
+	char *buf = malloc(CONFIG_FILE_MAX + 1);
+	struct reports rs;
+	struct config *c;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	memset(buf, '\n', CONFIG_FILE_MAX + 1);
+	memcpy(buf, "auth = pam", 10);
+	CHECK_INT(load_bytes(buf, CONFIG_FILE_MAX, &rs, &c), 0);
+	if (c != POISON)
+		config_unref(c);
+	CHECK_INT(load_bytes(buf, CONFIG_FILE_MAX + 1, &rs, &c), -EINVAL);
+	CHECK(rs.n == 1 && strstr(rs.r[0].msg, "larger than") != NULL &&
+	      rs.r[0].line == CONFIG_FILE_MAX - 9, "%u reports, line %u: %s", rs.n, rs.r[0].line,
+	      rs.r[0].msg);
+	free(buf);
+
+	struct cookie_src zero = { "", 0, 0, 0, true, 0 };
+	CHECK_INT(load_cookie(&zero, NULL, 0, &rs, &c), -EINVAL);
+	CHECK(rs.n == 1 && rs.r[0].line == 1 && strstr(rs.r[0].msg, "larger than") != NULL,
+	      "%u reports, line %u: %s", rs.n, rs.r[0].line, rs.r[0].msg);
+	CHECK(zero.served <= CONFIG_FILE_MAX + 65536, "read %zu bytes of an endless stream",
+	      zero.served);
+}
+
+/* A single-valued key given twice is an error on the second line naming the
+ * first; list keys and rules repeat; an override is not a repetition. */
+static void test_repeated_keys(void)
+{
+	static const char *const single[] = {
+		"auth = pam", "workers_min = 2", "workers_max = 9", "queue_length = 7",
+		"handshake_timeout = 1s", "idle_timeout = 0", "log_level = info", "log = auto",
+		"user = nobody", "pam_service = other", "instance_name = a",
+		"allow_unauthenticated = no", "auth_fail_limit = 3", "auth_cache_ttl = 0",
+		"max_sessions = 5", "metrics_listen = off", "metrics_per_user = no",
+		"control_socket = none", "control_group = adm", "external_address = 192.0.2.1",
+	};
+	static const char lists[] =
+		"listen = 127.0.0.1:1081\nlisten = 127.0.0.1:1082 proxy\n"
+		"proxy_from = 10.0.0.0/8\nproxy_from = 192.0.2.0/24\n"
+		"proxy_listen = 127.0.0.1:1083\nproxy_listen = 127.0.0.1:1084\n"
+		"auth_block_exempt = 10.0.0.0/8\nauth_block_exempt = ::1\n"
+		"allow to 10.0.0.0/8\nallow to 192.0.2.0/24\ndeny to 0.0.0.0/0\ndeny to ::/0\n";
+	struct reports rs;
+	struct config *c;
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
+		snprintf(text, sizeof(text), "%s\n# between\n %s \n", single[i], single[i]);
+		CHECK_INT(load_text(text, NULL, 0, &rs, &c, NULL), -EINVAL);
+		CHECK(rs.n == 1 && rs.r[0].line == 3 && strstr(rs.r[0].msg, "line 1") != NULL,
+		      "'%s' twice: %u reports, line %u: %s", single[i], rs.n, rs.r[0].line,
+		      rs.r[0].msg);
+		/* Once is fine (the control). */
+		snprintf(text, sizeof(text), "%s\n", single[i]);
+		CHECK_INT(load_text(text, NULL, 0, &rs, &c, NULL), 0);
+		if (c != POISON)
+			config_unref(c);
+	}
+	CHECK_INT(load_text(lists, NULL, 0, &rs, &c, NULL), 0);
+	dump_reports(&rs);
+	if (c != POISON) {
+		CHECK_INT(c->nlisten, 2);
+		CHECK_INT(c->nproxy_from, 2);
+		CHECK_INT(c->nproxy_listen, 2);
+		CHECK_INT(c->nauth_block_exempt, 2);
+		CHECK_INT(c->nrules, 4);
+		config_unref(c);
+	}
+	/* The command line overrides the file's single value, even twice. */
+	static const struct config_override ov[] = { { "workers_min", "3" },
+						     { "workers_min", "5" } };
+	CHECK_INT(load_text("workers_min = 2\n", ov, 2, &rs, &c, NULL), 0);
+	if (c != POISON) {
+		CHECK_INT(c->workers_min, 5);
+		config_unref(c);
+	}
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -1069,6 +1312,11 @@ int main(void)
 		{ "config_dump output loads back", test_dump_round_trip },
 		{ "log and user", test_log_and_user },
 		{ "instance_name", test_instance_name },
+		{ "a read error is an error at its line", test_read_error },
+		{ "line length limit", test_line_limit },
+		{ "NUL byte in a line", test_nul_byte },
+		{ "file size limit and an endless stream", test_file_limit },
+		{ "repeated single-valued keys", test_repeated_keys },
 	};
 	return UNIT_RUN("config", tests);
 }

@@ -231,18 +231,53 @@ static void test_dump(void)
 	CHECK_STR(buf, "listen = 127.0.0.1:1080\n"
 		       "# proxy_from: not set (no load balancer may send a PROXY header)\n"
 		       "# proxy_listen: not set (no socket from systemd expects a PROXY header)\n"
-		       "# external_address: not set (replies name the relay's own address)\n");
+		       "# external_address: not set (replies name the relay's own address)\n"
+		       "# outgoing_address: not set (the kernel picks the source address)\n");
 	c->nlisten = 0;
 	CHECK_INT(set(c, "listen", "10.0.0.5:1080 proxy, [::1]:1081", err), 0);
 	CHECK_INT(set(c, "proxy_from", "10.0.0.0/24, 2001:db8::7", err), 0);
 	CHECK_INT(set(c, "proxy_listen", "[::]:1080", err), 0);
 	CHECK_INT(set(c, "external_address", "2001:db8::5, 203.0.113.5", err), 0);
+	CHECK_INT(set(c, "outgoing_address", "192.0.2.9", err), 0);
 	dump(c, buf, sizeof(buf));
 	CHECK_STR(buf, "listen = 10.0.0.5:1080 proxy\n"
 		       "listen = [::1]:1081\n"
 		       "proxy_from = 10.0.0.0/24, 2001:db8::7\n"
 		       "proxy_listen = [::]:1080\n"
-		       "external_address = 203.0.113.5, 2001:db8::5\n");
+		       "external_address = 203.0.113.5, 2001:db8::5\n"
+		       "outgoing_address = 192.0.2.9\n");
+	config_unref(c);
+}
+
+static void test_outgoing(void)
+{
+	struct config *c = config_new();
+	char err[256], h[ADDR_HOSTLEN];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CHECK_INT(c->outgoing[0].len + c->outgoing[1].len, 0);
+	CHECK_INT(set(c, "outgoing_address", "2001:db8::9, 192.0.2.9", err), 0);
+	CHECK_STR(addr_host((struct sockaddr *)&c->outgoing[0].ss, h, sizeof(h)), "192.0.2.9");
+	CHECK_STR(addr_host((struct sockaddr *)&c->outgoing[1].ss, h, sizeof(h)), "2001:db8::9");
+	CHECK_INT(addr_port((struct sockaddr *)&c->outgoing[0].ss), 0);
+	/* A later line replaces the earlier one; a mapped address is IPv4. */
+	CHECK_INT(set(c, "outgoing_address", "::ffff:198.51.100.1", err), 0);
+	CHECK_STR(addr_host((struct sockaddr *)&c->outgoing[0].ss, h, sizeof(h)), "198.51.100.1");
+	CHECK_INT(c->outgoing[1].len, 0);
+	static const struct {
+		const char *value, *needle;
+	} bad[] = {
+		{ "192.0.2.1, 192.0.2.2", "more than one IPv4" },
+		{ "192.0.2.1:80", "not an IPv4 or IPv6 address" },
+		{ "0.0.0.0", "the any address" },
+		{ "gateway.example", "not an IPv4 or IPv6 address" },
+		{ "192.0.2.1,", "empty item" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(set(c, "outgoing_address", bad[i].value, err), -EINVAL);
+		CHECK(strstr(err, bad[i].needle) != NULL, "'%s': message \"%s\"", bad[i].value, err);
+		CHECK(strncmp(err, "outgoing_address: ", 18) == 0, "message \"%s\"", err);
+	}
 	config_unref(c);
 }
 
@@ -253,6 +288,7 @@ int main(void)
 		{ "proxy_from networks", test_proxy_from },
 		{ "proxy_listen for passed sockets", test_proxy_listen },
 		{ "external_address by family", test_external },
+		{ "outgoing_address by family", test_outgoing },
 		{ "the -t lines", test_dump },
 	};
 	return UNIT_RUN("config_addr", tests);

@@ -164,6 +164,9 @@ static void test_parse_forms(void)
 		{ "  allow\tfrom 10.0.0.0/8  user alice command connect to .example.org port 443  ",
 		  "allow from 10.0.0.0/8 user alice command connect to .example.org port 443" },
 		{ "deny port 25 to any from any", "deny from any to any port 25" },
+		{ "allow group lab via 192.0.2.7", "allow group lab via 192.0.2.7" },
+		{ "allow via 2001:db8::7, 192.0.2.7 to any", "allow to any via 192.0.2.7,2001:db8::7" },
+		{ "allow from 10.0.0.0/8 via ::ffff:192.0.2.7", "allow from 10.0.0.0/8 via 192.0.2.7" },
 	};
 	char buf[512];
 
@@ -178,6 +181,20 @@ static void test_parse_forms(void)
 		fmt(buf, again, sizeof(again));
 		CU_ASSERT_STRING_EQUAL(again, buf);
 	}
+}
+
+static void test_via(void)
+{
+	struct rule r;
+	char err[128], h[ADDR_HOSTLEN];
+
+	CU_ASSERT_FATAL(rule_parse("allow from 10.0.0.0/8 via 192.0.2.7", "f", 1, &r, err,
+				   sizeof(err)) == 0);
+	/* With "via" it is a request rule, not one decided at accept time. */
+	CHECK(!rule_is_client_rule(&r), "a via rule taken for a client rule");
+	CHECK_STR(addr_host((struct sockaddr *)&r.via[0].ss, h, sizeof(h)), "192.0.2.7");
+	CHECK_INT(r.via[1].len, 0);
+	rule_free(&r);
 }
 
 static void test_parse_keeps_file_line(void)
@@ -220,6 +237,11 @@ static void test_parse_errors(void)
 		{ "allow command shell", "shell" },
 		{ "allow user", "'user' needs a value" },
 		{ "allow group", "'group' needs a value" },
+		{ "deny user bob via 192.0.2.7", "only an allow rule" },
+		{ "allow via 192.0.2.7,192.0.2.8", "more than one IPv4" },
+		{ "allow via 192.0.2.7:80", "192.0.2.7:80" },
+		{ "allow via 0.0.0.0", "0.0.0.0" },
+		{ "allow via gw.example", "gw.example" },
 	};
 	char err[256];
 	struct rule r;
@@ -363,10 +385,15 @@ static void test_default_policy(void)
 		"169.254.0.1", "fe80::1", "febf::1", "224.0.0.1", "239.255.255.250", "ff02::1",
 		"0.0.0.0", "0.1.2.3", "::", "255.255.255.255", "::ffff:169.254.169.254",
 		"198.51.100.77" /* the gateway's own address in these tests */,
+		/* IPv4 inside IPv6 forms (a NAT64 or 6to4 route would reach it) */
+		"::127.0.0.1", "::2", "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b:1::7f00:1",
+		"64:ff9b:1:7f00:0:100::", "2002:7f00:1::", "2002:a9fe:a9fe::1", "2001:0:7f00:1::",
+		"2001:0:a9fe:a9fe::", "64:ff9b::198.51.100.77", "2002:c633:644d::",
 	};
 	static const char *const allowed_ok[] = {
 		"10.0.0.1", "192.168.1.1", "8.8.8.8", "2001:db8::1", "fec0::1", "223.255.255.255",
-		"240.0.0.1", "255.255.255.254", "::2", "128.0.0.1", "169.253.0.1",
+		"240.0.0.1", "255.255.255.254", "::1.2.3.4", "128.0.0.1", "169.253.0.1",
+		"64:ff9b::808:808", "2002:808:808::1", "2001:0:808:808::", "64:ff9b:1::808:808",
 	};
 	struct set s = { .n = 0 };
 	unsigned line;
@@ -448,6 +475,52 @@ static void test_protected_needs_named_network(void)
 	CU_ASSERT(allowed(&s, NULL, NULL, "127.0.0.1", 2, &line));
 	CU_ASSERT_EQUAL(line, 2);
 	unload(&s);
+}
+
+static void test_embedded_default(void)
+{
+	static const char *const lines[] = {
+		"allow to 64:ff9b::/96 port 80",		/* 1: the whole prefix: not enough */
+		"allow to 64:ff9b::7f00:0/104 port 80",		/* 2: NAT64 loopback, named */
+		"allow to 127.0.0.0/8 port 81",			/* 3: IPv4 only: not the forms */
+		"allow to 2002:a9fe:a9fe::/48 port 82",		/* 4: one 6to4 /48 */
+		"allow to any port 83",				/* 5 */
+		NULL,
+	};
+	struct set s;
+	unsigned line;
+	struct rules_verdict v;
+
+	load(&s, lines);
+	CU_ASSERT(!allowed(&s, NULL, NULL, "64:ff9b::a9fe:a9fe", 80, &line));
+	CU_ASSERT_EQUAL(line, 0);
+	CU_ASSERT(allowed(&s, NULL, NULL, "64:ff9b::808:808", 80, &line));
+	CU_ASSERT_EQUAL(line, 1);
+	CU_ASSERT(allowed(&s, NULL, NULL, "64:ff9b::7f00:1", 80, &line));
+	CU_ASSERT_EQUAL(line, 2);
+	CU_ASSERT(!allowed(&s, NULL, NULL, "64:ff9b::7f00:1", 81, &line));
+	CU_ASSERT(allowed(&s, NULL, NULL, "127.0.0.1", 81, &line));
+	CU_ASSERT(allowed(&s, NULL, NULL, "2002:a9fe:a9fe:1::", 82, &line));
+	CU_ASSERT_EQUAL(line, 4);
+	CU_ASSERT(!allowed(&s, NULL, NULL, "2002:a9fe:a9fd::", 82, &line));
+	CU_ASSERT(!allowed(&s, NULL, NULL, "2002:7f00:1::", 83, &line));
+	CU_ASSERT(allowed(&s, NULL, NULL, "2002:808:808::", 83, &line));
+	unload(&s);
+
+	struct rules_query q = query(NULL, RULE_CMD_CONNECT, NULL, "64:ff9b::7f00:1", 80);
+	rules_check(NULL, 0, &q, &v);
+	CU_ASSERT(!v.allow);
+	CU_ASSERT_STRING_EQUAL(v.why, "loopback destination");
+	CU_ASSERT_STRING_EQUAL(v.embedded, "NAT64 64:ff9b::/96");
+	q = query(NULL, RULE_CMD_CONNECT, NULL, "2001:0:a9fe:a9fe::", 80);
+	rules_check(NULL, 0, &q, &v);
+	CU_ASSERT_STRING_EQUAL(v.why, "link-local destination");
+	CU_ASSERT_STRING_EQUAL(v.embedded, "Teredo 2001::/32 (server)");
+	q = query(NULL, RULE_CMD_CONNECT, NULL, "::1", 80);
+	rules_check(NULL, 0, &q, &v);
+	CU_ASSERT_PTR_NULL(v.embedded);
+	CU_ASSERT_STRING_EQUAL(rules_protected(sa("::127.0.0.1", 0), NULL, 0),
+			       "loopback destination");
 }
 
 static void test_refuse_command(void)
@@ -658,6 +731,8 @@ int main(void)
 		{ "group rules through the lookup function", test_groups },
 		{ "the built-in default policy", test_default_policy },
 		{ "protected addresses need a named network", test_protected_needs_named_network },
+		{ "IPv4 inside IPv6 under the default policy", test_embedded_default },
+		{ "via: the source address of what a rule allows", test_via },
 		{ "a whole command refused", test_refuse_command },
 		{ "names refused before resolution", test_refuse_name },
 		{ "client rules at accept time", test_client_rules },
