@@ -78,6 +78,15 @@
 #                        (metrics_listen on loopback) with one scraper
 #                        process (python3) fetching /metrics every 100 ms, BENCH_METRICS_ROUNDS [2]
 #                        times in turn, and print the on/off ratio.
+#   BENCH_GSSAPI [0]     1: also run bench/gssbench.py (python3-gssapi, krb5-kdc,
+#                        krb5-user): one socksgate with methods = gssapi
+#                        userpass none and a throwaway MIT KDC, the same
+#                        Python client for every row: session rate with
+#                        no-auth, userpass (PAM, cached) and GSSAPI without
+#                        protection, bulk rate plain and under GSSAPI
+#                        confidentiality, each as a ratio to no-auth.
+#                        BENCH_GSSAPI_CONNS [8] session loops,
+#                        BENCH_GSSAPI_STREAMS [2] bulk streams, BENCH_SECS.
 #   BENCH_LATENCY [0]    1: run the latency benchmark instead of the table
 #                        above: the time from the CONNECT reply to the first
 #                        byte of a server that speaks first (a banner sent
@@ -127,6 +136,7 @@ METRICS=${BENCH_METRICS:-0}
 LATENCY=${BENCH_LATENCY:-0}
 METRICS_ROUNDS=${BENCH_METRICS_ROUNDS:-2}
 HAPROXY_N=${BENCH_HAPROXY:-}
+GSSAPI=${BENCH_GSSAPI:-0}
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
 
 log() { printf '%s\n' "run.sh: $*" >&2; }
@@ -658,6 +668,22 @@ if [ "$METRICS" = 1 ] && [ -n "${MR[off,1]:-}" ]; then
 	echo
 	echo "metrics: each round runs socksgate's rate measurement with metrics off, then with metrics_listen on and a scraper fetching /metrics every 100 ms; 1.00× means no cost."
 fi
+
+# ---- GSSAPI beside userpass and no-auth: bench/gssbench.py, same run ----
+bench_gssapi() {
+	local py=/usr/bin/python3 rc
+	[ -x "$py" ] || py=python3
+	echo
+	"$py" "$here/gssbench.py" "$SG" "$SECS" "${BENCH_GSSAPI_CONNS:-8}" \
+		"${BENCH_GSSAPI_STREAMS:-2}" </dev/null
+	rc=$?
+	case $rc in
+	0) ;;
+	77) log "BENCH_GSSAPI: skipped (python3-gssapi or the krb5 tools are missing)" ;;
+	*) log "BENCH_GSSAPI: gssbench.py failed ($rc)"; INTERNAL=1 ;;
+	esac
+}
+[ "$GSSAPI" = 1 ] && bench_gssapi
 
 [ "$INTERNAL" = 0 ] || { log "internal error (see above)"; exit 1; }
 for m in "${modes[@]}"; do

@@ -298,6 +298,27 @@ enum auth_status auth_login(const struct auth_request *rq, bool *ret_cached, cha
 	return AUTH_ABANDONED;
 }
 
+enum auth_status auth_account(const struct auth_request *rq, char *reason, size_t reasonlen)
+{
+	bool unused;
+
+	if (gate == NULL) {
+		snprintf(reason, reasonlen, "authentication is not configured");
+		return AUTH_ERROR;
+	}
+	enum pamgate_status g = pamgate_enter(gate, rq->deadline_ms, rq->client_fd);
+	if (g != PAMGATE_OK) {
+		snprintf(reason, reasonlen, g == PAMGATE_GONE
+				 ? "client went away while waiting for a PAM slot"
+				 : "handshake timeout waiting for a PAM slot");
+		return AUTH_ABANDONED;
+	}
+	enum auth_status st = pam_login(rq->service, rq->user, NULL, rq->client, &unused, reason,
+					reasonlen);
+	pamgate_leave(gate);
+	return st;
+}
+
 bool auth_can_read_shadow(char *why, size_t whylen)
 {
 	if (geteuid() == 0)

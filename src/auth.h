@@ -24,7 +24,8 @@ struct auth_request {
 	const char *service;		/* PAM service */
 	const char *user;
 	const char *password;		/* read through the conversation; never copied
-					 * but into the reply PAM asks for; never stored */
+					 * but into the reply PAM asks for; never stored;
+					 * unused by auth_account() */
 	const struct sockaddr *client;	/* PAM_RHOST */
 	int client_fd;			/* watched while waiting: a client that goes
 					 * away leaves the queue without running PAM */
@@ -42,6 +43,15 @@ struct auth_request {
  * the wait's) is written to reason. Thread-safe; no lock is held around PAM. */
 enum auth_status auth_login(const struct auth_request *rq, bool *ret_cached, char *reason,
 			    size_t reasonlen);
+
+/* The account step alone, for a user whose identity something else proved
+ * (the GSSAPI method's mapped principal): one PAM transaction on rq->service
+ * (pam_start with PAM_RHOST/PAM_RUSER/PAM_TTY, pam_acct_mgmt, pam_end),
+ * inside the same gate as logins, so expired and locked accounts are refused
+ * as with passwords. rq->password is not used (NULL is fine); the cache is
+ * neither read nor written. PAM's reason (or the wait's) goes to reason.
+ * Thread-safe. */
+enum auth_status auth_account(const struct auth_request *rq, char *reason, size_t reasonlen);
 
 /* Sets the login path's bounds: parallel PAM conversations (0: the number of
  * online CPUs, at least 2), the cache's TTL (0: off) and size. The first call

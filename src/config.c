@@ -6,7 +6,10 @@
 #include "config.h"
 
 #include "config_addr.h"
+#include "config_auth.h"
 #include "log.h"
+#include "gssproto.h"
+#include "socks5.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -19,7 +22,7 @@
 enum opt_type {
 	OPT_ADDRS,	/* listen, proxy_from, proxy_listen, external_address,
 			 * outgoing_address: config_addr.c */
-	OPT_AUTH,
+	OPT_AUTH,	/* methods, auth, gssapi_protection: config_auth.c */
 	OPT_UINT,
 	OPT_DURATION,
 	OPT_LOGLEVEL,
@@ -28,7 +31,8 @@ enum opt_type {
 	OPT_NAME,	/* a file-name-safe word, stored in a char array */
 	OPT_ADDR,	/* one ADDR:PORT in a struct addr, or "off" (len 0) */
 	OPT_NETS,	/* a comma list of networks, added to auth_block_exempt */
-	OPT_SOCKPATH,	/* an absolute AF_UNIX socket path; "none" or empty: off */
+	OPT_SOCKPATH,	/* an absolute path of up to max bytes (an AF_UNIX socket, a
+			 * keytab); "none" or empty: off */
 	OPT_FAMILY,	/* ipv6 or ipv4, stored as prefer_ipv4 */
 };
 
@@ -45,7 +49,7 @@ static const struct option_def options[] = {
 	{ "proxy_from", OPT_ADDRS, 0, 0, 0 },
 	{ "proxy_listen", OPT_ADDRS, 0, 0, 0 },
 	{ "external_address", OPT_ADDRS, 0, 0, 0 },
-	{ "auth", OPT_AUTH, OFF(auth), 0, 0 },
+	{ "auth", OPT_AUTH, 0, 0, 0 },
 	{ "workers_min", OPT_UINT, OFF(workers_min), 1, 100000 },
 	{ "workers_max", OPT_UINT, OFF(workers_max), 1, 1000000 },
 	{ "queue_length", OPT_UINT, OFF(queue_length), 1, 1000000 },
@@ -83,6 +87,13 @@ static const struct option_def options[] = {
 	{ "prefer_family", OPT_FAMILY, OFF(prefer_ipv4), 0, 0 },
 	{ "tcp_keepalive", OPT_DURATION, OFF(tcp_keepalive_ms), 0, 32767000 },
 	{ "outgoing_address", OPT_ADDRS, 0, 0, 0 },
+	/* Authentication methods and GSSAPI (RFC 1961). */
+	{ "methods", OPT_AUTH, 0, 0, 0 },
+	{ "gssapi_keytab", OPT_SOCKPATH, OFF(gssapi_keytab), 0, CONFIG_PATH_MAX },
+	{ "gssapi_service", OPT_NAME, OFF(gssapi_service), 1, CONFIG_NAME_MAX },
+	{ "gssapi_hostname", OPT_NAME, OFF(gssapi_hostname), 1, CONFIG_HOST_MAX },
+	{ "gssapi_realm", OPT_NAME, OFF(gssapi_realm), 1, CONFIG_HOST_MAX },
+	{ "gssapi_protection", OPT_AUTH, 0, 0, 0 },
 };
 
 struct config *config_new(void)
@@ -93,7 +104,13 @@ struct config *config_new(void)
 	atomic_init(&c->refs, 1);
 	(void)addr_parse("127.0.0.1:1080", &c->listen[0]);
 	c->nlisten = 1;
-	c->auth = CONFIG_AUTH_PAM;
+	c->methods[0] = SOCKS5_METHOD_USERPASS;
+	c->nmethods = 1;
+	snprintf(c->gssapi_service, sizeof(c->gssapi_service), "rcmd");
+	/* What every client that completes the method can live with: curl asks
+	 * for confidentiality when the context offers it but aborts unless the
+	 * answer is none (socksgate.conf(5)). */
+	c->gssapi_protection = CONFIG_PROTECTION(GSSPROTO_LEVEL_NONE);
 	c->workers_min = 4;
 	c->workers_max = 0;
 	c->queue_length = 1024;
@@ -321,20 +338,13 @@ static int set_name(char *dst, const struct option_def *o, const char *key, cons
 	return 0;
 }
 
-/* The enumerated keys: auth, log_level, log, prefer_family. */
+/* The enumerated keys: log_level, log, prefer_family. */
 static int set_word(struct config *c, const struct option_def *o, const char *value, char *err,
 		    size_t errlen)
 {
 	int r;
 
 	switch (o->type) {
-	case OPT_AUTH:
-		if (strcmp(value, "none") == 0 || strcmp(value, "pam") == 0) {
-			c->auth = value[0] == 'n' ? CONFIG_AUTH_NONE : CONFIG_AUTH_PAM;
-			return 0;
-		}
-		snprintf(err, errlen, "auth: '%s' is not one of none, pam", value);
-		return -EINVAL;
 	case OPT_FAMILY:
 		if (strcmp(value, "ipv6") == 0 || strcmp(value, "ipv4") == 0) {
 			c->prefer_ipv4 = value[3] == '4';
@@ -377,6 +387,7 @@ static int option_set(struct config *c, const char *key, const char *value, char
 	case OPT_ADDRS:
 		return config_addr_set(c, key, value, err, errlen);
 	case OPT_AUTH:
+		return config_auth_set(c, key, value, err, errlen);
 	case OPT_LOGLEVEL:
 	case OPT_LOGTARGET:
 	case OPT_FAMILY:
@@ -489,7 +500,9 @@ static bool option_repeatable(const struct option_def *o)
 static bool repeated_key(const char *key, unsigned first[OPTIONS_N], const char *path,
 			 unsigned lineno, config_report_fn report, void *ctx)
 {
-	const struct option_def *o = option_find(key);
+	/* auth is the older spelling of methods: one setting, one line. */
+	bool methods = strcmp(key, "auth") == 0 || strcmp(key, "methods") == 0;
+	const struct option_def *o = option_find(methods ? "methods" : key);
 	char err[200];
 
 	if (o == NULL || option_repeatable(o))
@@ -499,8 +512,12 @@ static bool repeated_key(const char *key, unsigned first[OPTIONS_N], const char 
 		*line = lineno;
 		return false;
 	}
-	snprintf(err, sizeof(err), "'%s' is already set on line %u (only list keys repeat)", key,
-		 *line);
+	if (methods)
+		snprintf(err, sizeof(err), "'%s' is already set on line %u (auth and methods are "
+			 "one setting)", key, *line);
+	else
+		snprintf(err, sizeof(err), "'%s' is already set on line %u (only list keys repeat)",
+			 key, *line);
 	report(path, lineno, err, ctx);
 	return true;
 }
@@ -610,9 +627,9 @@ static unsigned check_proxy_from(const struct config *c, const char *path,
 
 	if (!by_listen && c->nproxy_listen == 0)
 		return 0;
-	if (c->auth == CONFIG_AUTH_NONE && !c->allow_unauthenticated) {
+	if (config_has_method(c, SOCKS5_METHOD_NONE) && !c->allow_unauthenticated) {
 		/* Loopback or not, such a listener serves the balancer's clients. */
-		report(path, 0, "auth = none on a listener behind a load balancer (PROXY protocol) "
+		report(path, 0, "method none (auth = none) on a listener behind a load balancer (PROXY protocol) "
 		       "lets the balancer's clients use the gateway; set allow_unauthenticated = "
 		       "yes if that is intended", ctx);
 		errors++;
@@ -653,14 +670,14 @@ bool config_unauth_exposed(const struct config *c, const struct addr *a, size_t 
 {
 	char s[ADDR_STRLEN];
 
-	if (c->auth != CONFIG_AUTH_NONE || c->allow_unauthenticated)
+	if (!config_has_method(c, SOCKS5_METHOD_NONE) || c->allow_unauthenticated)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		const struct sockaddr *sa = (const struct sockaddr *)&a[i].ss;
 		if (addr_is_loopback(sa))
 			continue;
 		snprintf(msg, msglen,
-			 "auth = none on the non-loopback listener %s lets anyone who can reach it "
+			 "method none (auth = none) on the non-loopback listener %s lets anyone who can reach it "
 			 "use the gateway; set allow_unauthenticated = yes if that is intended",
 			 addr_str(sa, s, sizeof(s)));
 		return true;

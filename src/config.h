@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "addr.h"
@@ -29,10 +30,14 @@
 /* Where systemd's RuntimeDirectory=socksgate puts it; socksgatectl's default. */
 #define CONFIG_CONTROL_SOCKET_DEFAULT "/run/socksgate/control"
 
-enum config_auth {
-	CONFIG_AUTH_NONE,
-	CONFIG_AUTH_PAM,
-};
+/* methods: at most the three the gateway speaks (none, gssapi, userpass). */
+#define CONFIG_METHODS_MAX 3
+/* gssapi_keytab: an absolute path of at most this many bytes. */
+#define CONFIG_PATH_MAX 255
+/* gssapi_hostname and gssapi_realm: a DNS name's 253 bytes. */
+#define CONFIG_HOST_MAX 253
+/* gssapi_protection: one bit per RFC 1961 level (enum gssproto_level). */
+#define CONFIG_PROTECTION(level) (1u << (level))
 
 struct config {
 	atomic_int refs;
@@ -48,7 +53,20 @@ struct config {
 	/* external_address: BND.ADDR of UDP ASSOCIATE and BIND's first reply;
 	 * [0] IPv4, [1] IPv6, each with len 0 when not set (port 0). */
 	struct addr external[2];
-	enum config_auth auth;
+	/* methods: SOCKS5 method codes (SOCKS5_METHOD_*) in the gateway's order
+	 * of preference; "auth = pam" is methods = userpass, "auth = none" is
+	 * methods = none. */
+	uint8_t methods[CONFIG_METHODS_MAX];
+	size_t nmethods;
+	/* GSSAPI (RFC 1961): acceptor credentials for gssapi_service@gssapi_hostname
+	 * from gssapi_keytab ("" for each: the default keytab, any host name in
+	 * it); gssapi_realm "" maps principals with krb5_aname_to_localname, else
+	 * by stripping "@realm"; gssapi_protection the levels accepted. */
+	char gssapi_keytab[CONFIG_PATH_MAX + 1];
+	char gssapi_service[CONFIG_NAME_MAX + 1];
+	char gssapi_hostname[CONFIG_HOST_MAX + 1];
+	char gssapi_realm[CONFIG_HOST_MAX + 1];
+	unsigned gssapi_protection;	/* CONFIG_PROTECTION() bits */
 	unsigned workers_min;
 	unsigned workers_max;		/* 0: derived from the descriptor limit */
 	unsigned queue_length;
@@ -63,7 +81,7 @@ struct config {
 	char user[CONFIG_NAME_MAX + 1];	/* drop to this user after binding; "" keeps the uid */
 	char pam_service[CONFIG_NAME_MAX + 1];
 	char instance_name[CONFIG_NAME_MAX + 1];	/* SOCKS_INSTANCE on journal entries */
-	bool allow_unauthenticated;	/* auth = none on a non-loopback listener */
+	bool allow_unauthenticated;	/* method none on a non-loopback listener */
 	unsigned auth_fail_delay_ms;	/* minimum time a failed login takes */
 	unsigned auth_fail_limit;	/* failures per address per window; 0: no blocking */
 	unsigned auth_fail_window_ms;
@@ -129,7 +147,13 @@ int config_parse_duration(const char *s, unsigned *ret_ms);
  * ownership of the malloc'd array. Only before c is shared with other threads. */
 void config_set_self(struct config *c, struct addr_net *self, size_t nself);
 
-/* True when auth = none (without allow_unauthenticated) would let another
+/* True when c->methods lists method (a SOCKS5_METHOD_* code). */
+bool config_has_method(const struct config *c, uint8_t method);
+
+/* The configuration name of a method ("none", "gssapi", "userpass"), or "?". */
+const char *config_method_name(uint8_t method);
+
+/* True when method none (without allow_unauthenticated) would let another
  * host use the gateway through one of the n addresses; msg then says so. */
 bool config_unauth_exposed(const struct config *c, const struct addr *a, size_t n, char *msg,
 			   size_t msglen);

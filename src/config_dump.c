@@ -6,8 +6,10 @@
 #include "config.h"
 
 #include "config_addr.h"
+#include "config_auth.h"
 #include "log.h"
 #include "rules.h"
+#include "socks5.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -52,10 +54,48 @@ static void dump_ops(const struct config *c, FILE *out)
 		fputc('\n', out);
 }
 
+/* The method list (the effective one, whichever of auth and methods set
+ * it) and the GSSAPI settings. */
+static void dump_methods(const struct config *c, FILE *out)
+{
+	char levels[64];
+
+	fprintf(out, "# methods: the server picks the first of these the client offers\n");
+	fprintf(out, "methods =");
+	for (size_t i = 0; i < c->nmethods; i++)
+		fprintf(out, " %s", config_method_name(c->methods[i]));
+	fputc('\n', out);
+	/* The older key is the same setting, so only a comment: a file may
+	 * give one of the two. */
+	if (c->nmethods == 1 && c->methods[0] != SOCKS5_METHOD_GSSAPI)
+		fprintf(out, "# auth: the older spelling of methods (here: auth = %s)\n",
+			c->methods[0] == SOCKS5_METHOD_NONE ? "none" : "pam");
+	else
+		fprintf(out, "# auth: the older spelling of methods (it can say only none or "
+			     "pam alone)\n");
+	if (c->gssapi_keytab[0] != '\0')
+		fprintf(out, "gssapi_keytab = %s\n", c->gssapi_keytab);
+	else
+		fprintf(out, "# gssapi_keytab: not set (KRB5_KTNAME, else /etc/krb5.keytab)\n");
+	fprintf(out, "gssapi_service = %s\n", c->gssapi_service);
+	if (c->gssapi_hostname[0] != '\0')
+		fprintf(out, "gssapi_hostname = %s\n", c->gssapi_hostname);
+	else
+		fprintf(out, "# gssapi_hostname: not set (any host name the keytab has for the "
+			     "service)\n");
+	if (c->gssapi_realm[0] != '\0')
+		fprintf(out, "gssapi_realm = %s\n", c->gssapi_realm);
+	else
+		fprintf(out, "# gssapi_realm: not set (principals mapped by "
+			     "krb5_aname_to_localname)\n");
+	fprintf(out, "gssapi_protection = %s\n",
+		config_auth_protection_str(c->gssapi_protection, levels, sizeof(levels)));
+}
+
 void config_dump(const struct config *c, FILE *out)
 {
 	config_addr_dump(c, out);
-	fprintf(out, "auth = %s\n", c->auth == CONFIG_AUTH_PAM ? "pam" : "none");
+	dump_methods(c, out);
 	fprintf(out, "workers_min = %u\n", c->workers_min);
 	if (c->workers_max != 0)
 		fprintf(out, "workers_max = %u\n", c->workers_max);

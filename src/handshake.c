@@ -7,9 +7,11 @@
 #include "autoconf.h"
 
 #include "handshake.h"
+#include "handshake_int.h"
 
 #include "auth.h"
 #include "config.h"
+#include "gssauth.h"
 #include "limiter.h"
 #include "log.h"
 #include "pool.h"
@@ -72,8 +74,7 @@ static int remaining(int64_t deadline_ms)
 	return left > 0 ? (int)left : 0;
 }
 
-/* Waits for events on fd until the deadline. Returns 0, or -ETIMEDOUT / -errno. */
-static int wait_fd(int fd, short events, int64_t deadline_ms)
+int handshake_wait_fd(int fd, short events, int64_t deadline_ms)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 	for (;;) {
@@ -106,7 +107,7 @@ static ssize_t recv_more(struct handshake *h)
 			continue;
 		if (errno != EAGAIN)
 			return -errno;
-		int r = wait_fd(h->fd, POLLIN, h->deadline_ms);
+		int r = handshake_wait_fd(h->fd, POLLIN, h->deadline_ms);
 		if (r < 0)
 			return r;
 	}
@@ -126,7 +127,7 @@ int handshake_send(const struct handshake *h, int fd, const void *buf, size_t le
 			continue;
 		if (n < 0 && errno != EAGAIN)
 			return -errno;
-		int r = wait_fd(fd, POLLOUT, h->deadline_ms);
+		int r = handshake_wait_fd(fd, POLLOUT, h->deadline_ms);
 		if (r < 0)
 			return r;
 	}
@@ -140,7 +141,7 @@ int handshake_reply(struct handshake *h, uint8_t rep, const struct sockaddr *bnd
 
 	h->reply = rep;
 	h->replied = true;
-	int r = handshake_send(h, h->fd, out, n);
+	int r = h->gss_level != 0 ? handshake_gss_send(h, out, n) : handshake_send(h, h->fd, out, n);
 	if (r < 0)
 		handshake_reason(h, "sending the reply: %s", strerror(-r));
 	return r;
@@ -189,17 +190,22 @@ static enum socks5_status read_message(struct handshake *h, parse_fn parse, void
 		ssize_t r = recv_more(h);
 		if (r > 0)
 			continue;
-		handshake_outcome(h, r == -EMSGSIZE ? STATS_ERROR : STATS_CLIENT_GONE);
-		if (r == 0)
-			handshake_reason(h, "client closed during the %s", what);
-		else if (r == -ETIMEDOUT)
-			handshake_reason(h, "handshake timeout waiting for the %s", what);
-		else if (r == -ECONNRESET)
-			handshake_reason(h, "client reset the connection during the %s", what);
-		else
-			handshake_reason(h, "reading the %s: %s", what, strerror((int)-r));
+		handshake_read_failed(h, r, what);
 		return SOCKS5_NEED_MORE;
 	}
+}
+
+void handshake_read_failed(struct handshake *h, ssize_t r, const char *what)
+{
+	handshake_outcome(h, r == -EMSGSIZE ? STATS_ERROR : STATS_CLIENT_GONE);
+	if (r == 0)
+		handshake_reason(h, "client closed during the %s", what);
+	else if (r == -ETIMEDOUT)
+		handshake_reason(h, "handshake timeout waiting for the %s", what);
+	else if (r == -ECONNRESET)
+		handshake_reason(h, "client reset the connection during the %s", what);
+	else
+		handshake_reason(h, "reading the %s: %s", what, strerror((int)-r));
 }
 
 enum handshake_proxy_end handshake_proxy_header(struct handshake *h)
@@ -254,7 +260,7 @@ static void sleep_until(int64_t deadline_ms)
 
 /* "authentication failure for USER from HOST" with SOCKS_USER and
  * SOCKS_CLIENT_ADDR/PORT fields: what fail2ban and operators match on. */
-static void log_auth_failure(const char *user, const struct sockaddr *client)
+void handshake_log_auth_failure(const char *user, const struct sockaddr *client)
 {
 	char host[ADDR_HOSTLEN];
 	struct log_fields f;
@@ -281,13 +287,12 @@ static void note_failure(struct handshake *h, enum auth_status st)
 	if (st == AUTH_ERROR) {
 		/* The PAM stack is broken or its backend unreachable: the operator
 		 * must hear of it, and the client's address is not to blame. */
-		log_ratelimited(&pam_error_rl, LOG_ERR, "PAM service '%s' failed: %s",
-				c->pam_service, h->reason);
+		handshake_pam_error(h);
 		return;
 	}
 	atomic_fetch_add(&auth_failures, 1);
 	addr_host(peer, host, sizeof(host));
-	log_auth_failure(h->user, peer);
+	handshake_log_auth_failure(h->user, peer);
 	if (limiter_fail(peer, monotonic_ms(), c->auth_fail_limit, c->auth_fail_window_ms,
 			 c->auth_block_time_ms))
 		log_msg(LOG_WARNING, "blocking %s for %u s after %u authentication failures within %u s",
@@ -298,6 +303,12 @@ static void note_failure(struct handshake *h, enum auth_status st)
 				"the login-failure table is full (%d addresses): failures from new "
 				"addresses now forget the least recent unblocked ones",
 				LIMITER_SLOTS);
+}
+
+void handshake_pam_error(const struct handshake *h)
+{
+	log_ratelimited(&pam_error_rl, LOG_ERR, "PAM service '%s' failed: %s", h->cfg->pam_service,
+			h->reason);
 }
 
 /* Why credentials are refused before PAM is asked, or NULL: PAM would see
@@ -346,6 +357,11 @@ static void count_login(struct handshake *h, enum auth_status st, const char *ea
 		handshake_outcome(h, st == AUTH_ABANDONED ? STATS_CLIENT_GONE : STATS_REFUSED_AUTH);
 }
 
+void handshake_count_login(struct handshake *h, enum auth_status st)
+{
+	count_login(h, st, NULL);
+}
+
 /* RFC 1929 sub-negotiation checked through PAM. True when authenticated. */
 static bool authenticate(struct handshake *h)
 {
@@ -383,10 +399,12 @@ static bool authenticate(struct handshake *h)
 		 * more than the few pages it could return. */
 		if (!h->cached)
 			pool_trim_stack();
-		if (st != AUTH_OK)
+		if (st != AUTH_OK) {
 			handshake_reason(h, "%s", why);
-		else
+		} else {
 			memcpy(h->login, up.user, (size_t)up.ulen + 1);
+			h->method = SOCKS5_METHOD_USERPASS;
+		}
 	}
 	explicit_bzero(&up, sizeof(up));
 	count_login(h, st, early);
@@ -424,14 +442,19 @@ bool handshake_negotiate(struct handshake *h)
 	if (st != SOCKS5_OK)
 		return false;
 
-	const uint8_t allowed[] = { c->auth == CONFIG_AUTH_PAM ? SOCKS5_METHOD_USERPASS
-							       : SOCKS5_METHOD_NONE };
-	uint8_t method = socks5_select_method(&g, allowed, sizeof(allowed));
-	bool blocked = c->auth == CONFIG_AUTH_PAM &&
+	/* A blocked address may not guess passwords; a Kerberos ticket or
+	 * method none does not depend on one. */
+	bool blocked = config_has_method(c, SOCKS5_METHOD_USERPASS) &&
 		       limiter_blocked((struct sockaddr *)&h->peer.ss, monotonic_ms(),
 				       c->auth_fail_limit, c->auth_block_time_ms);
-	if (blocked)
-		method = SOCKS5_METHOD_NO_ACCEPTABLE;
+	uint8_t allowed[CONFIG_METHODS_MAX];
+	size_t nallowed = 0;
+	for (size_t i = 0; i < c->nmethods; i++)
+		if (!blocked || c->methods[i] != SOCKS5_METHOD_USERPASS)
+			allowed[nallowed++] = c->methods[i];
+	uint8_t method = socks5_select_method(&g, allowed, nallowed);
+	blocked = blocked && method == SOCKS5_METHOD_NO_ACCEPTABLE &&
+		  memchr(g.methods, SOCKS5_METHOD_USERPASS, g.nmethods) != NULL;
 	int r = handshake_send(h, h->fd, out, socks5_build_method(out, method));
 	if (r < 0) {
 		handshake_reason(h, "sending the method: %s", strerror(-r));
@@ -450,11 +473,15 @@ bool handshake_negotiate(struct handshake *h)
 	}
 	if (method == SOCKS5_METHOD_USERPASS)
 		return authenticate(h);
+	if (method == SOCKS5_METHOD_GSSAPI)
+		return handshake_gss_negotiate(h);
 	return true;
 }
 
 bool handshake_request(struct handshake *h, struct socks5_request *ret)
 {
+	if (h->gss_level != 0)
+		return handshake_gss_request(h, ret);
 	switch (read_message(h, parse_request, ret, "request")) {
 	case SOCKS5_OK:
 		return true;
@@ -490,4 +517,6 @@ void handshake_close(struct handshake *h)
 		}
 	}
 	close(h->fd);
+	gssauth_free(h->gss);
+	h->gss = NULL;
 }

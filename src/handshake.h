@@ -14,6 +14,7 @@
 #include "socks5.h"
 
 struct config;
+struct gssauth;
 
 /* The longest client message is RFC 1929's (513 bytes); leave room for a
  * request pipelined behind it. */
@@ -35,6 +36,17 @@ struct handshake {
 	char user[256];			/* the name the client gave, escaped for logs */
 	char login[256];		/* the name as authenticated; empty before that */
 	bool cached;			/* the credential cache answered the login */
+	uint8_t method;			/* the method chosen (SOCKS5_METHOD_*), valid
+					 * once login is set */
+	/* The GSSAPI method (RFC 1961): the session's own context, freed by
+	 * handshake_close(); the initiator, escaped for logs; the protection
+	 * level agreed (enum gssproto_level: NONE is the plain relay, the others
+	 * wrap every message after it, the request and replies too); whether
+	 * the client sent the level unwrapped (the NEC variant). */
+	struct gssauth *gss;
+	char principal[256];
+	uint8_t gss_level;
+	bool gss_nec;
 	char reason[320];		/* why the session ended early: the first cause */
 	int outcome;			/* enum stats_outcome; 0 (unset) until a cause */
 };
@@ -54,8 +66,9 @@ int handshake_outcome_final(const struct handshake *h);
  * Returns 0 or -errno (-ETIMEDOUT). */
 int handshake_send(const struct handshake *h, int fd, const void *buf, size_t len);
 
-/* Sends a command reply (bnd may be NULL: 0.0.0.0:0) and notes it in h.
- * Returns 0 or -errno; on failure the reason is recorded. */
+/* Sends a command reply (bnd may be NULL: 0.0.0.0:0) and notes it in h;
+ * on a protected GSSAPI session it goes encapsulated. Returns 0 or -errno;
+ * on failure the reason is recorded. */
 int handshake_reply(struct handshake *h, uint8_t rep, const struct sockaddr *bnd);
 
 /* How reading a PROXY protocol header ended. */
@@ -76,9 +89,11 @@ enum handshake_proxy_end {
  * fails at its first byte. */
 enum handshake_proxy_end handshake_proxy_header(struct handshake *h);
 
-/* Greeting, method selection and, for auth = pam, the RFC 1929 login. True
- * when the client may go on to its request; otherwise the client has been
- * answered as the protocol says and the reason is recorded. */
+/* Greeting and method selection (the first of the configured methods the
+ * client offers; userpass is left out while the address is blocked), then
+ * the RFC 1929 login or the RFC 1961 exchange. True when the client may go
+ * on to its request; otherwise the client has been answered as the protocol
+ * says and the reason is recorded. */
 bool handshake_negotiate(struct handshake *h);
 
 /* Reads the request into *ret. False when there is none to serve: the client
@@ -87,7 +102,8 @@ bool handshake_negotiate(struct handshake *h);
  * recorded either way. */
 bool handshake_request(struct handshake *h, struct socks5_request *ret);
 
-/* Closes h->fd, the end of the session's client socket. When the client
+/* Closes h->fd, the end of the session's client socket, and frees h->gss.
+ * When the client
  * was refused (a reply other than success went out), it gets up to half a
  * second to read that first. */
 void handshake_close(struct handshake *h);

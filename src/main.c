@@ -11,6 +11,7 @@
 #include "control.h"
 #include "config_addr.h"
 #include "groups.h"
+#include "gssauth.h"
 #include "limiter.h"
 #include "listener.h"
 #include "log.h"
@@ -21,6 +22,7 @@
 #include "relay.h"
 #include "runtime.h"
 #include "session.h"
+#include "socks5.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -328,7 +330,8 @@ static void reload(const char *path, const struct config_override *ov, size_t no
 	unsigned wmax = runtime_workers_max_for(c, nofile, queue_len);
 	pool_set_limits(pool, c->workers_min, wmax);
 	relay_set_pipe_limit(runtime_pipes_for(nofile, queue_len, wmax));
-	if (c->auth == CONFIG_AUTH_PAM) {
+	if (config_has_method(c, SOCKS5_METHOD_USERPASS) ||
+	    config_has_method(c, SOCKS5_METHOD_GSSAPI)) {
 		char why[256];
 		if (!auth_pam_pin(c->pam_service, why, sizeof(why)))
 			log_msg(LOG_WARNING, "%s", why);
@@ -369,21 +372,34 @@ static void watchdog_tick(struct listener *lst, struct pool *pool, bool *was_ali
 /* Says once, at start, what an operator must know about authentication. */
 static void announce_auth(const struct config *c)
 {
-	char why[256];
+	char why[512];
+	bool pass = config_has_method(c, SOCKS5_METHOD_USERPASS);
 
-	if (c->auth == CONFIG_AUTH_PAM) {
+	if (pass || config_has_method(c, SOCKS5_METHOD_GSSAPI)) {
 		if (!auth_pam_pin(c->pam_service, why, sizeof(why)))
 			log_msg(LOG_WARNING, "%s", why);
 		if (!auth_can_read_shadow(why, sizeof(why)))
 			log_msg(LOG_WARNING, "%s", why);
+	}
+	if (pass)
 		log_msg(LOG_INFO, "authentication: username/password through PAM service '%s'",
 			c->pam_service);
-	} else if (c->allow_unauthenticated) {
-		log_msg(LOG_WARNING, "auth = none with allow_unauthenticated = yes: anyone who can "
-				     "reach a listener can use this gateway");
-	} else {
-		log_msg(LOG_NOTICE, "auth = none: no authentication (loopback listeners only)");
+	if (config_has_method(c, SOCKS5_METHOD_GSSAPI)) {
+		struct gssauth *g = gssauth_new(c->gssapi_keytab, c->gssapi_service,
+						c->gssapi_hostname, why, sizeof(why));
+		if (g == NULL)
+			log_msg(LOG_WARNING, "GSSAPI: %s: every GSSAPI login will fail", why);
+		gssauth_free(g);
+		log_msg(LOG_INFO, "authentication: GSSAPI (Kerberos) for service '%s', accounts "
+			"checked by PAM service '%s'", c->gssapi_service, c->pam_service);
 	}
+	if (!config_has_method(c, SOCKS5_METHOD_NONE))
+		return;
+	if (c->allow_unauthenticated)
+		log_msg(LOG_WARNING, "method none with allow_unauthenticated = yes: anyone who can "
+				     "reach a listener can use this gateway");
+	else
+		log_msg(LOG_NOTICE, "method none: no authentication (loopback listeners only)");
 }
 
 /* -t: what start would refuse, -t refuses too. Returns the exit status. */

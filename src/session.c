@@ -13,6 +13,9 @@
 #include "config.h"
 #include "config_addr.h"
 #include "connector.h"
+#include "gssauth.h"
+#include "gssproto.h"
+#include "gssrelay.h"
 #include "handshake.h"
 #include "log.h"
 #include "policy.h"
@@ -127,6 +130,30 @@ static void note_dest(struct session *s, const struct addr *a)
 	}
 }
 
+/* Why the protected relay stopped, in words. */
+static void relay_gss_reason(struct session *s, const struct gssrelay_why *why)
+{
+	static const char *const faults[] = {
+		[GSSRELAY_FAULT_FRAME] = "client broke the RFC 1961 framing",
+		[GSSRELAY_FAULT_TRUNCATED] = "client closed inside a protected message",
+		[GSSRELAY_FAULT_ABORT] = "client sent the GSSAPI abort message",
+		[GSSRELAY_FAULT_UNWRAP] = "a client message did not verify",
+		[GSSRELAY_FAULT_WEAK] = "an integrity-only message on a confidentiality session",
+		[GSSRELAY_FAULT_WRAP] = "wrapping a message failed",
+	};
+	char text[256];
+	size_t i = (size_t)why->fault;
+	const char *what = i < sizeof(faults) / sizeof(faults[0]) && faults[i] != NULL
+				   ? faults[i] : "protected relay failed";
+
+	if (why->major != 0)
+		handshake_reason(&s->h, "relay: %s", gssauth_status_str(what, why->major,
+									 why->minor, text,
+									 sizeof(text)));
+	else
+		handshake_reason(&s->h, "relay: %s", what);
+}
+
 /* The shared tail of CONNECT and BIND once the last reply is out: bytes the
  * client sent behind its request belong to the destination, then the relay
  * runs until both sides are done. */
@@ -148,9 +175,18 @@ static void relay_tail(struct session *s, int fd)
 		s->h.inlen = 0;
 	}
 	int err = 0;
-	enum relay_end end = relay_run(s->h.fd, fd, s->cfg->idle_timeout_ms, &s->stats, &err);
+	struct gssrelay_why why = { 0 };
+	enum relay_end end;
+	if (s->h.gss_level != GSSPROTO_LEVEL_NONE)	/* every message wrapped: copy mode */
+		end = gssrelay_run(s->h.fd, fd, gssauth_context(s->h.gss),
+				   s->h.gss_level == GSSPROTO_LEVEL_CONFIDENTIALITY,
+				   s->cfg->idle_timeout_ms, &s->stats, &err, &why);
+	else
+		end = relay_run(s->h.fd, fd, s->cfg->idle_timeout_ms, &s->stats, &err);
 	if (end == RELAY_END_IDLE)
 		handshake_reason(&s->h, "idle timeout");
+	else if (end == RELAY_END_ERROR && why.fault != GSSRELAY_FAULT_NONE)
+		relay_gss_reason(s, &why);
 	else if (end == RELAY_END_ERROR)
 		handshake_reason(&s->h, "relay: %s", strerror(err));
 }
@@ -392,6 +428,14 @@ static void serve_request(struct session *s)
 		return;
 	case SOCKS5_CMD_BIND:
 	case SOCKS5_CMD_UDP_ASSOCIATE:
+		if (s->req.cmd == SOCKS5_CMD_UDP_ASSOCIATE &&
+		    s->h.gss_level != GSSPROTO_LEVEL_NONE) {
+			/* RFC 1961's wrapped datagrams are not implemented. */
+			handshake_reason(&s->h, "UDP ASSOCIATE is not offered on a GSSAPI session "
+						"with per-message protection");
+			(void)handshake_reply(&s->h, SOCKS5_REP_CMD_NOT_SUPPORTED, NULL);
+			return;
+		}
 		/* These learn their destinations later, one by one; a rule that
 		 * refuses the command outright answers 0x02 now instead of
 		 * opening a socket whose every use would be refused. */

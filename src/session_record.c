@@ -6,6 +6,7 @@
 #include "session_int.h"
 
 #include "config.h"
+#include "gssproto.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -29,6 +30,21 @@ static void split_hostport(const char *s, char *host, size_t hostlen, const char
 	host[n] = '\0';
 }
 
+/* How the login was checked: "pam", "cache" or "gssapi". */
+static const char *auth_word(const struct handshake *h)
+{
+	if (h->method == SOCKS5_METHOD_GSSAPI)
+		return "gssapi";
+	return h->cached ? "cache" : "pam";
+}
+
+static const char *protection_word(uint8_t level)
+{
+	return level == GSSPROTO_LEVEL_CONFIDENTIALITY ? "confidentiality"
+	       : level == GSSPROTO_LEVEL_INTEGRITY	? "integrity"
+							: "none";
+}
+
 /* The journal fields of the record; the stderr line carries the same facts. */
 static void record_fields(const struct session *s, uint64_t duration_ms, struct log_fields *f)
 {
@@ -48,7 +64,11 @@ static void record_fields(const struct session *s, uint64_t duration_ms, struct 
 	if (s->h.user[0] != '\0')
 		log_field(f, "SOCKS_USER=%s", s->h.user);
 	if (s->h.login[0] != '\0')
-		log_field(f, "SOCKS_AUTH=%s", s->h.cached ? "cache" : "pam");
+		log_field(f, "SOCKS_AUTH=%s", auth_word(&s->h));
+	if (s->h.principal[0] != '\0')
+		log_field(f, "SOCKS_PRINCIPAL=%s", s->h.principal);
+	if (s->h.login[0] != '\0' && s->h.method == SOCKS5_METHOD_GSSAPI)
+		log_field(f, "SOCKS_PROTECTION=%s", protection_word(s->h.gss_level));
 	if (s->have_req) {
 		log_field(f, "SOCKS_COMMAND=%s", socks5_cmd_str(s->req.cmd));
 		split_hostport(s->dest_asked, host, sizeof(host), &port);
@@ -84,7 +104,7 @@ static void record_fields(const struct session *s, uint64_t duration_ms, struct 
 __attribute__((noinline)) void session_record_log(const struct session *s)
 {
 	char client[ADDR_STRLEN], dest[ADDR_STRLEN] = "-", rep[40] = "-", dgrams[96] = "";
-	char via[ADDR_STRLEN + 8] = "";
+	char via[ADDR_STRLEN + 8] = "", auth[40] = "", gss[320] = "";
 	struct log_fields f;
 
 	if (!log_enabled(LOG_INFO))
@@ -103,15 +123,21 @@ __attribute__((noinline)) void session_record_log(const struct session *s)
 		snprintf(dgrams, sizeof(dgrams), " dgrams_up=%llu dgrams_down=%llu dgrams_dropped=%llu",
 			 (unsigned long long)s->dgrams.up, (unsigned long long)s->dgrams.down,
 			 (unsigned long long)s->dgrams.dropped);
+	if (s->h.login[0] != '\0')
+		snprintf(auth, sizeof(auth), " auth=%s", auth_word(&s->h));
+	if (s->h.principal[0] != '\0')
+		snprintf(gss, sizeof(gss), " principal=%s%s%s", s->h.principal,
+			 s->h.login[0] != '\0' ? " protection=" : "",
+			 s->h.login[0] != '\0' ? protection_word(s->h.gss_level) : "");
 	record_fields(s, ms, &f);
 	log_fields_send(LOG_INFO, s->refused_by_rule ? LOG_ID_RULE_REFUSAL : LOG_ID_SESSION_END, &f,
-			"session %llu%s%s client=%s%s user=%s%s cmd=%s dest=%s addr=%s reply=%s "
+			"session %llu%s%s client=%s%s user=%s%s%s cmd=%s dest=%s addr=%s reply=%s "
 			"up=%llu down=%llu%s duration=%llu.%03llus%s%s",
 			(unsigned long long)s->id,
 			s->cfg->instance_name[0] != '\0' ? " instance=" : "", s->cfg->instance_name,
 			addr_str((const struct sockaddr *)&s->h.peer.ss, client, sizeof(client)), via,
 			s->h.user[0] != '\0' ? s->h.user : "-",
-			s->h.login[0] == '\0' ? "" : s->h.cached ? " auth=cache" : " auth=pam",
+			auth, gss,
 			s->have_req ? socks5_cmd_str(s->req.cmd) : "-",
 			s->have_req ? s->dest_asked : "-", dest, rep,
 			(unsigned long long)s->stats.up, (unsigned long long)s->stats.down, dgrams,

@@ -1,4 +1,4 @@
-/* Test driver for gssrelay_run, run by tests/integration/138-gssrelay.py in a
+/* Test driver for gssrelay_run, run by tests/integration/140-gssrelay.py in a
  * throwaway realm: each case establishes a session's contexts in-process and
  * runs the relay on the acceptor's between a client that wraps and unwraps
  * with the initiator's and a plain destination (gsspair_rig.c). Prints one

@@ -94,7 +94,7 @@ def test_check_config(tmp):
     s = settings(out)
     want_listen = ["127.0.0.1:%d" % port] + (["[::1]:%d" % port] if sgtest.have_ipv6() else [])
     assert s.get("listen") == want_listen, out
-    assert s.get("auth") == ["none"], out
+    assert s.get("methods") == ["none"], out  # auth = none, as the effective list
     assert s.get("workers_min") == ["3"] and s.get("workers_max") == ["9"], out
     assert s.get("queue_length") == ["17"], out
     for key, ms in (("handshake_timeout", 2000), ("connect_timeout", 1500),

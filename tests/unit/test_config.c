@@ -4,7 +4,9 @@
 #include "autoconf.h"
 
 #include "config.h"
+#include "gssproto.h"
 #include "log.h"
+#include "socks5.h"
 #include "unit.h"
 
 #include <CUnit/CUnit.h>
@@ -103,6 +105,17 @@ static bool is_addr(const struct addr *a, int family, const char *host, uint16_t
 	       memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr, want, 16) == 0;
 }
 
+/* Is method the only one c lists? */
+static bool only_method(const struct config *c, uint8_t method)
+{
+	return c->nmethods == 1 && c->methods[0] == method;
+}
+
+static bool same_methods(const struct config *a, const struct config *b)
+{
+	return a->nmethods == b->nmethods && memcmp(a->methods, b->methods, a->nmethods) == 0;
+}
+
 static void dump_reports(const struct reports *rs)
 {
 	for (unsigned i = 0; i < rs->n && i < REPORTS_MAX; i++)
@@ -143,7 +156,7 @@ static void test_every_key(void)
 	CHECK_INT(c->nlisten, 2);
 	CHECK(is_addr(&c->listen[0], AF_INET, "127.0.0.1", 1081), "listen[0]");
 	CHECK(is_addr(&c->listen[1], AF_INET6, "::1", 1082), "listen[1]");
-	CHECK_INT(c->auth, CONFIG_AUTH_PAM);
+	CHECK(only_method(c, SOCKS5_METHOD_USERPASS), "methods: not userpass alone");
 	CHECK_INT(c->workers_min, 2);
 	CHECK_INT(c->workers_max, 50);
 	CHECK_INT(c->queue_length, 7);
@@ -176,7 +189,7 @@ static void test_layout_variants(void)
 	dump_reports(&rs);
 	if (c == POISON)
 		return;
-	CHECK_INT(c->auth, CONFIG_AUTH_NONE);
+	CHECK(only_method(c, SOCKS5_METHOD_NONE), "methods: not none alone");
 	CHECK_INT(c->workers_min, 3);
 	CHECK_INT(c->queue_length, 9);
 	CHECK_INT(c->log_level, LOG_WARNING);
@@ -193,18 +206,117 @@ static void test_auth_values(void)
 
 	CHECK_INT(load_text("auth = none\n", NULL, 0, &rs, &c, NULL), 0);
 	if (c != POISON) {
-		CHECK(c->auth == CONFIG_AUTH_NONE, "auth = none loaded as %d", (int)c->auth);
+		CHECK(only_method(c, SOCKS5_METHOD_NONE), "auth = none: %zu methods",
+		      c->nmethods);
 		config_unref(c);
 	}
 	CHECK_INT(load_text("auth = pam\n", NULL, 0, &rs, &c, NULL), 0);
 	if (c != POISON) {
-		CHECK(c->auth == CONFIG_AUTH_PAM, "auth = pam loaded as %d", (int)c->auth);
+		CHECK(only_method(c, SOCKS5_METHOD_USERPASS), "auth = pam: %zu methods",
+		      c->nmethods);
 		config_unref(c);
 	}
 	/* A second line is an error on that line, not "the later line wins". */
 	CHECK_INT(load_text("auth = pam\nauth = none\n", NULL, 0, &rs, &c, NULL), -EINVAL);
 	CHECK(rs.n == 1 && rs.r[0].line == 2, "auth twice: %u reports, line %u", rs.n,
 	      rs.r[0].line);
+}
+
+/* methods: order kept, auth and methods one setting (a second line is an
+ * error, the command line replaces), bad lists refused with the word that
+ * is wrong; gssapi_protection likewise. */
+static void test_methods(void)
+{
+	static const struct {
+		const char *text;
+		size_t n;
+		uint8_t m[3];
+	} ok[] = {
+		{ "methods = userpass gssapi\n", 2, { 2, 1 } },
+		{ "methods = gssapi, userpass\n", 2, { 1, 2 } },
+		{ "methods = gssapi\n", 1, { 1 } },
+		{ "methods = none\n", 1, { 0 } },
+		{ "methods =  none ,gssapi\tuserpass \n", 3, { 0, 1, 2 } },
+		{ "auth = none\n", 1, { 0 } },
+		{ "auth = pam\n", 1, { 2 } },
+	};
+	static const struct {
+		const char *text, *word;
+	} bad[] = {
+		{ "methods = kerberos\n", "kerberos" },
+		{ "methods = userpass userpass\n", "twice" },
+		{ "methods = ,\n", "no method" },
+		{ "methods = pam\n", "pam" },
+		{ "gssapi_protection = none, secret\n", "secret" },
+		{ "gssapi_protection = none none\n", "twice" },
+		{ "gssapi_protection = ,\n", "no level" },
+		{ "gssapi_service = rc/md\n", "gssapi_service" },
+		{ "gssapi_keytab = krb5.keytab\n", "gssapi_keytab" },
+	};
+	/* auth and methods are one setting: the second line is the error. */
+	static const char *const both[] = {
+		"auth = none\nmethods = gssapi userpass\n",
+		"methods = gssapi userpass\nauth = pam\n",
+		"methods = gssapi\nmethods = none\n",
+	};
+	struct reports rs;
+	struct config *c;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		CHECK_INT(load_text(ok[i].text, NULL, 0, &rs, &c, NULL), 0);
+		if (c == POISON)
+			continue;
+		CHECK(c->nmethods == ok[i].n && memcmp(c->methods, ok[i].m, ok[i].n) == 0,
+		      "%s: %zu methods, first 0x%02x", ok[i].text, c->nmethods, c->methods[0]);
+		config_unref(c);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(load_text(bad[i].text, NULL, 0, &rs, &c, NULL), -EINVAL);
+		CHECK(rs.n == 1 && rs.r[0].line == 1 && strstr(rs.r[0].msg, bad[i].word) != NULL,
+		      "%s: %u reports, first '%s'", bad[i].text, rs.n, rs.r[0].msg);
+	}
+	for (size_t i = 0; i < sizeof(both) / sizeof(both[0]); i++) {
+		CHECK_INT(load_text(both[i], NULL, 0, &rs, &c, NULL), -EINVAL);
+		CHECK(rs.n == 1 && rs.r[0].line == 2 && strstr(rs.r[0].msg, "line 1") != NULL,
+		      "%s: %u reports, first line %u '%s'", both[i], rs.n, rs.r[0].line,
+		      rs.r[0].msg);
+	}
+	/* The command line's auth (-a) replaces the file's methods. */
+	static const struct config_override none[] = { { "auth", "none" } };
+	CHECK_INT(load_text("methods = gssapi userpass\n", none, 1, &rs, &c, NULL), 0);
+	if (c != POISON) {
+		CHECK(only_method(c, SOCKS5_METHOD_NONE), "-a none: %zu methods", c->nmethods);
+		config_unref(c);
+	}
+	/* The defaults: userpass alone; GSSAPI as RFC 1961 and curl expect. */
+	CHECK_INT(load_text("workers_min = 1\n", NULL, 0, &rs, &c, NULL), 0);
+	if (c != POISON) {
+		CHECK(only_method(c, SOCKS5_METHOD_USERPASS), "default methods");
+		CHECK_STR(c->gssapi_service, "rcmd");
+		CHECK_STR(c->gssapi_keytab, "");
+		CHECK_STR(c->gssapi_hostname, "");
+		CHECK_INT(c->gssapi_protection, CONFIG_PROTECTION(GSSPROTO_LEVEL_NONE));
+		config_unref(c);
+	}
+	CHECK_INT(load_text("gssapi_protection = confidentiality integrity\n"
+			    "gssapi_keytab = /etc/socksgate/krb5.keytab\n"
+			    "gssapi_hostname = gateway.corp.example\ngssapi_realm = CORP.EXAMPLE\n",
+			    NULL, 0, &rs, &c, NULL), 0);
+	if (c != POISON) {
+		CHECK_INT(c->gssapi_protection,
+			  CONFIG_PROTECTION(GSSPROTO_LEVEL_INTEGRITY) |
+				  CONFIG_PROTECTION(GSSPROTO_LEVEL_CONFIDENTIALITY));
+		CHECK_STR(c->gssapi_keytab, "/etc/socksgate/krb5.keytab");
+		CHECK_STR(c->gssapi_hostname, "gateway.corp.example");
+		CHECK_STR(c->gssapi_realm, "CORP.EXAMPLE");
+		config_unref(c);
+	}
+	/* Method none, wherever it is in the list, needs allow_unauthenticated
+	 * on a listener others can reach. */
+	CHECK_INT(load_text("listen = 0.0.0.0:1080\nmethods = gssapi none\n", NULL, 0, &rs, &c,
+			    NULL), -EINVAL);
+	CHECK(rs.n == 1 && strstr(rs.r[0].msg, "allow_unauthenticated") != NULL, "no report of "
+	      "method none on 0.0.0.0: %s", rs.r[0].msg);
 }
 
 static void test_duration_units(void)
@@ -471,7 +583,7 @@ static void test_missing_files(void)
 			CU_ASSERT_PTR_NOT_NULL_FATAL(d);
 			CHECK_INT(c->nlisten, 1);
 			CHECK(is_addr(&c->listen[0], AF_INET, "127.0.0.1", 1080), "default listen");
-			CHECK_INT(c->auth, d->auth);
+			CHECK(same_methods(c, d), "methods differ from the defaults");
 			CHECK_INT(c->workers_min, d->workers_min);
 			CHECK_INT(c->queue_length, d->queue_length);
 			CHECK_INT(c->idle_timeout_ms, d->idle_timeout_ms);
@@ -560,13 +672,14 @@ static void test_overrides(void)
 	CHECK_INT(load_text(text, auth_pam, 1, &rs, &c, NULL), 0);
 	if (c != POISON) {
 		CHECK_INT(c->nlisten, 2);
-		CHECK_INT(c->auth, CONFIG_AUTH_PAM);
+		CHECK(only_method(c, SOCKS5_METHOD_USERPASS), "methods: not userpass alone");
 		config_unref(c);
 	}
 	static const struct config_override auth_none[] = { { "auth", "none" } };
 	CHECK_INT(load_text("auth = pam\n", auth_none, 1, &rs, &c, NULL), 0);
 	if (c != POISON) {
-		CHECK(c->auth == CONFIG_AUTH_NONE, "auth override none gave %d", (int)c->auth);
+		CHECK(only_method(c, SOCKS5_METHOD_NONE), "auth override none: %zu methods",
+		      c->nmethods);
 		config_unref(c);
 	}
 
@@ -744,7 +857,7 @@ static void check_dump_round_trip(const char *text)
 			CHECK(b->listen[i].len == a->listen[i].len &&
 				      memcmp(&b->listen[i].ss, &a->listen[i].ss, a->listen[i].len) == 0,
 			      "listen[%zu] differs after the round trip", i);
-		CHECK_INT(b->auth, a->auth);
+		CHECK(same_methods(b, a), "methods differ after the round trip");
 		CHECK_INT(b->workers_min, a->workers_min);
 		CHECK_INT(b->workers_max, a->workers_max);
 		CHECK_INT(b->queue_length, a->queue_length);
@@ -757,6 +870,11 @@ static void check_dump_round_trip(const char *text)
 		CHECK_INT(b->log_level, a->log_level);
 		CHECK_INT(b->log_target, a->log_target);
 		CHECK(strcmp(b->user, a->user) == 0, "user '%s' became '%s'", a->user, b->user);
+		CHECK_STR(b->gssapi_keytab, a->gssapi_keytab);
+		CHECK_STR(b->gssapi_service, a->gssapi_service);
+		CHECK_STR(b->gssapi_hostname, a->gssapi_hostname);
+		CHECK_STR(b->gssapi_realm, a->gssapi_realm);
+		CHECK_INT(b->gssapi_protection, a->gssapi_protection);
 		CHECK(strcmp(b->instance_name, a->instance_name) == 0,
 		      "instance_name '%s' became '%s'", a->instance_name, b->instance_name);
 		CHECK(b->metrics_listen.len == a->metrics_listen.len &&
@@ -794,6 +912,9 @@ static void test_dump_round_trip(void)
 			      "log = stderr\nuser = nobody\n"
 			      "bind_timeout = 45s\nudp_idle_timeout = 90s\n"
 			      "instance_name = gw-2.site_a\n");
+	check_dump_round_trip("methods = gssapi none userpass\ngssapi_keytab = /k/rb5.keytab\n"
+			      "gssapi_service = socks\ngssapi_hostname = gw.corp.example\n"
+			      "gssapi_realm = CORP.EXAMPLE\ngssapi_protection = integrity\n");
 	check_dump_round_trip("listen = 10.0.0.5:1080 proxy, 127.0.0.1:1081\nauth = pam\n"
 			      "proxy_from = 10.0.0.0/24, 2001:db8::/64\nproxy_listen = [::]:1080\n"
 			      "external_address = 203.0.113.5, 2001:db8::5\n");
@@ -1176,6 +1297,7 @@ int main(void)
 		{ "every key", test_every_key },
 		{ "layout: spaces, tabs, CRLF, comments", test_layout_variants },
 		{ "auth values", test_auth_values },
+		{ "methods and gssapi_protection", test_methods },
 		{ "duration units", test_duration_units },
 		{ "log levels", test_log_levels },
 		{ "listen repeated, and one too many", test_listen_repeat },
