@@ -539,33 +539,38 @@ int config_load(const char *path, const struct config_override *ov, size_t nov,
 		config_report_fn report, void *ctx, struct config **ret)
 {
 	const char *file = path != NULL ? path : CONFIG_DEFAULT_PATH;
+	char err[512];
+
+	FILE *f = fopen(file, "re");
+	if (f == NULL) {
+		int r = -errno;
+		/* Only an absent default file means "use the built-in defaults". */
+		if (path != NULL || r != -ENOENT) {
+			snprintf(err, sizeof(err), "cannot open: %s", strerror(-r));
+			report(file, 0, err, ctx);
+			return r;
+		}
+		return config_load_stream(NULL, "command line", ov, nov, report, ctx, ret);
+	}
+	int r = config_load_stream(f, file, ov, nov, report, ctx, ret);
+	fclose(f);
+	return r;
+}
+
+int config_load_stream(FILE *f, const char *name, const struct config_override *ov, size_t nov,
+		       config_report_fn report, void *ctx, struct config **ret)
+{
 	unsigned errors = 0;
 	char err[512];
-	int r = 0;
 	struct proxy_origin origin = { 0, 0, false };
 
 	struct config *c = config_new();
 	if (c == NULL)
 		return -ENOMEM;
-
-	/* Where settings that span several lines are blamed: the file, or the
-	 * command line when no file was read. */
-	const char *where = file;
-	FILE *f = fopen(file, "re");
-	if (f == NULL) {
-		r = -errno;
-		/* Only an absent default file means "use the built-in defaults". */
-		if (path != NULL || r != -ENOENT) {
-			snprintf(err, sizeof(err), "cannot open: %s", strerror(-r));
-			report(file, 0, err, ctx);
-			goto out;
-		}
-		r = 0;
-		where = "command line";
-	} else {
-		errors += parse_stream(c, f, file, report, ctx, &origin);
-		fclose(f);
-	}
+	/* Settings that span several lines are blamed on name: the file, or
+	 * the command line when no file was read. */
+	if (f != NULL)
+		errors += parse_stream(c, f, name, report, ctx, &origin);
 
 	bool listen_reset = false;
 	for (size_t i = 0; i < nov; i++) {
@@ -579,14 +584,11 @@ int config_load(const char *path, const struct config_override *ov, size_t nov,
 		}
 	}
 	origin.listen_cmdline = listen_reset;
-	errors += check_consistency(c, where, report, ctx);
-	errors += check_proxy_from(c, where, &origin, report, ctx);
-	if (errors > 0)
-		r = -EINVAL;
-out:
-	if (r < 0) {
+	errors += check_consistency(c, name, report, ctx);
+	errors += check_proxy_from(c, name, &origin, report, ctx);
+	if (errors > 0) {
 		config_unref(c);
-		return r;
+		return -EINVAL;
 	}
 	*ret = c;
 	return 0;
