@@ -215,6 +215,9 @@ static void test_parse_errors(void)
 		{ "allow to bad_host!", "bad_host!" },
 		{ "allow to a..b", "a..b" },
 		{ "allow to .", "'.'" },
+		/* Found by fuzz_rules: -t wrote these back as "to any". */
+		{ "deny to anY", "'anY'" },
+		{ "deny to any.", "'any.'" },
 		{ "allow from example.com", "example.com" },
 		{ "allow from 10.0.0.0/8/8", "10.0.0.0/8/8" },
 		{ "allow command shell", "shell" },
