@@ -4,12 +4,13 @@
  * one KEY=VALUE a line. Besides "no crash": the result is 0 exactly when
  * nothing was reported, *ret is written only then; every report names the
  * file (at one of its lines, or 0) or the command line; and a loaded config
- * dumps (-t) to text that loads back to a config that dumps the same, as
- * config_dump() promises.
+ * dumps (-t) to text that loads back to a config that dumps the same, with
+ * the same rules, as config_dump() promises.
  * Run: fuzz/run.sh, or fuzz_config -max_len=4096 WORKDIR fuzz/corpus-fuzz_config */
 #include "autoconf.h"
 
 #include "fuzz.h"
+#include "fuzz_rule_eq.h"
 
 #include "config.h"
 
@@ -112,6 +113,9 @@ static void check_round_trip(const struct config *c)
 	if (strcmp(text, text2) != 0)
 		fprintf(stderr, "dump:\n%s\nits reload dumps:\n%s", text, text2);
 	CHECK(strcmp(text, text2) == 0);
+	CHECK(again->nrules == c->nrules);
+	for (size_t i = 0; i < c->nrules; i++)
+		CHECK(fuzz_same_rule(&again->rules[i], &c->rules[i]));
 	config_unref(again);
 	free(text2);
 	free(full);

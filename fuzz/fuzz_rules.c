@@ -12,6 +12,7 @@
 #include "autoconf.h"
 
 #include "fuzz.h"
+#include "fuzz_rule_eq.h"
 
 #include "addr.h"
 #include "rules.h"
@@ -25,43 +26,6 @@
 
 #define RULES_MAX 8
 #define CAND_MAX 6
-
-static bool same_nets(const struct addr_net *a, const struct addr_net *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!addr_net_equal(&a[i], &b[i]) || a[i].prefix != b[i].prefix)
-			return false;
-	return true;
-}
-
-static bool same_words(char *const *a, char *const *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(a[i], b[i]) != 0)
-			return false;
-	return true;
-}
-
-static bool same_rule(const struct rule *a, const struct rule *b)
-{
-	if (a->action != b->action || a->line != b->line || strcmp(a->file, b->file) != 0 ||
-	    a->has_from != b->has_from || a->nfrom != b->nfrom || a->nusers != b->nusers ||
-	    a->ngroups != b->ngroups || a->cmds != b->cmds || a->has_to != b->has_to ||
-	    a->to_any != b->to_any || a->nto_nets != b->nto_nets ||
-	    a->nto_hosts != b->nto_hosts || a->nports != b->nports)
-		return false;
-	for (size_t i = 0; i < a->nto_hosts; i++)
-		if (a->to_hosts[i].suffix != b->to_hosts[i].suffix ||
-		    strcmp(a->to_hosts[i].name, b->to_hosts[i].name) != 0)
-			return false;
-	for (size_t i = 0; i < a->nports; i++)
-		if (a->ports[i].lo != b->ports[i].lo || a->ports[i].hi != b->ports[i].hi)
-			return false;
-	return same_nets(a->from, b->from, a->nfrom) &&
-	       same_nets(a->to_nets, b->to_nets, a->nto_nets) &&
-	       same_words(a->users, b->users, a->nusers) &&
-	       same_words(a->groups, b->groups, a->ngroups);
-}
 
 /* Parses one line; on success checks the round trip through the formatter. */
 static bool parse_one(const char *text, unsigned line, struct rule *r)
@@ -87,7 +51,7 @@ static bool parse_one(const char *text, unsigned line, struct rule *r)
 	if (res != 0)
 		fprintf(stderr, "'%s' formats as '%s', which does not parse: %s\n", text, buf, err);
 	CHECK(res == 0);
-	CHECK(same_rule(r, &again));
+	CHECK(fuzz_same_rule(r, &again) && again.line == line);
 	rule_format(&again, again_buf, sizeof(again_buf));
 	CHECK(strcmp(buf, again_buf) == 0);
 	rule_free(&again);
