@@ -6,7 +6,7 @@
  * file (at one of its lines, or 0) or the command line; and a loaded config
  * dumps (-t) to text that loads back to a config that dumps the same, with
  * the same rules, as config_dump() promises.
- * Run: fuzz/run.sh, or fuzz_config -max_len=4096 WORKDIR fuzz/corpus-fuzz_config */
+ * Run: fuzz/run.sh, or fuzz_config -max_len=4096 WORKDIR fuzz/corpus-config */
 #include "autoconf.h"
 
 #include "fuzz.h"

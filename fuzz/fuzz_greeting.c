@@ -4,7 +4,7 @@
  * parse re-encodes to exactly the bytes it consumed, only the version byte
  * decides BAD_VERSION, and method selection picks an allowed method the
  * client offered, in the server's order.
- * Run: fuzz/run.sh, or fuzz_greeting -max_len=1024 WORKDIR fuzz/corpus-fuzz_greeting */
+ * Run: fuzz/run.sh, or fuzz_greeting -max_len=4096 WORKDIR fuzz/corpus-greeting */
 #include "autoconf.h"
 
 #include "fuzz_socks5.h"

@@ -5,7 +5,7 @@
  * consumed, only the version and address-type bytes decide BAD_VERSION and
  * BAD_ATYP, the address's log text is printable, and a reply built for an IP
  * destination is the request's own bytes with REP for CMD (the same layout).
- * Run: fuzz/run.sh, or fuzz_request -max_len=1024 WORKDIR fuzz/corpus-fuzz_request */
+ * Run: fuzz/run.sh, or fuzz_request -max_len=4096 WORKDIR fuzz/corpus-request */
 #include "autoconf.h"
 
 #include "fuzz_socks5.h"

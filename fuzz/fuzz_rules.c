@@ -8,7 +8,7 @@
  * rules_refuse_name() refuses is refused by the same rule at every address,
  * a command rules_refuse_command() refuses at every address and port, and
  * every verdict is its rule's action (or the built-in default's).
- * Run: fuzz/run.sh, or fuzz_rules -max_len=4096 WORKDIR fuzz/corpus-fuzz_rules */
+ * Run: fuzz/run.sh, or fuzz_rules -max_len=4096 WORKDIR fuzz/corpus-rules */
 #include "autoconf.h"
 
 #include "fuzz.h"

@@ -6,7 +6,7 @@
  * exactly the header's bytes; and for an IP address and FRAG 0 the builder
  * (what the relay puts before replies) writes those same bytes, and 0 when
  * its buffer is too small.
- * Run: fuzz/run.sh, or fuzz_udp_header -max_len=1024 WORKDIR fuzz/corpus-fuzz_udp_header */
+ * Run: fuzz/run.sh, or fuzz_udp_header -max_len=4096 WORKDIR fuzz/corpus-udp_header */
 #include "autoconf.h"
 
 #include "fuzz_socks5.h"

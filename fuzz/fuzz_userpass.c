@@ -4,7 +4,7 @@
  * more"), the parse re-encodes to exactly the bytes it consumed, user and
  * password are NUL-terminated at their lengths, and only the version byte
  * (0x01, not the SOCKS version) decides BAD_VERSION.
- * Run: fuzz/run.sh, or fuzz_userpass -max_len=1024 WORKDIR fuzz/corpus-fuzz_userpass */
+ * Run: fuzz/run.sh, or fuzz_userpass -max_len=4096 WORKDIR fuzz/corpus-userpass */
 #include "autoconf.h"
 
 #include "fuzz_socks5.h"
