@@ -128,8 +128,12 @@ typedef void (*config_report_fn)(const char *file, unsigned line, const char *ms
 int config_load(const char *path, const struct config_override *ov, size_t nov,
 		config_report_fn report, void *ctx, struct config **ret);
 
-/* As config_load, reading the open stream f (the caller's, left open) whose
- * name appears in the reports. */
+/* config_load() on an open stream: reads the settings from f (the caller's;
+ * read to its end, not closed) and blames what it finds on name, then applies
+ * the overrides. f NULL: only the defaults and the overrides, with name the
+ * place that problems spanning settings are blamed on ("command line"). Does
+ * no I/O but reading f. Returns 0 with *ret holding one reference, -EINVAL
+ * (bad content; a read error on f counts as one) or -ENOMEM. */
 int config_load_stream(FILE *f, const char *name, const struct config_override *ov, size_t nov,
 		       config_report_fn report, void *ctx, struct config **ret);
 

@@ -149,7 +149,9 @@ void config_dump(const struct config *c, FILE *out)
 		fprintf(out, "# control_group: not set (only root and the daemon's own user may "
 			     "use the control socket)\n");
 
-	char text[2048], net[INET6_ADDRSTRLEN + 8];
+	/* A rule line holds up to six lists of up to 1 KiB each (rule_syntax.c);
+	 * a shorter buffer would cut a rule in the -t output. */
+	char text[8192], net[INET6_ADDRSTRLEN + 8];
 	const char *why;
 	const struct addr_net *n;
 	fprintf(out, "\n# Access rules, first match wins (client rules, with only \"from\", are\n"

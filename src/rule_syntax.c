@@ -99,6 +99,13 @@ static int add_to_host(struct rule *r, const char *v, char *err, size_t errlen)
 			v);
 		return -EINVAL;
 	}
+	/* "ANY" or "any." would be written back (-t) as the keyword any. */
+	if (!h.suffix && strcasecmp(h.name, "any") == 0) {
+		free(h.name);
+		set_err(err, errlen, "to: '%s' reads as the host 'any'; write any for every "
+				     "destination", v);
+		return -EINVAL;
+	}
 	for (char *p = h.name; *p != '\0'; p++)
 		*p = (char)tolower((unsigned char)*p);
 	if ((e = grow(&r->to_hosts, &r->nto_hosts, sizeof(h))) == NULL) {

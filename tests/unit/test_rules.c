@@ -232,6 +232,9 @@ static void test_parse_errors(void)
 		{ "allow to bad_host!", "bad_host!" },
 		{ "allow to a..b", "a..b" },
 		{ "allow to .", "'.'" },
+		/* Found by fuzz_rules: -t wrote these back as "to any". */
+		{ "deny to anY", "'anY'" },
+		{ "deny to any.", "'any.'" },
 		{ "allow from example.com", "example.com" },
 		{ "allow from 10.0.0.0/8/8", "10.0.0.0/8/8" },
 		{ "allow command shell", "shell" },
@@ -719,6 +722,39 @@ static void test_config_rules(void)
 	unlink(path);
 }
 
+/* Found by fuzz_config: -t cut a rule longer than 2 KiB (the dump then
+ * loaded back as a narrower rule). */
+static void test_dump_long_rule(void)
+{
+	char text[4096], err[256], *dump = NULL;
+	size_t n = 0, dlen = 0;
+	struct config *c = config_new();
+
+	CU_ASSERT_FATAL(c != NULL);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "deny user ");
+	for (int i = 0; i < 150; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%su%03d", i ? "," : "", i);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, " group ");
+	for (int i = 0; i < 150; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%sg%03d", i ? "," : "", i);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, " to ");
+	for (int i = 0; i < 80; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%sh%02d.example", i ? "," : "", i);
+	CU_ASSERT_FATAL(n > 2048 && n < sizeof(text) - 1);
+	c->rules = calloc(1, sizeof(*c->rules));
+	CU_ASSERT_FATAL(c->rules != NULL);
+	CU_ASSERT_EQUAL_FATAL(rule_parse(text, "x.conf", 1, &c->rules[0], err, sizeof(err)), 0);
+	c->nrules = 1;
+	FILE *f = open_memstream(&dump, &dlen);
+	CU_ASSERT_FATAL(f != NULL);
+	config_dump(c, f);
+	fclose(f);
+	strcat(text, "\t# x.conf:1\n");
+	CU_ASSERT_PTR_NOT_NULL(strstr(dump, text));
+	free(dump);
+	config_unref(c);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -737,6 +773,7 @@ int main(void)
 		{ "names refused before resolution", test_refuse_name },
 		{ "client rules at accept time", test_client_rules },
 		{ "rules and limits in the config file", test_config_rules },
+		{ "-t prints a long rule whole", test_dump_long_rule },
 	};
 	/* The gateway's own address in these tests. */
 	if (addr_net_parse("198.51.100.77", &self_nets[0]) < 0)
