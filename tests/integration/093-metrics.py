@@ -11,6 +11,8 @@ import signal
 import socket
 import subprocess
 
+import time
+
 import sgtest
 
 SERIES_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
@@ -110,8 +112,14 @@ def test():
         assert login(d, "alice", "wrong") is False     # failure; blocks the address
         assert login(d, "alice", "secret") is None     # blocked at the greeting
         d.wait_log(r"session \d+ ", count=10)
-
-        status, headers, text = request(mport)
+        # A record is out before its session has closed the client socket
+        # (the closing linger): the gauge reaches 0 a moment later.
+        deadline = time.monotonic() + 10
+        while True:
+            status, headers, text = request(mport)
+            if parse(text).get("socksgate_sessions_active") == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         assert status == 200, status
         assert headers["Content-Type"].startswith("text/plain; version=0.0.4"), headers
         promtool_check(text)
