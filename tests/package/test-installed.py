@@ -131,7 +131,7 @@ def check_shipped_config(tmp):
     r = run(["/usr/sbin/socksgate", "-t"])  # the default path is the shipped file
     assert r.stdout == defaults, r.stdout
     fixed = set(re.findall(r"^([a-z][a-z0-9_]*) = ", defaults.split("\n\n", 1)[0], re.M))
-    assert {"listen", "auth", "pam_service"} <= fixed, defaults
+    assert {"listen", "methods", "pam_service"} <= fixed, defaults
     with open(CONF) as f:
         text = f.read()
     shown = set(re.findall(r"^#([a-z][a-z0-9_]*) = ", text, re.M))
