@@ -21,15 +21,6 @@
 #include <string.h>
 
 
-static bool all_bytes(const void *p, uint8_t v, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != v)
-			return false;
-	return true;
-}
-
 /* Parses an exact heap copy of buf[0..len), so ASan sees a read past the end. */
 static enum ctlproto_status parse(const uint8_t *buf, size_t len, struct ctlproto_request *r,
 				  size_t *used)
@@ -47,7 +38,7 @@ static enum ctlproto_status parse(const uint8_t *buf, size_t len, struct ctlprot
 	CHECK(st >= CTLPROTO_OK && st <= CTLPROTO_BAD_ARGUMENT);
 	CHECK(strcmp(ctlproto_status_code(st), "unknown") != 0);
 	if (st != CTLPROTO_OK)
-		CHECK(all_bytes(r, 0xa5, sizeof(*r)) && all_bytes(used, 0xa5, sizeof(*used)));
+		CHECK(fuzz_all_bytes(r, 0xa5, sizeof(*r)) && fuzz_all_bytes(used, 0xa5, sizeof(*used)));
 	if (st != CTLPROTO_OK && st != CTLPROTO_NEED_MORE)
 		CHECK(why[0] != '\0' && strlen(why) < sizeof(why));
 	return st;

@@ -18,15 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool all_bytes(const void *p, uint8_t v, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != v)
-			return false;
-	return true;
-}
-
 static bool status_ok(enum gssproto_status st)
 {
 	return st == GSSPROTO_OK || st == GSSPROTO_NEED_MORE || st == GSSPROTO_BAD_VERSION ||
@@ -47,7 +38,7 @@ static enum gssproto_status parse(bool whole, const uint8_t *buf, size_t len, ui
 					: gssproto_parse_header(copy, len, expect, m, used);
 	CHECK(status_ok(st));
 	if (st != GSSPROTO_OK)
-		CHECK(all_bytes(m, 0xa5, sizeof(*m)) && all_bytes(used, 0xa5, sizeof(*used)));
+		CHECK(fuzz_all_bytes(m, 0xa5, sizeof(*m)) && fuzz_all_bytes(used, 0xa5, sizeof(*used)));
 	if (st == GSSPROTO_OK && m->token != NULL) {
 		CHECK(m->token >= copy && m->token + m->token_len <= copy + len);
 		m->token = buf + (m->token - copy);	/* into the caller's bytes */

@@ -27,15 +27,6 @@ static const uint8_t v2_sig[12] = {
 	0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,
 };
 
-static bool all_bytes(const void *p, uint8_t v, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != v)
-			return false;
-	return true;
-}
-
 static bool same_header(const struct proxyproto_header *a, const struct proxyproto_header *b)
 {
 	return a->version == b->version && a->local == b->local && a->has_addr == b->has_addr &&
@@ -61,7 +52,7 @@ static enum proxyproto_status parse(const uint8_t *buf, size_t len, struct proxy
 	      st == PROXYPROTO_BAD_HEADER || st == PROXYPROTO_UNSUPPORTED);
 	CHECK(proxyproto_status_str(st)[0] != '\0');
 	if (st != PROXYPROTO_OK)
-		CHECK(all_bytes(h, 0xa5, sizeof(*h)) && all_bytes(used, 0xa5, sizeof(*used)));
+		CHECK(fuzz_all_bytes(h, 0xa5, sizeof(*h)) && fuzz_all_bytes(used, 0xa5, sizeof(*used)));
 	return st;
 }
 
@@ -84,8 +75,8 @@ static void check_header(const struct proxyproto_header *h, const uint8_t *buf, 
 		CHECK(!h->has_addr);
 	if (!h->has_addr) {
 		CHECK(h->srclen == 0 && h->dstlen == 0);
-		CHECK(all_bytes(&h->src, 0, sizeof(h->src)));
-		CHECK(all_bytes(&h->dst, 0, sizeof(h->dst)));
+		CHECK(fuzz_all_bytes(&h->src, 0, sizeof(h->src)));
+		CHECK(fuzz_all_bytes(&h->dst, 0, sizeof(h->dst)));
 		return;
 	}
 	int af = h->src.ss_family;

@@ -7,9 +7,7 @@ empty. 40 idle sessions add exactly 80 descriptors (/proc/PID/fd); a slow
 both ways with pauses longer than the release time (so pipes are taken and
 given back again and again) arrive whole (sha256); at the end the daemon is
 back at its descriptors from before the sessions."""
-import hashlib
 import os
-import socket
 import threading
 import time
 
@@ -42,31 +40,8 @@ def wait_fds(pid, want, want_pipes=None, timeout=10):
 
 
 def slow_download(d, size):
-    """CONNECT to a server that sends size random bytes; read them slowly
-    while sampling the daemon's pipes. Returns (pipes seen, data ok)."""
-    data = os.urandom(size)
-
-    def sender(c):
-        c.sendall(data)
-        c.shutdown(socket.SHUT_WR)
-        c.recv(1)
-
-    seen = 0
-    with sgtest.Server(sender) as src:
-        s, rep, _, _ = sgtest.socks_request(d, "127.0.0.1", src.port)
-        assert rep == 0, "reply 0x%02x" % rep
-        h, n = hashlib.sha256(), 0
-        s.settimeout(30)
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            h.update(b)
-            n += len(b)
-            seen = max(seen, fds(d.proc.pid)[1])
-            time.sleep(0.002)
-        s.close()
-    return seen, n == size and h.hexdigest() == sgtest.sha256(data)
+    """A slowly read download through d; returns (pipes seen, data ok)."""
+    return sgtest.slow_download(d, size, lambda: fds(d.proc.pid)[1])
 
 
 def bursts(d, echo_port, rounds=3, size=1 << 20):

@@ -7,11 +7,8 @@ until its new pipes come out small, and the daemon dropping to the same
 account (user = ...). An 8 MiB download then arrives whole (sha256), the
 daemon holds no pipe while it streams, and it says once why it copies. The
 same download with the quota free (helper gone) goes through pipes again."""
-import hashlib
 import os
-import socket
 import subprocess
-import time
 
 import sgauth
 import sgtest
@@ -41,29 +38,7 @@ def pipes_of(pid):
 
 def download(d, size):
     """A slowly read download through d; returns (pipes seen, data ok)."""
-    data = os.urandom(size)
-
-    def sender(c):
-        c.sendall(data)
-        c.shutdown(socket.SHUT_WR)
-        c.recv(1)
-
-    seen = 0
-    with sgtest.Server(sender) as src:
-        s, rep, _, _ = sgtest.socks_request(d, "127.0.0.1", src.port)
-        assert rep == 0, "reply 0x%02x" % rep
-        h, n = hashlib.sha256(), 0
-        s.settimeout(30)
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            h.update(b)
-            n += len(b)
-            seen = max(seen, pipes_of(d.proc.pid))
-            time.sleep(0.002)
-        s.close()
-    return seen, n == size and h.hexdigest() == sgtest.sha256(data)
+    return sgtest.slow_download(d, size, lambda: pipes_of(d.proc.pid))
 
 
 def test():

@@ -495,6 +495,35 @@ def echo_round_trip(d, echo_port, msg):
         check(recv_exact(s, len(msg)) == msg, "echo of %d bytes differs" % len(msg))
 
 
+def slow_download(d, size, sample):
+    """CONNECT through d to a server that sends size random bytes and read
+    them slowly, calling sample() between reads. Returns (the largest value
+    sample() gave, whether every byte arrived intact)."""
+    data = os.urandom(size)
+
+    def sender(c):
+        c.sendall(data)
+        c.shutdown(socket.SHUT_WR)
+        c.recv(1)
+
+    seen = 0
+    with Server(sender) as src:
+        s, rep, _, _ = socks_request(d, "127.0.0.1", src.port)
+        check(rep == 0, "reply 0x%02x" % rep)
+        h, n = hashlib.sha256(), 0
+        s.settimeout(30)
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            h.update(b)
+            n += len(b)
+            seen = max(seen, sample())
+            time.sleep(0.002)
+        s.close()
+    return seen, n == size and h.hexdigest() == sha256(data)
+
+
 def terminate(proc, timeout=20):
     """SIGTERM to a process this test started; SIGKILL when it outlives
     timeout. Returns its exit code (None when it had to be killed)."""
