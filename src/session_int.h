@@ -2,6 +2,11 @@
  * session_record.c): the state of one session, which lives on its worker's
  * stack, and the calls between the module's files. Nothing else includes
  * this. */
+/* What only the handshake and the command's setup need (the input buffer,
+ * the names as they are written, the request, the address the client
+ * reached) is not here but in session.c's struct session_setup, on a frame
+ * that is gone before the relay runs: an idle relayed session's whole stack
+ * then fits in the page below glibc's thread descriptor. */
 #ifndef SOCKSGATE_SESSION_INT_H
 #define SOCKSGATE_SESSION_INT_H
 
@@ -17,21 +22,25 @@
 #include "udprelay.h"
 
 struct config;
+struct session_setup;
 
 struct session {
 	/* who and when */
 	uint64_t id;
 	int64_t start_ms;
 	struct config *cfg;		/* the session's reference */
-	struct addr local;		/* where the client reached us */
 	bool admitted;			/* policy_admit() took a slot for h.peer */
 	bool quiet;			/* no record: a health check, or refused at admission */
-	/* greeting to request: the client socket, the login, the reason */
+	/* greeting to request: the client socket, the login, the reason. From
+	 * the end of the handshake on, h.user, h.login and h.principal point
+	 * into names (or at ""), never into the setup frame. */
 	struct handshake h;
+	char *names;			/* owned: user, login, principal and dest_asked, each
+					 * to size, in one allocation; NULL: none */
 	/* the request and what the rules and limits say of it */
-	struct socks5_request req;
+	uint8_t cmd;			/* the request's command, once have_req */
 	bool have_req;
-	char dest_asked[SOCKS5_ADDR_STRLEN];
+	const char *dest_asked;		/* as the client asked: into names, or "-" */
 	struct policy pol;
 	bool refused_by_rule;		/* the record gets the refusal's MESSAGE_ID */
 	/* the other side */
@@ -52,6 +61,9 @@ struct session {
 	bool shown;
 	char ended_by[64];
 	atomic_bool killed;
+	/* session.c's setup frame while it lives (handshake to the relay's
+	 * start), else NULL */
+	struct session_setup *su;
 };
 
 
