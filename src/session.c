@@ -1,7 +1,8 @@
 /* One client connection from accept to the last relayed byte: admission and
- * the pool job, the command handlers (which share one relay tail) and the
- * gateway's counters; the registry (session_registry.c) and the record
- * (session_record.c) are the module's other files. The handshake and the
+ * the pool job, the setup frame (handshake to the relay's start), CONNECT and
+ * the steps the handlers share, the relay, and the gateway's counters; BIND
+ * and UDP ASSOCIATE (session_bind.c), the registry (session_registry.c) and
+ * the record (session_record.c) are the module's other files. The handshake and the
  * policy modules do the reading and the deciding. */
 #include "autoconf.h"
 
@@ -9,9 +10,7 @@
 #include "session_int.h"
 
 #include "auth.h"
-#include "bind.h"
 #include "config.h"
-#include "config_addr.h"
 #include "connector.h"
 #include "gssauth.h"
 #include "gssproto.h"
@@ -24,7 +23,6 @@
 #include "socks5.h"
 #include "stats.h"
 #include "timeutil.h"
-#include "udprelay.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -36,19 +34,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* Addresses of a BIND destination name that an inbound peer may come from. */
-#define BIND_ADDRS 16
-
-/* What a session needs only until its relay starts: on session_open()'s
- * frame, which is gone by then (see session_int.h). */
-struct session_setup {
-	struct socks5_request req;
-	struct addr local;			/* where the client reached us */
-	uint8_t in[HANDSHAKE_INBUF];		/* the handshake's input (h.in) */
-	char user[HANDSHAKE_NAME], login[HANDSHAKE_NAME], principal[HANDSHAKE_NAME];
-	char dest[SOCKS5_ADDR_STRLEN];		/* the request's destination, in words */
-};
 
 /* The names of a session that has none (never written to). */
 static char no_name[1];
@@ -127,7 +112,7 @@ void session_discard(void *job, void *ctx)
 
 /* Ends a request that a rule or the default policy refused: the reason
  * names which. */
-static void refuse_by_rule(struct session *s)
+void session_refuse_by_rule(struct session *s)
 {
 	s->refused_by_rule = true;
 	handshake_outcome(&s->h, policy_refusal_outcome(&s->pol));
@@ -135,7 +120,7 @@ static void refuse_by_rule(struct session *s)
 	(void)handshake_reply(&s->h, SOCKS5_REP_NOT_ALLOWED, NULL);
 }
 
-static void note_dest(struct session *s, const struct addr *a)
+void session_note_dest(struct session *s, const struct addr *a)
 {
 	if (a->len > 0) {
 		s->dest_addr = *a;
@@ -145,7 +130,8 @@ static void note_dest(struct session *s, const struct addr *a)
 
 /* Why the protected relay stopped, in words. Not inlined: its text buffer
  * would sit in the relay's frame for the whole session. */
-static __attribute__((noinline)) void relay_gss_reason(struct session *s, const struct gssrelay_why *why)
+static __attribute__((noinline)) void relay_gss_reason(struct session *s,
+						       const struct gssrelay_why *why)
 {
 	static const char *const faults[] = {
 		[GSSRELAY_FAULT_FRAME] = "client broke the RFC 1961 framing",
@@ -171,7 +157,7 @@ static __attribute__((noinline)) void relay_gss_reason(struct session *s, const 
 /* The shared tail of CONNECT and BIND's setup once the last reply is out:
  * keepalive, and the bytes the client sent behind its request, which belong
  * to the destination fd. True when the relay may run (session_relay()). */
-static bool relay_tail(struct session *s, int fd)
+bool session_relay_tail(struct session *s, int fd)
 {
 	/* A peer that went away silently (a laptop asleep) must not hold the
 	 * worker until idle_timeout: keepalive on the client's leg, and on
@@ -214,40 +200,13 @@ static void session_relay(struct session *s)
 		handshake_reason(&s->h, "relay: %s", strerror(err));
 }
 
-/* The first reply of BIND and UDP ASSOCIATE, with the address of the socket
- * just opened (fd, or -errno from opening it, named by what). Returns true
- * when the client has it; otherwise fd is closed. */
-static bool reply_bound(struct session *s, int fd, const struct addr *bnd, const char *what)
-{
-	if (fd < 0) {
-		handshake_reason(&s->h, "%s: %s", what, strerror(-fd));
-		(void)handshake_reply(&s->h, socks5_rep_from_errno(-fd), NULL);
-		return false;
-	}
-	/* Behind NAT or a balancer, the address the client (or BIND's peer)
-	 * must use: external_address of the socket's family, with its port. */
-	struct addr shown = *bnd;
-	const struct addr *ext = config_addr_external(s->cfg, (const struct sockaddr *)&bnd->ss);
-	if (ext != NULL) {
-		shown = *ext;
-		addr_set_port(&shown, addr_port((const struct sockaddr *)&bnd->ss));
-	}
-	/* The reply has the whole handshake deadline's worth of time again. */
-	s->h.deadline_ms = monotonic_ms() + s->cfg->handshake_timeout_ms;
-	if (handshake_reply(&s->h, SOCKS5_REP_SUCCEEDED, (const struct sockaddr *)&shown.ss) < 0) {
-		close(fd);
-		return false;
-	}
-	return true;
-}
-
 /* A CONNECT that did not connect: the reason and the reply (none when the
  * client has gone). */
 static void connect_failed(struct session *s, const struct connector_result *res)
 {
-	note_dest(s, &res->peer);
+	session_note_dest(s, &res->peer);
 	if (res->refused) {
-		refuse_by_rule(s);
+		session_refuse_by_rule(s);
 		return;
 	}
 	if (res->client_closed || res->client_reset) {
@@ -275,7 +234,7 @@ static bool handle_connect(struct session *s)
 	if (s->su->req.dst.atyp == SOCKS5_ATYP_DOMAIN) {
 		s->pol.dest_name = s->su->req.dst.u.domain;
 		if (policy_name_refused(&s->pol, s->su->req.dst.port)) {
-			refuse_by_rule(s);
+			session_refuse_by_rule(s);
 			return false;
 		}
 	}
@@ -297,7 +256,7 @@ static bool handle_connect(struct session *s)
 	}
 	stats_observe(STATS_HIST_CONNECT, stats_now_us() - t0);
 	session_set_dest(s, fd);
-	note_dest(s, &res.peer);
+	session_note_dest(s, &res.peer);
 	bnd.len = sizeof(bnd.ss);
 	if (getsockname(fd, (struct sockaddr *)&bnd.ss, &bnd.len) < 0) {
 		handshake_reason(&s->h, "getsockname: %s", strerror(errno));
@@ -307,132 +266,7 @@ static bool handle_connect(struct session *s)
 	s->h.deadline_ms = monotonic_ms() + s->cfg->handshake_timeout_ms;
 	if (handshake_reply(&s->h, SOCKS5_REP_SUCCEEDED, (struct sockaddr *)&bnd.ss) < 0)
 		return false;
-	return relay_tail(s, fd);
-}
-
-/* Waits for BIND's inbound connection on lfd (which it closes). Returns the
- * connected socket, or -1 after the reason and any reply. */
-static int bind_accept(struct session *s, int lfd, struct addr *ret_peer)
-{
-	int fd = -1, err = 0;
-	/* Bytes pipelined behind the request count as speaking too early. */
-	enum bind_end end = s->h.inlen > 0 ? BIND_END_CLIENT_SPOKE
-					   : bind_wait(lfd, s->h.fd, s->cfg->bind_timeout_ms, &fd,
-						       ret_peer, &err);
-	close(lfd);	/* one connection per BIND: the port is free from here on */
-	s->h.deadline_ms = monotonic_ms() + s->cfg->handshake_timeout_ms;
-	switch (end) {
-	case BIND_END_PEER:
-		return fd;
-	case BIND_END_TIMEOUT:
-		handshake_reason(&s->h, "no inbound connection within bind_timeout (%u ms)",
-				 s->cfg->bind_timeout_ms);
-		(void)handshake_reply(&s->h, SOCKS5_REP_TTL_EXPIRED, NULL);
-		break;
-	case BIND_END_CLIENT_CLOSED:
-		handshake_reason(&s->h, "client closed while waiting for the inbound connection");
-		break;
-	case BIND_END_CLIENT_RESET:
-		handshake_reason(&s->h, "client reset the connection while waiting for the "
-					"inbound connection");
-		break;
-	case BIND_END_CLIENT_SPOKE:
-		handshake_reason(&s->h, "client sent data before the inbound connection");
-		(void)handshake_reply(&s->h, SOCKS5_REP_GENERAL_FAILURE, NULL);
-		break;
-	case BIND_END_ERROR:
-		handshake_reason(&s->h, "waiting for the inbound connection: %s", strerror(err));
-		(void)handshake_reply(&s->h, socks5_rep_from_errno(err), NULL);
-		break;
-	}
-	return -1;
-}
-
-/* BIND: a listener on the address facing the destination, the first reply
- * with it, one inbound connection from the expected peer, the second reply
- * with the peer's address, then the relay as for CONNECT. True when the relay
- * may run on s->dest. */
-static bool handle_bind(struct session *s)
-{
-	struct connector_result res;
-	struct addr want[BIND_ADDRS], bnd, peer;
-	char a[ADDR_STRLEN];
-
-	int nwant = connector_resolve(&s->su->req.dst, SOCK_STREAM, want, BIND_ADDRS, &res);
-	if (nwant < 0) {
-		handshake_reason(&s->h, "resolving: %s", gai_strerror(res.err));
-		(void)handshake_reply(&s->h, res.rep, NULL);
-		return false;
-	}
-	/* The listener takes the family of the first address; a name's other
-	 * addresses still count as the expected peer. */
-	int lfd = bind_listen((struct sockaddr *)&want[0].ss, (struct sockaddr *)&s->su->local.ss,
-			      &bnd);
-	if (!reply_bound(s, lfd, &bnd, "bind"))
-		return false;
-	int fd = bind_accept(s, lfd, &peer);
-	if (fd < 0)
-		return false;
-	note_dest(s, &peer);
-	bool expected = bind_peer_expected(want, nwant, s->su->req.dst.port, &peer);
-	if (!expected || !policy_dest_allowed((struct sockaddr *)&peer.ss, &s->pol)) {
-		close(fd);	/* the wrong peer learns nothing and is gone at once */
-		addr_str((struct sockaddr *)&peer.ss, a, sizeof(a));
-		if (!expected) {
-			handshake_reason(&s->h, "inbound connection from %s, not the requested peer",
-					 a);
-		} else {
-			s->refused_by_rule = true;
-			handshake_outcome(&s->h, policy_refusal_outcome(&s->pol));
-			handshake_reason(&s->h, "inbound connection from %s %s", a, s->pol.refusal);
-		}
-		(void)handshake_reply(&s->h, SOCKS5_REP_NOT_ALLOWED, (struct sockaddr *)&peer.ss);
-		return false;
-	}
-	session_set_dest(s, fd);
-	if (handshake_reply(&s->h, SOCKS5_REP_SUCCEEDED, (struct sockaddr *)&peer.ss) < 0)
-		return false;
-	return relay_tail(s, fd);
-}
-
-/* UDP ASSOCIATE: a relay socket on the address the client reached us on,
- * the reply with it, then the relay until the control connection ends. The
- * client's datagrams must come from the control connection's IP address,
- * whatever DST.ADDR says; DST.PORT, when not zero, fixes their source port. */
-static void handle_udp(struct session *s)
-{
-	struct addr bnd;
-
-	s->udp = true;
-	if (s->h.peer.ss.ss_family != s->su->local.ss.ss_family) {
-		/* The relay is on the balancer's side of the instance; the header's
-		 * client, of the other family, could never pass the source check. */
-		handshake_reason(&s->h, "the client's address family differs from the connection's "
-					"to the gateway: no UDP relay for it");
-		(void)handshake_reply(&s->h, SOCKS5_REP_GENERAL_FAILURE, NULL);
-		return;
-	}
-	int fd = udprelay_open((struct sockaddr *)&s->su->local.ss, &bnd);
-	if (!reply_bound(s, fd, &bnd, "udp socket"))
-		return;
-	s->h.inlen = 0;	/* the control connection carries nothing more */
-
-	const struct udprelay_params p = {
-		.ctl = s->h.fd,
-		.fd = fd,	/* udprelay_run() closes it */
-		.client = (struct sockaddr *)&s->h.peer.ss,
-		.client_port = s->su->req.dst.port,
-		.idle_timeout_ms = s->cfg->udp_idle_timeout_ms,
-		.source = s->cfg->outgoing,
-		.check = policy_udp_allowed,
-		.ctx = &s->pol,
-	};
-	int err = 0;
-	enum udprelay_end end = udprelay_run(&p, &s->stats, &s->dgrams, &err);
-	if (end == UDPRELAY_END_IDLE)
-		handshake_reason(&s->h, "udp idle timeout");
-	else if (end == UDPRELAY_END_ERROR)
-		handshake_reason(&s->h, "udp relay: %s", strerror(err));
+	return session_relay_tail(s, fd);
 }
 
 /* The command, up to the relay (UDP's runs here). True when the relay of
@@ -464,11 +298,11 @@ static bool serve_request(struct session *s)
 		 * refuses the command outright answers 0x02 now instead of
 		 * opening a socket whose every use would be refused. */
 		if (policy_command_refused(&s->pol))
-			refuse_by_rule(s);
+			session_refuse_by_rule(s);
 		else if (s->cmd == SOCKS5_CMD_BIND)
-			return handle_bind(s);
+			return session_handle_bind(s);
 		else
-			handle_udp(s);
+			session_handle_udp(s);
 		return false;
 	default:
 		handshake_reason(&s->h, "command 0x%02x not supported", s->cmd);

@@ -4,9 +4,10 @@
  * this. */
 /* What only the handshake and the command's setup need (the input buffer,
  * the names as they are written, the request, the address the client
- * reached) is not here but in session.c's struct session_setup, on a frame
- * that is gone before the relay runs: an idle relayed session's whole stack
- * then fits in the page below glibc's thread descriptor. */
+ * reached) is not in struct session but in struct session_setup, on
+ * session_open()'s frame, which is gone before the relay runs: an idle
+ * relayed session's whole stack then fits in the page below glibc's thread
+ * descriptor. */
 #ifndef SOCKSGATE_SESSION_INT_H
 #define SOCKSGATE_SESSION_INT_H
 
@@ -22,7 +23,14 @@
 #include "udprelay.h"
 
 struct config;
-struct session_setup;
+
+struct session_setup {
+	struct socks5_request req;
+	struct addr local;			/* where the client reached us */
+	uint8_t in[HANDSHAKE_INBUF];		/* the handshake's input (h.in) */
+	char user[HANDSHAKE_NAME], login[HANDSHAKE_NAME], principal[HANDSHAKE_NAME];
+	char dest[SOCKS5_ADDR_STRLEN];		/* the request's destination, in words */
+};
 
 struct session {
 	/* who and when */
@@ -79,6 +87,23 @@ void session_registry_show(struct session *s);
 void session_set_dest(struct session *s, int fd);
 /* A killed session's record names who ended it. */
 void session_note_ended_by(struct session *s);
+
+/* The command handlers' shared steps (session.c), on session_open()'s frame.
+ * A request a rule or the default policy refused: outcome, reason, reply. */
+void session_refuse_by_rule(struct session *s);
+/* The destination's address for the record, when a is set (len > 0). */
+void session_note_dest(struct session *s, const struct addr *a);
+/* Once CONNECT's or BIND's last reply is out: keepalive, and the bytes the
+ * client sent behind its request forwarded to fd. True when the relay may
+ * run; otherwise the reason is recorded. */
+bool session_relay_tail(struct session *s, int fd);
+
+/* BIND and UDP ASSOCIATE (session_bind.c), with the request in s->su.
+ * session_handle_bind() returns true when the relay may run on s->dest (the
+ * replies are out); session_handle_udp() runs the UDP relay itself. Either
+ * way the reason is recorded when the session ends early. */
+bool session_handle_bind(struct session *s);
+void session_handle_udp(struct session *s);
 
 /* The session record, once per session (session_record.c): a "session N
  * key=value..." line on stderr, or a journal entry with the SOCKS_* fields. */
