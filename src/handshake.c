@@ -93,10 +93,10 @@ int handshake_wait_fd(int fd, short events, int64_t deadline_ms)
  * buffer is full). */
 static ssize_t recv_more(struct handshake *h)
 {
-	if (h->inlen == sizeof(h->in))
+	if (h->inlen == HANDSHAKE_INBUF)
 		return -EMSGSIZE;
 	for (;;) {
-		ssize_t n = recv(h->fd, h->in + h->inlen, sizeof(h->in) - h->inlen, 0);
+		ssize_t n = recv(h->fd, h->in + h->inlen, HANDSHAKE_INBUF - h->inlen, 0);
 		if (n > 0) {
 			h->inlen += (size_t)n;
 			return n;
@@ -179,7 +179,7 @@ static enum socks5_status read_message(struct handshake *h, parse_fn parse, void
 			memmove(h->in, h->in + used, h->inlen - used);
 			h->inlen -= used;
 			/* No stale copy of a password stays behind in the buffer. */
-			explicit_bzero(h->in + h->inlen, sizeof(h->in) - h->inlen);
+			explicit_bzero(h->in + h->inlen, HANDSHAKE_INBUF - h->inlen);
 			return st;
 		}
 		if (st != SOCKS5_NEED_MORE) {
@@ -374,7 +374,7 @@ static bool authenticate(struct handshake *h)
 	/* Every failure answers this long after the credentials arrived,
 	 * however long the client took to send them. */
 	int64_t complete = monotonic_ms();
-	text_escape(up.user, up.ulen, h->user, sizeof(h->user));
+	text_escape(up.user, up.ulen, h->user, HANDSHAKE_NAME);
 	const char *early = refused_early(h, &up);
 	if (early != NULL) {
 		st = AUTH_DENIED;

@@ -19,9 +19,19 @@ struct gssauth;
 /* The longest client message is RFC 1929's (513 bytes); leave room for a
  * request pipelined behind it. */
 #define HANDSHAKE_INBUF 1024
+/* The size of each name buffer (user, login, principal). */
+#define HANDSHAKE_NAME 256
 
 /* One client connection. The caller fills fd, peer, cfg and deadline_ms and
- * zeroes the rest (reply = -1); fd stays the caller's until handshake_close(). */
+ * zeroes the rest (reply = -1); fd stays the caller's until handshake_close().
+ * The buffers are the caller's too, so that what only the handshake needs can
+ * live in a frame that is gone once the relay runs: before the first call the
+ * caller points in at HANDSHAKE_INBUF bytes and user, login and principal at
+ * HANDSHAKE_NAME bytes each holding "" (the names are only written by the
+ * handshake, which is over when handshake_request() returns; in is read again
+ * for the bytes behind the request only). After that the caller may point the
+ * names at compact copies; handshake_reply(), handshake_reason() and
+ * handshake_close() touch neither in nor the names. */
 struct handshake {
 	int fd;
 	struct addr peer;		/* the client */
@@ -29,12 +39,12 @@ struct handshake {
 					 * connection's own peer); len 0: none */
 	const struct config *cfg;
 	int64_t deadline_ms;		/* CLOCK_MONOTONIC; every blocking step ends by it */
-	uint8_t in[HANDSHAKE_INBUF];	/* bytes read and not yet parsed */
+	uint8_t *in;			/* bytes read and not yet parsed (see above) */
 	size_t inlen;
 	int reply;			/* the last SOCKS reply code sent, or -1 */
 	bool replied;			/* something went out the client should get to read */
-	char user[256];			/* the name the client gave, escaped for logs */
-	char login[256];		/* the name as authenticated; empty before that */
+	char *user;			/* the name the client gave, escaped for logs */
+	char *login;			/* the name as authenticated; empty before that */
 	bool cached;			/* the credential cache answered the login */
 	uint8_t method;			/* the method chosen (SOCKS5_METHOD_*), valid
 					 * once login is set */
@@ -44,7 +54,7 @@ struct handshake {
 	 * wrap every message after it, the request and replies too); whether
 	 * the client sent the level unwrapped (the NEC variant). */
 	struct gssauth *gss;
-	char principal[256];
+	char *principal;
 	uint8_t gss_level;
 	bool gss_nec;
 	char reason[320];		/* why the session ended early: the first cause */

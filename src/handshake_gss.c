@@ -193,12 +193,12 @@ static bool identify(struct handshake *h)
 	char user[256], why[512];
 	const char *p = gssauth_principal(h->gss);
 
-	text_escape(p, strlen(p), h->principal, sizeof(h->principal));
+	text_escape(p, strlen(p), h->principal, HANDSHAKE_NAME);
 	if (!gssauth_localname(h->gss, c->gssapi_realm, user, sizeof(user), why, sizeof(why))) {
 		refuse(h, AUTH_DENIED, why);
 		return false;
 	}
-	text_escape(user, strlen(user), h->user, sizeof(h->user));
+	text_escape(user, strlen(user), h->user, HANDSHAKE_NAME);
 	const struct auth_request rq = {
 		.service = c->pam_service,
 		.user = user,
@@ -216,7 +216,7 @@ static bool identify(struct handshake *h)
 			handshake_pam_error(h);
 		return false;
 	}
-	snprintf(h->login, sizeof(h->login), "%s", user);
+	snprintf(h->login, HANDSHAKE_NAME, "%s", user);
 	h->method = SOCKS5_METHOD_GSSAPI;
 	return true;
 }
@@ -401,7 +401,7 @@ bool handshake_gss_request(struct handshake *h, struct socks5_request *ret)
 		/* What came behind the request is the destination's, as in
 		 * handshake_request(); the protected relay reads the socket only,
 		 * so no encapsulated bytes may wait in h->in. */
-		if (h->inlen > 0 || have - used > sizeof(h->in)) {
+		if (h->inlen > 0 || have - used > HANDSHAKE_INBUF) {
 			handshake_reason(h, "client sent protected data before the reply");
 			handshake_outcome(h, STATS_ERROR);
 			break;

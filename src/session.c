@@ -1,7 +1,8 @@
 /* One client connection from accept to the last relayed byte: admission and
- * the pool job, the command handlers (which share one relay tail) and the
- * gateway's counters; the registry (session_registry.c) and the record
- * (session_record.c) are the module's other files. The handshake and the
+ * the pool job, the setup frame (handshake to the relay's start), CONNECT and
+ * the steps the handlers share, the relay, and the gateway's counters; BIND
+ * and UDP ASSOCIATE (session_bind.c), the registry (session_registry.c) and
+ * the record (session_record.c) are the module's other files. The handshake and the
  * policy modules do the reading and the deciding. */
 #include "autoconf.h"
 
@@ -9,9 +10,7 @@
 #include "session_int.h"
 
 #include "auth.h"
-#include "bind.h"
 #include "config.h"
-#include "config_addr.h"
 #include "connector.h"
 #include "gssauth.h"
 #include "gssproto.h"
@@ -24,7 +23,6 @@
 #include "socks5.h"
 #include "stats.h"
 #include "timeutil.h"
-#include "udprelay.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -37,8 +35,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Addresses of a BIND destination name that an inbound peer may come from. */
-#define BIND_ADDRS 16
+/* The names of a session that has none (never written to). */
+static char no_name[1];
 
 /* One accepted connection waiting in the pool's queue. */
 struct session_job {
@@ -114,7 +112,7 @@ void session_discard(void *job, void *ctx)
 
 /* Ends a request that a rule or the default policy refused: the reason
  * names which. */
-static void refuse_by_rule(struct session *s)
+void session_refuse_by_rule(struct session *s)
 {
 	s->refused_by_rule = true;
 	handshake_outcome(&s->h, policy_refusal_outcome(&s->pol));
@@ -122,7 +120,7 @@ static void refuse_by_rule(struct session *s)
 	(void)handshake_reply(&s->h, SOCKS5_REP_NOT_ALLOWED, NULL);
 }
 
-static void note_dest(struct session *s, const struct addr *a)
+void session_note_dest(struct session *s, const struct addr *a)
 {
 	if (a->len > 0) {
 		s->dest_addr = *a;
@@ -130,8 +128,10 @@ static void note_dest(struct session *s, const struct addr *a)
 	}
 }
 
-/* Why the protected relay stopped, in words. */
-static void relay_gss_reason(struct session *s, const struct gssrelay_why *why)
+/* Why the protected relay stopped, in words. Not inlined: its text buffer
+ * would sit in the relay's frame for the whole session. */
+static __attribute__((noinline)) void relay_gss_reason(struct session *s,
+						       const struct gssrelay_why *why)
 {
 	static const char *const faults[] = {
 		[GSSRELAY_FAULT_FRAME] = "client broke the RFC 1961 framing",
@@ -154,26 +154,35 @@ static void relay_gss_reason(struct session *s, const struct gssrelay_why *why)
 		handshake_reason(&s->h, "relay: %s", what);
 }
 
-/* The shared tail of CONNECT and BIND once the last reply is out: bytes the
- * client sent behind its request belong to the destination, then the relay
- * runs until both sides are done. */
-static void relay_tail(struct session *s, int fd)
+/* The shared tail of CONNECT and BIND's setup once the last reply is out:
+ * keepalive, and the bytes the client sent behind its request, which belong
+ * to the destination fd. True when the relay may run (session_relay()). */
+bool session_relay_tail(struct session *s, int fd)
 {
 	/* A peer that went away silently (a laptop asleep) must not hold the
 	 * worker until idle_timeout: keepalive on the client's leg, and on
 	 * BIND's inbound one (a CONNECT's has it from the connector). */
 	(void)connector_keepalive(s->h.fd, s->cfg->tcp_keepalive_ms);
-	if (s->req.cmd == SOCKS5_CMD_BIND)
+	if (s->cmd == SOCKS5_CMD_BIND)
 		(void)connector_keepalive(fd, s->cfg->tcp_keepalive_ms);
 	if (s->h.inlen > 0) {
 		int r = handshake_send(&s->h, fd, s->h.in, s->h.inlen);
 		if (r < 0) {
 			handshake_reason(&s->h, "forwarding early data: %s", strerror(-r));
-			return;
+			return false;
 		}
 		relay_count(&s->stats, true, s->h.inlen);
 		s->h.inlen = 0;
 	}
+	return true;
+}
+
+/* The relay of CONNECT and BIND between the client and s->dest, until both
+ * sides are done; from session_run()'s own frame, with nothing of the setup
+ * below it. */
+static void session_relay(struct session *s)
+{
+	int fd = s->dest;
 	int err = 0;
 	struct gssrelay_why why = { 0 };
 	enum relay_end end;
@@ -191,40 +200,13 @@ static void relay_tail(struct session *s, int fd)
 		handshake_reason(&s->h, "relay: %s", strerror(err));
 }
 
-/* The first reply of BIND and UDP ASSOCIATE, with the address of the socket
- * just opened (fd, or -errno from opening it, named by what). Returns true
- * when the client has it; otherwise fd is closed. */
-static bool reply_bound(struct session *s, int fd, const struct addr *bnd, const char *what)
-{
-	if (fd < 0) {
-		handshake_reason(&s->h, "%s: %s", what, strerror(-fd));
-		(void)handshake_reply(&s->h, socks5_rep_from_errno(-fd), NULL);
-		return false;
-	}
-	/* Behind NAT or a balancer, the address the client (or BIND's peer)
-	 * must use: external_address of the socket's family, with its port. */
-	struct addr shown = *bnd;
-	const struct addr *ext = config_addr_external(s->cfg, (const struct sockaddr *)&bnd->ss);
-	if (ext != NULL) {
-		shown = *ext;
-		addr_set_port(&shown, addr_port((const struct sockaddr *)&bnd->ss));
-	}
-	/* The reply has the whole handshake deadline's worth of time again. */
-	s->h.deadline_ms = monotonic_ms() + s->cfg->handshake_timeout_ms;
-	if (handshake_reply(&s->h, SOCKS5_REP_SUCCEEDED, (const struct sockaddr *)&shown.ss) < 0) {
-		close(fd);
-		return false;
-	}
-	return true;
-}
-
 /* A CONNECT that did not connect: the reason and the reply (none when the
  * client has gone). */
 static void connect_failed(struct session *s, const struct connector_result *res)
 {
-	note_dest(s, &res->peer);
+	session_note_dest(s, &res->peer);
 	if (res->refused) {
-		refuse_by_rule(s);
+		session_refuse_by_rule(s);
 		return;
 	}
 	if (res->client_closed || res->client_reset) {
@@ -243,16 +225,17 @@ static void connect_failed(struct session *s, const struct connector_result *res
 	(void)handshake_reply(&s->h, res->rep, NULL);
 }
 
-static void handle_connect(struct session *s)
+/* CONNECT up to the relay. True when the relay may run on s->dest. */
+static bool handle_connect(struct session *s)
 {
 	struct connector_result res;
 	struct addr bnd;
 
-	if (s->req.dst.atyp == SOCKS5_ATYP_DOMAIN) {
-		s->pol.dest_name = s->req.dst.u.domain;
-		if (policy_name_refused(&s->pol, s->req.dst.port)) {
-			refuse_by_rule(s);
-			return;
+	if (s->su->req.dst.atyp == SOCKS5_ATYP_DOMAIN) {
+		s->pol.dest_name = s->su->req.dst.u.domain;
+		if (policy_name_refused(&s->pol, s->su->req.dst.port)) {
+			session_refuse_by_rule(s);
+			return false;
 		}
 	}
 	struct connector_params p = {
@@ -266,153 +249,29 @@ static void handle_connect(struct session *s)
 		.ctx = &s->pol,
 	};
 	int64_t t0 = stats_now_us();
-	int fd = connector_connect(&s->req.dst, &p, &res);
+	int fd = connector_connect(&s->su->req.dst, &p, &res);
 	if (fd < 0) {
 		connect_failed(s, &res);
-		return;
+		return false;
 	}
 	stats_observe(STATS_HIST_CONNECT, stats_now_us() - t0);
 	session_set_dest(s, fd);
-	note_dest(s, &res.peer);
+	session_note_dest(s, &res.peer);
 	bnd.len = sizeof(bnd.ss);
 	if (getsockname(fd, (struct sockaddr *)&bnd.ss, &bnd.len) < 0) {
 		handshake_reason(&s->h, "getsockname: %s", strerror(errno));
 		(void)handshake_reply(&s->h, SOCKS5_REP_GENERAL_FAILURE, NULL);
-		return;
+		return false;
 	}
 	s->h.deadline_ms = monotonic_ms() + s->cfg->handshake_timeout_ms;
 	if (handshake_reply(&s->h, SOCKS5_REP_SUCCEEDED, (struct sockaddr *)&bnd.ss) < 0)
-		return;
-	relay_tail(s, fd);
+		return false;
+	return session_relay_tail(s, fd);
 }
 
-/* Waits for BIND's inbound connection on lfd (which it closes). Returns the
- * connected socket, or -1 after the reason and any reply. */
-static int bind_accept(struct session *s, int lfd, struct addr *ret_peer)
-{
-	int fd = -1, err = 0;
-	/* Bytes pipelined behind the request count as speaking too early. */
-	enum bind_end end = s->h.inlen > 0 ? BIND_END_CLIENT_SPOKE
-					   : bind_wait(lfd, s->h.fd, s->cfg->bind_timeout_ms, &fd,
-						       ret_peer, &err);
-	close(lfd);	/* one connection per BIND: the port is free from here on */
-	s->h.deadline_ms = monotonic_ms() + s->cfg->handshake_timeout_ms;
-	switch (end) {
-	case BIND_END_PEER:
-		return fd;
-	case BIND_END_TIMEOUT:
-		handshake_reason(&s->h, "no inbound connection within bind_timeout (%u ms)",
-				 s->cfg->bind_timeout_ms);
-		(void)handshake_reply(&s->h, SOCKS5_REP_TTL_EXPIRED, NULL);
-		break;
-	case BIND_END_CLIENT_CLOSED:
-		handshake_reason(&s->h, "client closed while waiting for the inbound connection");
-		break;
-	case BIND_END_CLIENT_RESET:
-		handshake_reason(&s->h, "client reset the connection while waiting for the "
-					"inbound connection");
-		break;
-	case BIND_END_CLIENT_SPOKE:
-		handshake_reason(&s->h, "client sent data before the inbound connection");
-		(void)handshake_reply(&s->h, SOCKS5_REP_GENERAL_FAILURE, NULL);
-		break;
-	case BIND_END_ERROR:
-		handshake_reason(&s->h, "waiting for the inbound connection: %s", strerror(err));
-		(void)handshake_reply(&s->h, socks5_rep_from_errno(err), NULL);
-		break;
-	}
-	return -1;
-}
-
-/* BIND: a listener on the address facing the destination, the first reply
- * with it, one inbound connection from the expected peer, the second reply
- * with the peer's address, then the relay as for CONNECT. Not inlined: its
- * address array would otherwise sit in session_run()'s frame, above every
- * CONNECT relay, and cost each idle session a stack page. */
-static __attribute__((noinline)) void handle_bind(struct session *s)
-{
-	struct connector_result res;
-	struct addr want[BIND_ADDRS], bnd, peer;
-	char a[ADDR_STRLEN];
-
-	int nwant = connector_resolve(&s->req.dst, SOCK_STREAM, want, BIND_ADDRS, &res);
-	if (nwant < 0) {
-		handshake_reason(&s->h, "resolving: %s", gai_strerror(res.err));
-		(void)handshake_reply(&s->h, res.rep, NULL);
-		return;
-	}
-	/* The listener takes the family of the first address; a name's other
-	 * addresses still count as the expected peer. */
-	int lfd = bind_listen((struct sockaddr *)&want[0].ss, (struct sockaddr *)&s->local.ss,
-			      &bnd);
-	if (!reply_bound(s, lfd, &bnd, "bind"))
-		return;
-	int fd = bind_accept(s, lfd, &peer);
-	if (fd < 0)
-		return;
-	note_dest(s, &peer);
-	bool expected = bind_peer_expected(want, nwant, s->req.dst.port, &peer);
-	if (!expected || !policy_dest_allowed((struct sockaddr *)&peer.ss, &s->pol)) {
-		close(fd);	/* the wrong peer learns nothing and is gone at once */
-		addr_str((struct sockaddr *)&peer.ss, a, sizeof(a));
-		if (!expected) {
-			handshake_reason(&s->h, "inbound connection from %s, not the requested peer",
-					 a);
-		} else {
-			s->refused_by_rule = true;
-			handshake_outcome(&s->h, policy_refusal_outcome(&s->pol));
-			handshake_reason(&s->h, "inbound connection from %s %s", a, s->pol.refusal);
-		}
-		(void)handshake_reply(&s->h, SOCKS5_REP_NOT_ALLOWED, (struct sockaddr *)&peer.ss);
-		return;
-	}
-	session_set_dest(s, fd);
-	if (handshake_reply(&s->h, SOCKS5_REP_SUCCEEDED, (struct sockaddr *)&peer.ss) < 0)
-		return;
-	relay_tail(s, fd);
-}
-
-/* UDP ASSOCIATE: a relay socket on the address the client reached us on,
- * the reply with it, then the relay until the control connection ends. The
- * client's datagrams must come from the control connection's IP address,
- * whatever DST.ADDR says; DST.PORT, when not zero, fixes their source port. */
-static void handle_udp(struct session *s)
-{
-	struct addr bnd;
-
-	s->udp = true;
-	if (s->h.peer.ss.ss_family != s->local.ss.ss_family) {
-		/* The relay is on the balancer's side of the instance; the header's
-		 * client, of the other family, could never pass the source check. */
-		handshake_reason(&s->h, "the client's address family differs from the connection's "
-					"to the gateway: no UDP relay for it");
-		(void)handshake_reply(&s->h, SOCKS5_REP_GENERAL_FAILURE, NULL);
-		return;
-	}
-	int fd = udprelay_open((struct sockaddr *)&s->local.ss, &bnd);
-	if (!reply_bound(s, fd, &bnd, "udp socket"))
-		return;
-	s->h.inlen = 0;	/* the control connection carries nothing more */
-
-	const struct udprelay_params p = {
-		.ctl = s->h.fd,
-		.fd = fd,	/* udprelay_run() closes it */
-		.client = (struct sockaddr *)&s->h.peer.ss,
-		.client_port = s->req.dst.port,
-		.idle_timeout_ms = s->cfg->udp_idle_timeout_ms,
-		.source = s->cfg->outgoing,
-		.check = policy_udp_allowed,
-		.ctx = &s->pol,
-	};
-	int err = 0;
-	enum udprelay_end end = udprelay_run(&p, &s->stats, &s->dgrams, &err);
-	if (end == UDPRELAY_END_IDLE)
-		handshake_reason(&s->h, "udp idle timeout");
-	else if (end == UDPRELAY_END_ERROR)
-		handshake_reason(&s->h, "udp relay: %s", strerror(err));
-}
-
-static void serve_request(struct session *s)
+/* The command, up to the relay (UDP's runs here). True when the relay of
+ * CONNECT or BIND may run on s->dest. */
+static bool serve_request(struct session *s)
 {
 	char why[128];
 
@@ -420,36 +279,35 @@ static void serve_request(struct session *s)
 		handshake_outcome(&s->h, STATS_REFUSED_LIMIT);
 		handshake_reason(&s->h, "%s", why);
 		(void)handshake_reply(&s->h, SOCKS5_REP_NOT_ALLOWED, NULL);
-		return;
+		return false;
 	}
-	switch (s->req.cmd) {
+	switch (s->cmd) {
 	case SOCKS5_CMD_CONNECT:
-		handle_connect(s);
-		return;
+		return handle_connect(s);
 	case SOCKS5_CMD_BIND:
 	case SOCKS5_CMD_UDP_ASSOCIATE:
-		if (s->req.cmd == SOCKS5_CMD_UDP_ASSOCIATE &&
+		if (s->cmd == SOCKS5_CMD_UDP_ASSOCIATE &&
 		    s->h.gss_level != GSSPROTO_LEVEL_NONE) {
 			/* RFC 1961's wrapped datagrams are not implemented. */
 			handshake_reason(&s->h, "UDP ASSOCIATE is not offered on a GSSAPI session "
 						"with per-message protection");
 			(void)handshake_reply(&s->h, SOCKS5_REP_CMD_NOT_SUPPORTED, NULL);
-			return;
+			return false;
 		}
 		/* These learn their destinations later, one by one; a rule that
 		 * refuses the command outright answers 0x02 now instead of
 		 * opening a socket whose every use would be refused. */
 		if (policy_command_refused(&s->pol))
-			refuse_by_rule(s);
-		else if (s->req.cmd == SOCKS5_CMD_BIND)
-			handle_bind(s);
+			session_refuse_by_rule(s);
+		else if (s->cmd == SOCKS5_CMD_BIND)
+			return session_handle_bind(s);
 		else
-			handle_udp(s);
-		return;
+			session_handle_udp(s);
+		return false;
 	default:
-		handshake_reason(&s->h, "command 0x%02x not supported", s->req.cmd);
+		handshake_reason(&s->h, "command 0x%02x not supported", s->cmd);
 		(void)handshake_reply(&s->h, SOCKS5_REP_CMD_NOT_SUPPORTED, NULL);
-		return;
+		return false;
 	}
 }
 
@@ -476,7 +334,8 @@ static void session_start(struct session *s, struct session_job *job)
 	/* A relay gone quiet gives back the stack its login (a credential-cache
 	 * hit is not trimmed at once: see handshake.c) and its connect touched. */
 	s->stats.on_quiet = pool_trim_stack;
-	snprintf(s->dest_asked, sizeof(s->dest_asked), "-");
+	s->dest_asked = "-";
+	s->h.user = s->h.login = s->h.principal = no_name;
 	s->admitted = !job->proxy;	/* session_submit() admitted it */
 	if (!job->proxy)
 		session_count(s);
@@ -488,7 +347,7 @@ static void session_end(struct session *s)
 {
 	if (!s->quiet) {
 		/* The metrics count the session before its record is out. */
-		stats_session_end(s->have_req ? s->req.cmd : 0, handshake_outcome_final(&s->h));
+		stats_session_end(s->have_req ? s->cmd : 0, handshake_outcome_final(&s->h));
 		if (s->h.login[0] != '\0')
 			stats_user_end(s->h.user, s->stats.up, s->stats.down);
 		session_note_ended_by(s);
@@ -502,7 +361,8 @@ static void session_end(struct session *s)
 	if (s->admitted)
 		policy_unadmit(&s->h.peer);	/* the slot policy_admit() took */
 	atomic_fetch_sub(&counters.active, 1);
-	explicit_bzero(s->h.login, sizeof(s->h.login));
+	explicit_bzero(s->h.login, strlen(s->h.login));
+	free(s->names);
 	config_unref(s->cfg);
 }
 
@@ -536,6 +396,98 @@ static bool session_proxied(struct session *s)
 	return true;
 }
 
+/* Once the handshake is over, its names and the destination asked for (dest,
+ * or NULL) move out of the setup frame into one allocation of their size.
+ * False when there is no memory for it (reason recorded; the names are then
+ * gone, so that no rule sees the session as anonymous). */
+static bool session_keep_names(struct session *s, const char *dest)
+{
+	char **name[3] = { &s->h.user, &s->h.login, &s->h.principal };
+	size_t len[3], total = dest != NULL ? strlen(dest) + 1 : 0;
+
+	for (size_t i = 0; i < 3; i++) {
+		len[i] = strlen(*name[i]);
+		total += len[i] > 0 ? len[i] + 1 : 0;
+	}
+	char *p = total > 0 ? malloc(total) : NULL;
+	bool ok = total == 0 || p != NULL;
+	s->names = p;
+	for (size_t i = 0; i < 3; i++) {
+		if (len[i] == 0 || p == NULL) {
+			*name[i] = no_name;
+			continue;
+		}
+		memcpy(p, *name[i], len[i] + 1);
+		*name[i] = p;
+		p += len[i] + 1;
+	}
+	if (dest != NULL && p != NULL) {
+		memcpy(p, dest, strlen(dest) + 1);
+		s->dest_asked = p;
+	}
+	if (!ok) {
+		handshake_reason(&s->h, "no memory for the session's names");
+		handshake_outcome(&s->h, STATS_ERROR);
+	}
+	return ok;
+}
+
+/* From the socket to its request: the PROXY header, the greeting and the
+ * login, the request. True when there is a request to serve. */
+static bool session_handshake(struct session *s, bool proxy)
+{
+	struct addr *local = &s->su->local;
+
+	local->len = sizeof(local->ss);
+	if (getsockname(s->h.fd, (struct sockaddr *)&local->ss, &local->len) < 0) {
+		handshake_reason(&s->h, "getsockname: %s", strerror(errno));
+		return false;
+	}
+	addr_unmap(local);	/* as the peer is: one family per session */
+	if (proxy && !session_proxied(s))
+		return false;
+	return handshake_negotiate(&s->h) && handshake_request(&s->h, &s->su->req);
+}
+
+/* Everything before the relay, on a frame of its own with the handshake's
+ * buffers (struct session_setup): handshake, rules, the command's setup and
+ * replies, and UDP's relay. True when the relay of CONNECT or BIND may run
+ * on s->dest; on return nothing of s points into the frame. Not inlined, so
+ * that the frame is gone while the relay runs. */
+static __attribute__((noinline)) bool session_open(struct session *s, bool proxy)
+{
+	struct session_setup su;
+	bool relay = false;
+
+	su.user[0] = su.login[0] = su.principal[0] = '\0';
+	s->su = &su;
+	s->h.in = su.in;
+	s->h.user = su.user;
+	s->h.login = su.login;
+	s->h.principal = su.principal;
+	bool ok = session_handshake(s, proxy);
+	if (ok)
+		socks5_addr_str(&su.req.dst, su.dest, sizeof(su.dest));
+	/* Before the control socket may read them, and before the rules keep
+	 * pointers to them. */
+	ok = session_keep_names(s, ok ? su.dest : NULL) && ok;
+	explicit_bzero(su.login, sizeof(su.login));
+	if (ok) {
+		s->have_req = true;
+		s->cmd = su.req.cmd;
+		stats_observe(STATS_HIST_HANDSHAKE, (monotonic_ms() - s->start_ms) * 1000);
+		session_registry_show(s);
+		policy_init(&s->pol, s->cfg, (const struct sockaddr *)&s->h.peer.ss, s->h.login,
+			    s->h.user, s->cmd);
+		relay = serve_request(s);
+	}
+	s->pol.dest_name = NULL;	/* it pointed into su.req */
+	s->h.in = NULL;
+	s->h.inlen = 0;
+	s->su = NULL;
+	return relay;
+}
+
 void session_run(void *job, void *ctx)
 {
 	struct session s;
@@ -544,23 +496,7 @@ void session_run(void *job, void *ctx)
 	(void)ctx;
 	session_start(&s, job);
 	free(job);
-	s.local.len = sizeof(s.local.ss);
-	if (getsockname(s.h.fd, (struct sockaddr *)&s.local.ss, &s.local.len) < 0) {
-		handshake_reason(&s.h, "getsockname: %s", strerror(errno));
-		goto out;
-	}
-	addr_unmap(&s.local);	/* as the peer is: one family per session */
-	if (proxy && !session_proxied(&s))
-		goto out;
-	if (!handshake_negotiate(&s.h) || !handshake_request(&s.h, &s.req))
-		goto out;
-	s.have_req = true;
-	stats_observe(STATS_HIST_HANDSHAKE, (monotonic_ms() - s.start_ms) * 1000);
-	socks5_addr_str(&s.req.dst, s.dest_asked, sizeof(s.dest_asked));
-	session_registry_show(&s);
-	policy_init(&s.pol, s.cfg, (const struct sockaddr *)&s.h.peer.ss, s.h.login, s.h.user,
-		    s.req.cmd);
-	serve_request(&s);
-out:
+	if (session_open(&s, proxy))
+		session_relay(&s);
 	session_end(&s);
 }

@@ -70,7 +70,7 @@ static void record_fields(const struct session *s, uint64_t duration_ms, struct 
 	if (s->h.login[0] != '\0' && s->h.method == SOCKS5_METHOD_GSSAPI)
 		log_field(f, "SOCKS_PROTECTION=%s", protection_word(s->h.gss_level));
 	if (s->have_req) {
-		log_field(f, "SOCKS_COMMAND=%s", socks5_cmd_str(s->req.cmd));
+		log_field(f, "SOCKS_COMMAND=%s", socks5_cmd_str(s->cmd));
 		split_hostport(s->dest_asked, host, sizeof(host), &port);
 		log_field(f, "SOCKS_DEST_HOST=%s", host);
 		if (port != NULL)
@@ -138,7 +138,7 @@ __attribute__((noinline)) void session_record_log(const struct session *s)
 			addr_str((const struct sockaddr *)&s->h.peer.ss, client, sizeof(client)), via,
 			s->h.user[0] != '\0' ? s->h.user : "-",
 			auth, gss,
-			s->have_req ? socks5_cmd_str(s->req.cmd) : "-",
+			s->have_req ? socks5_cmd_str(s->cmd) : "-",
 			s->have_req ? s->dest_asked : "-", dest, rep,
 			(unsigned long long)s->stats.up, (unsigned long long)s->stats.down, dgrams,
 			(unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),

@@ -88,7 +88,7 @@ static void info_fill(const struct session *s, struct session_info *i)
 	i->last_ms = last > s->start_ms ? last : s->start_ms;
 	i->up = atomic_load_explicit(&s->stats.up, memory_order_relaxed);
 	i->down = atomic_load_explicit(&s->stats.down, memory_order_relaxed);
-	i->command = s->shown ? s->req.cmd : -1;
+	i->command = s->shown ? s->cmd : -1;
 	copy_cut(i->user, sizeof(i->user), s->shown ? s->h.user : "");
 	copy_cut(i->dest, sizeof(i->dest), s->shown ? s->dest_asked : "");
 }
